@@ -1,0 +1,46 @@
+# Merit: `make run` serves a seeded demo site with a real Celery worker on SQLite and a
+# file-system broker (no services needed); `make test` runs the test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run worker test lint bench bench-api check-deploy clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py seed_demo --if-empty
+	DEBUG=1 $(BIN)/python manage.py recompute_reputation
+	@echo "Starting the Celery worker (with beat) and the site on http://$(HOST):$(PORT)/"
+	@trap 'kill 0' EXIT INT TERM; \
+	DEBUG=1 $(BIN)/celery -A config worker --beat --loglevel=info --concurrency=2 \
+	    --schedule=var/celerybeat-schedule & \
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/run_engine_bench.py
+
+bench-api: install
+	$(BIN)/python bench/run_api_bench.py
+
+check-deploy: install
+	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	ALLOWED_HOSTS=merit.example DEBUG=0 $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf var/broker var/*.sqlite3 var/celerybeat-schedule*

@@ -1,0 +1,85 @@
+"""Derived state: everything here can be rebuilt from the votes table."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Status(models.TextChoices):
+    INSUFFICIENT = "insufficient_data", "Not enough votes yet"
+    PROVISIONAL = "provisional", "Provisional"
+    ESTABLISHED = "established", "Established"
+    UNDER_REVIEW = "under_review", "Under review"
+
+
+class AuthorReputation(models.Model):
+    author = models.OneToOneField("votes.Author", primary_key=True, on_delete=models.CASCADE, related_name="reputation")
+    # 0-100; `score` is what rankings use; [low, high] is the 90% interval.
+    score = models.FloatField(default=50.0, db_index=True)
+    low = models.FloatField(default=0.0)
+    high = models.FloatField(default=100.0)
+    # Incrementally maintained counters (F() deltas in the vote transaction).
+    upvotes = models.IntegerField(default=0)
+    downvotes = models.IntegerField(default=0)
+    voters = models.IntegerField(default=0)
+    # Engine outputs.
+    effective_voters = models.FloatField(default=0.0)
+    weight_up = models.FloatField(default=0.0)
+    weight_down = models.FloatField(default=0.0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INSUFFICIENT)
+    percentile = models.FloatField(null=True, blank=True)
+    explanation = models.JSONField(default=dict, blank=True)
+    algorithm = models.CharField(max_length=32, default="")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(upvotes__gte=0) & Q(downvotes__gte=0), name="rep_counts_nonneg"),
+            models.CheckConstraint(condition=Q(low__lte=models.F("high")), name="rep_interval_ordered"),
+        ]
+
+    @property
+    def votes(self) -> int:
+        return self.upvotes + self.downvotes
+
+
+class VoterCredibility(models.Model):
+    voter = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="credibility")
+    credibility = models.FloatField()
+    flags = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(credibility__gte=0) & Q(credibility__lte=1), name="credibility_in_unit")
+        ]
+
+
+class ReputationSnapshot(models.Model):
+    author = models.ForeignKey("votes.Author", on_delete=models.CASCADE, related_name="snapshots")
+    day = models.DateField()
+    score = models.FloatField()
+    low = models.FloatField()
+    high = models.FloatField()
+    votes = models.IntegerField()
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint("author", "day", name="snapshot_one_per_author_day")]
+        ordering = ["day"]
+
+
+class PendingRefresh(models.Model):
+    """Outbox: an author whose reputation must be refreshed.
+
+    Written in the vote's own transaction, so a lost task or a dead broker only
+    delays a refresh. The refresh deletes the row only if `version` did not move
+    while it computed; the periodic sweep re-queues rows left behind.
+    """
+
+    author = models.OneToOneField("votes.Author", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    marked_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)

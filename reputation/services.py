@@ -1,0 +1,224 @@
+"""Reputation actions: mark an author for refresh, refresh one author, refit everyone."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from votes.models import Author, VoteEvent
+
+from . import data
+from .engine import AuthorScores, get_engine
+from .models import AuthorReputation, PendingRefresh, ReputationSnapshot, VoterCredibility
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+BATCH = 5000
+REP_FIELDS = [
+    "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
+    "weight_up", "weight_down", "status", "explanation", "algorithm", "updated_at",
+]
+
+
+def refresh_request(*, author_id: int) -> bool:
+    """Record, inside the caller's transaction, that an author needs a refresh.
+
+    Returns True when the author was not already pending, i.e. when the caller
+    should enqueue a refresh; later votes before that refresh runs coalesce into it.
+    """
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO reputation_pendingrefresh (author_id, version, marked_at, attempts) "
+            "VALUES (%s, 1, %s, 0) ON CONFLICT (author_id) DO UPDATE "
+            "SET version = reputation_pendingrefresh.version + 1 RETURNING version",
+            [author_id, timezone.now()],
+        )
+        (version,) = cur.fetchone()
+    return version == 1
+
+
+def refresh_enqueue(author_id: int, countdown: float | None = None) -> bool:
+    """Publish a refresh task; a broker failure is logged, never raised (the sweep re-queues)."""
+    from django.conf import settings
+
+    from .tasks import refresh_author
+
+    try:
+        refresh_author.apply_async(
+            (author_id,),
+            countdown=settings.REPUTATION_REFRESH_COUNTDOWN if countdown is None else countdown,
+        )
+        return True
+    except Exception:  # broker down or hung: the outbox row keeps the work
+        log.warning("could not enqueue refresh for author %s; the sweep will retry", author_id, exc_info=True)
+        return False
+
+
+def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputation | None:
+    """Recompute one author from its votes with the latest credibilities; safe to run twice."""
+    if not Author.objects.filter(pk=author_id).exists():
+        PendingRefresh.objects.filter(author_id=author_id).delete()
+        return None
+    now = time.time() if now is None else now
+    seen = PendingRefresh.objects.filter(author_id=author_id).values_list("version", flat=True).first()
+    votes = data.load_votes(author_id=author_id)
+    cred = data.load_credibility(votes.voter_ids)
+    scores = get_engine().score(votes, cred, now)
+    with transaction.atomic():
+        rep = _write_one(author_id, scores)
+        cleared = True
+        if seen is not None:
+            cleared = PendingRefresh.objects.filter(author_id=author_id, version=seen).delete()[0] == 1
+    if not cleared and seen is not None:
+        # New votes arrived while we computed, and their casts did not enqueue: do it now.
+        transaction.on_commit(lambda: refresh_enqueue(author_id))
+    return rep
+
+
+def _write_one(author_id: int, scores: AuthorScores) -> AuthorReputation:
+    now = timezone.now()
+    if len(scores.author_ids):
+        values = _row_values(scores, 0, now)
+        values["percentile"] = _percentile_of(values["score"])
+    else:  # every vote retracted
+        values = {**_empty_values(), "updated_at": now, "percentile": None}
+    rep, _ = AuthorReputation.objects.update_or_create(author_id=author_id, defaults=values)
+    return rep
+
+
+def _empty_values() -> dict:
+    fields = {f.name: f.get_default() for f in AuthorReputation._meta.fields if f.name in REP_FIELDS}
+    return {**fields, "algorithm": get_engine().name}
+
+
+def _row_values(scores: AuthorScores, i: int, now: datetime) -> dict:
+    return {
+        "score": float(scores.score[i]),
+        "low": float(scores.low[i]),
+        "high": float(scores.high[i]),
+        "upvotes": int(scores.upvotes[i]),
+        "downvotes": int(scores.downvotes[i]),
+        "voters": int(scores.voters[i]),
+        "effective_voters": float(scores.effective_voters[i]),
+        "weight_up": float(scores.weight_up[i]),
+        "weight_down": float(scores.weight_down[i]),
+        "status": str(scores.status[i]),
+        "explanation": scores.explanations[i],
+        "algorithm": get_engine().name,
+        "updated_at": now,
+    }
+
+
+def _percentile_of(score: float) -> float:
+    total = AuthorReputation.objects.exclude(status="insufficient_data").count()
+    below = AuthorReputation.objects.exclude(status="insufficient_data").filter(score__lt=score).count()
+    return round(100.0 * below / total, 1) if total else 50.0
+
+
+def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None) -> dict:
+    """Rebuild every credibility and reputation from the votes table, and snapshot today."""
+    progress = progress or (lambda stage, done, total: None)
+    now = time.time() if now is None else now
+    started = timezone.now()
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    votes = data.load_votes()
+    timings["load"] = time.perf_counter() - t
+    progress("load", len(votes), len(votes))
+
+    engine = get_engine()
+    t = time.perf_counter()
+    if refit_credibility:
+        cred, scores = engine.fit(votes, now)
+    else:
+        cred = data.load_credibility()
+        scores = engine.score(votes, cred, now)
+    timings["compute"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if refit_credibility:
+        _write_credibility(cred, progress)
+    _write_reputations(scores, progress)
+    _write_snapshots(scores, started.date())
+    timings["write"] = time.perf_counter() - t
+
+    # Authors voted on while we computed may have been overwritten with older numbers: refresh them.
+    touched = list(
+        VoteEvent.objects.filter(at__gte=started).values_list("post__author_id", flat=True).distinct()
+    )
+    for author_id in touched:
+        if refresh_request(author_id=author_id):
+            refresh_enqueue(author_id)
+    return {"votes": len(votes), "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
+
+
+def _write_credibility(cred, progress: Progress) -> None:
+    rows = [VoterCredibility(voter_id=int(v), credibility=float(c)) for v, c in zip(cred.voter_ids, cred.credibility)]
+    for start in range(0, len(rows), BATCH):
+        VoterCredibility.objects.bulk_create(
+            rows[start : start + BATCH], update_conflicts=True, unique_fields=["voter"], update_fields=["credibility", "updated_at"]
+        )
+        progress("credibility", min(start + BATCH, len(rows)), len(rows))
+
+
+def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
+    now = timezone.now()
+    n = len(scores.author_ids)
+    ranked = scores.status != "insufficient_data"
+    ranks = np.full(n, np.nan)
+    if ranked.any():
+        order = scores.score[ranked].argsort().argsort()
+        ranks[ranked] = 100.0 * order / max(ranked.sum() - 1, 1)
+    with transaction.atomic():
+        # Authors whose every vote was retracted have no rows in the arrays: reset them.
+        stored = np.fromiter(AuthorReputation.objects.values_list("author_id", flat=True), dtype=np.int64)
+        emptied = np.setdiff1d(stored, scores.author_ids)
+        for start in range(0, len(emptied), BATCH):
+            AuthorReputation.objects.filter(author_id__in=emptied[start : start + BATCH].tolist()).update(
+                **_empty_values(), percentile=None, updated_at=now
+            )
+        for start in range(0, n, BATCH):
+            rows = []
+            for i in range(start, min(start + BATCH, n)):
+                values = _row_values(scores, i, now)
+                values["percentile"] = None if np.isnan(ranks[i]) else round(float(ranks[i]), 1)
+                rows.append(AuthorReputation(author_id=int(scores.author_ids[i]), **values))
+            AuthorReputation.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["author"], update_fields=REP_FIELDS + ["percentile"]
+            )
+            progress("authors", min(start + BATCH, n), n)
+
+
+def _write_snapshots(scores: AuthorScores, day) -> None:
+    rows = [
+        ReputationSnapshot(
+            author_id=int(a), day=day, score=float(s), low=float(lo), high=float(hi), votes=int(u + d)
+        )
+        for a, s, lo, hi, u, d in zip(scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes)
+    ]
+    for start in range(0, len(rows), BATCH):
+        ReputationSnapshot.objects.bulk_create(
+            rows[start : start + BATCH], update_conflicts=True, unique_fields=["author", "day"],
+            update_fields=["score", "low", "high", "votes"],
+        )
+
+
+def sweep_pending(*, older_than_seconds: float = 30.0, limit: int = 1000) -> int:
+    """Re-queue refreshes whose task was lost (broker down, worker killed)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    ids = list(
+        PendingRefresh.objects.filter(marked_at__lt=cutoff).order_by("marked_at").values_list("author_id", flat=True)[:limit]
+    )
+    PendingRefresh.objects.filter(author_id__in=ids).update(attempts=F("attempts") + 1, marked_at=timezone.now())
+    for author_id in ids:
+        refresh_enqueue(author_id, countdown=0)
+    return len(ids)
+

@@ -1,0 +1,113 @@
+"""The raw facts: authors, posts and votes. Everything else is derived from these."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from .platforms import PLATFORM_CHOICES
+
+
+class AuthorQuerySet(models.QuerySet):
+    def with_handles(self, platform: str, handles: list[str]) -> AuthorQuerySet:
+        # Matches the functional unique index on lower(handle).
+        return self.alias(handle_lower=Lower("handle")).filter(
+            platform=platform, handle_lower__in=[h.lower() for h in handles]
+        )
+
+    def get_by_handle(self, platform: str, handle: str) -> Author:
+        return self.with_handles(platform, [handle]).get()
+
+
+class Author(models.Model):
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    handle = models.CharField(max_length=253)
+    follower_count = models.BigIntegerField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="linked_authors",
+        help_text="The account that linked this handle as its own; it cannot vote on these posts.",
+    )
+    first_seen = models.DateTimeField(auto_now_add=True)
+
+    objects = AuthorQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("handle"), "platform", name="author_unique_handle_ci"),
+            models.CheckConstraint(
+                condition=Q(follower_count__isnull=True) | Q(follower_count__gte=0), name="author_followers_nonneg"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle} ({self.platform})"
+
+
+class Post(models.Model):
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    # Strings: X ids are 64-bit snowflakes, other platforms use opaque keys.
+    external_id = models.CharField(max_length=64)
+    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="posts")
+    url = models.URLField(max_length=500)
+    first_seen = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("platform", "external_id", name="post_unique_external_id")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Reason(models.TextChoices):
+    SPAM = "spam", "Spam"
+    MISLEADING = "misleading", "Misleading"
+    LOW_EFFORT = "low_effort", "Low effort"
+    ABUSIVE = "abusive", "Abusive"
+
+
+class Vote(models.Model):
+    UP, DOWN = 1, -1
+
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="votes")
+    # Denormalised from post.author (which never changes) so aggregation needs no join.
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="votes")
+    value = models.SmallIntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("voter", "post", name="vote_one_per_voter_per_post"),
+            models.CheckConstraint(condition=Q(value__in=(1, -1)), name="vote_value_up_or_down"),
+            models.CheckConstraint(condition=Q(reason="") | Q(value=-1), name="vote_reason_only_on_downvote"),
+        ]
+        indexes = [models.Index(fields=["author", "voter"])]
+
+
+class VoteEvent(models.Model):
+    """Append-only log of every vote change; any past state can be replayed from it."""
+
+    class Action(models.TextChoices):
+        CAST = "cast"
+        CHANGED = "changed"
+        RETRACTED = "retracted"
+
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    value = models.SmallIntegerField(help_text="The value after the change; 0 after a retraction.")
+    previous_value = models.SmallIntegerField(default=0)
+    reason = models.CharField(max_length=16, blank=True, default="")
+    source = models.CharField(max_length=16, default="web")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(value__in=(1, 0, -1)), name="voteevent_value_valid")]

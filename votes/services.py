@@ -1,0 +1,166 @@
+"""Voting actions. Views, the API, commands and tasks all go through these functions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reputation.services import refresh_enqueue, refresh_request
+
+from .models import Author, Post, Reason, Vote, VoteEvent
+from .platforms import PostURLError, get_platform, normalize_handle, parse_post_url, validate_post_id
+
+
+class VoteError(Exception):
+    """A refused action; the message tells the person what to do."""
+
+    code = "invalid"
+
+
+class InvalidInput(VoteError):
+    code = "invalid"
+
+
+class AuthorConflict(VoteError):
+    code = "author-conflict"
+
+
+class SelfVote(VoteError):
+    code = "self-vote"
+
+
+def author_get_or_create(*, platform: str, handle: str) -> Author:
+    handle = normalize_handle(platform, handle)
+    try:
+        return Author.objects.get_by_handle(platform, handle)
+    except Author.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            return Author.objects.create(platform=platform, handle=handle)
+    except IntegrityError:  # created concurrently
+        return Author.objects.get_by_handle(platform, handle)
+
+
+def post_register(
+    *, url: str | None = None, platform: str | None = None, post_id: str | None = None, handle: str | None = None
+) -> Post:
+    """Find or create the post a URL (or platform + post id + handle) names.
+
+    A claim that an existing post belongs to another author is refused, never re-attributed.
+    """
+    try:
+        if url:
+            ref = parse_post_url(url)
+            platform, handle, post_id, canonical = ref.platform, ref.handle, ref.post_id, ref.url
+        else:
+            spec = get_platform(platform or "")
+            handle = normalize_handle(spec.code, handle or "")
+            post_id = validate_post_id(spec.code, post_id or "")
+            canonical = spec.canonical_url(handle, post_id)
+    except PostURLError as exc:
+        raise InvalidInput(str(exc)) from None
+
+    post = Post.objects.select_related("author").filter(platform=platform, external_id=post_id).first()
+    if post is None:
+        author = author_get_or_create(platform=platform, handle=handle)
+        try:
+            with transaction.atomic():
+                post = Post.objects.create(platform=platform, external_id=post_id, author=author, url=canonical)
+        except IntegrityError:  # registered concurrently; fall through to the ownership check
+            post = Post.objects.select_related("author").get(platform=platform, external_id=post_id)
+    if post.author.handle.lower() != handle.lower():
+        raise AuthorConflict(
+            f"Post {post_id} is already registered as a post by @{post.author.handle}, not @{handle}. "
+            "Check that you copied the right link."
+        )
+    return post
+
+
+def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str) -> None:
+    if value not in (Vote.UP, Vote.DOWN):
+        raise InvalidInput(f"A vote is 1 (good post) or -1 (poor post), not {value!r}.")
+    if reason and reason not in Reason.values:
+        raise InvalidInput(f"Unknown reason '{reason}'. Use one of: {', '.join(Reason.values)}.")
+    if reason and value != Vote.DOWN:
+        raise InvalidInput("A reason can only be given with a downvote.")
+    if Author.objects.filter(pk=post.author_id, owner_id=voter.pk).exists():
+        raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
+
+
+def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = "", source: str = "web") -> Vote:
+    """Cast or change the voter's vote on a post, then schedule the author's refresh after commit."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"A vote is 1 (good post) or -1 (poor post), not {value!r}.") from None
+    reason = reason or ""
+    _validate_vote(voter, post, value, reason)
+    now = timezone.now()
+    with transaction.atomic():
+        vote, created = _lock_or_create(voter, post, value, reason, now)
+        if created:
+            _log(vote, VoteEvent.Action.CAST, previous=0, source=source, at=now)
+        elif vote.value == value and vote.reason == reason:
+            return vote  # the same vote again (a double click): nothing changes
+        else:
+            previous = vote.value
+            vote.value, vote.reason, vote.updated_at = value, reason, now
+            vote.save(update_fields=["value", "reason", "updated_at"])
+            _log(vote, VoteEvent.Action.CHANGED, previous=previous, source=source, at=now)
+        _schedule_refresh(post.author_id)
+    return vote
+
+
+def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vote, bool]:
+    vote = Vote.objects.select_for_update().filter(voter=voter, post=post).first()
+    if vote is not None:
+        return vote, False
+    try:
+        with transaction.atomic():
+            return Vote.objects.create(
+                voter=voter, post=post, author_id=post.author_id, value=value, reason=reason,
+                created_at=now, updated_at=now,
+            ), True
+    except IntegrityError:  # a concurrent request created it first: lock that row instead
+        return Vote.objects.select_for_update().get(voter=voter, post=post), False
+
+
+def vote_retract(*, voter: AbstractBaseUser, post: Post, source: str = "web") -> bool:
+    """Remove the voter's vote on a post; returns False if there was none."""
+    now = timezone.now()
+    with transaction.atomic():
+        vote = Vote.objects.select_for_update().filter(voter=voter, post=post).first()
+        if vote is None:
+            return False
+        _log(vote, VoteEvent.Action.RETRACTED, previous=vote.value, source=source, at=now, value=0)
+        vote.delete()
+        _schedule_refresh(post.author_id)
+    return True
+
+
+def _log(vote: Vote, action: str, *, previous: int, source: str, at, value: int | None = None) -> None:
+    VoteEvent.objects.create(
+        voter_id=vote.voter_id, post_id=vote.post_id, action=action,
+        value=vote.value if value is None else value, previous_value=previous,
+        reason=vote.reason, source=source, at=at,
+    )
+
+
+def _schedule_refresh(author_id: int) -> None:
+    if refresh_request(author_id=author_id):
+        transaction.on_commit(lambda: refresh_enqueue(author_id), robust=True)
+
+
+def author_link(*, user: AbstractBaseUser, platform: str, handle: str) -> Author:
+    """Declare a handle as the user's own; from then on they cannot vote on its posts."""
+    try:
+        author = author_get_or_create(platform=platform, handle=handle)
+    except PostURLError as exc:
+        raise InvalidInput(str(exc)) from None
+    updated = Author.objects.filter(pk=author.pk, owner__isnull=True).update(owner=user)
+    author.refresh_from_db()
+    if not updated and author.owner_id != user.pk:
+        raise AuthorConflict(f"@{author.handle} is already linked to another account.")
+    return author
