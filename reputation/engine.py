@@ -61,6 +61,11 @@ class AuthorScores:
     weight_down: np.ndarray
     status: np.ndarray  # str
     explanations: list[dict]
+    # Per post: quality 0-100 and raw counts.
+    post_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    post_quality: np.ndarray = field(default_factory=lambda: np.empty(0))
+    post_upvotes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    post_downvotes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 class SimpleBayesEngine:
@@ -154,7 +159,19 @@ class SimpleBayesEngine:
             }
             for i in range(n_authors)
         ]
+        post_ids, post_pos = np.unique(data.post, return_inverse=True)
+        p_up = np.bincount(post_pos, capped * up, len(post_ids))
+        p_down = np.bincount(post_pos, capped * ~up, len(post_ids))
+        # A post is shrunk toward its author's score, not toward 50.
+        post_author_mean = np.empty(len(post_ids))
+        post_author_mean[post_pos] = mean[author_pos]
+        k = self.prior_strength
+        post_quality = 100 * (k * post_author_mean + p_up) / (k + p_up + p_down)
         return AuthorScores(
+            post_ids=post_ids,
+            post_quality=post_quality,
+            post_upvotes=np.bincount(post_pos, up, len(post_ids)).astype(np.int64),
+            post_downvotes=np.bincount(post_pos, ~up, len(post_ids)).astype(np.int64),
             author_ids=author_ids,
             score=100 * mean,
             low=100 * low,

@@ -83,3 +83,13 @@ class PendingRefresh(models.Model):
     version = models.PositiveIntegerField(default=1)
     marked_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
+
+
+class PostScore(models.Model):
+    """Credibility-weighted quality of one post (0-100), rebuilt with its author's reputation."""
+
+    post = models.OneToOneField("votes.Post", primary_key=True, on_delete=models.CASCADE, related_name="score")
+    quality = models.FloatField(default=50.0)
+    upvotes = models.IntegerField(default=0)
+    downvotes = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)

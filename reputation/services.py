@@ -12,11 +12,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from votes.models import Author, VoteEvent
+from votes.models import Author, Vote, VoteEvent
 
 from . import data
 from .engine import AuthorScores, get_engine
-from .models import AuthorReputation, PendingRefresh, ReputationSnapshot, VoterCredibility
+from .models import AuthorReputation, PendingRefresh, PostScore, ReputationSnapshot, VoterCredibility
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -73,6 +73,8 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
     scores = get_engine().score(votes, cred, now)
     with transaction.atomic():
         rep = _write_one(author_id, scores)
+        PostScore.objects.filter(post__author_id=author_id).exclude(post_id__in=scores.post_ids.tolist()).delete()
+        _write_post_scores(scores)
         cleared = True
         if seen is not None:
             cleared = PendingRefresh.objects.filter(author_id=author_id, version=seen).delete()[0] == 1
@@ -147,6 +149,9 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     if refit_credibility:
         _write_credibility(cred, progress)
     _write_reputations(scores, progress)
+    with transaction.atomic():
+        PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
+        _write_post_scores(scores)
     _write_snapshots(scores, started.date())
     timings["write"] = time.perf_counter() - t
 
@@ -183,7 +188,7 @@ def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
         emptied = np.setdiff1d(stored, scores.author_ids)
         for start in range(0, len(emptied), BATCH):
             AuthorReputation.objects.filter(author_id__in=emptied[start : start + BATCH].tolist()).update(
-                **_empty_values(), percentile=None, updated_at=now
+                **{**_empty_values(), "percentile": None, "updated_at": now}
             )
         for start in range(0, n, BATCH):
             rows = []
@@ -208,6 +213,19 @@ def _write_snapshots(scores: AuthorScores, day) -> None:
         ReputationSnapshot.objects.bulk_create(
             rows[start : start + BATCH], update_conflicts=True, unique_fields=["author", "day"],
             update_fields=["score", "low", "high", "votes"],
+        )
+
+
+def _write_post_scores(scores: AuthorScores) -> None:
+    now = timezone.now()
+    rows = [
+        PostScore(post_id=int(p), quality=float(q), upvotes=int(u), downvotes=int(d), updated_at=now)
+        for p, q, u, d in zip(scores.post_ids, scores.post_quality, scores.post_upvotes, scores.post_downvotes)
+    ]
+    for start in range(0, len(rows), BATCH):
+        PostScore.objects.bulk_create(
+            rows[start : start + BATCH], update_conflicts=True, unique_fields=["post"],
+            update_fields=["quality", "upvotes", "downvotes", "updated_at"],
         )
 
 
