@@ -8,64 +8,10 @@ providing another `Engine` with the same two methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy import stats
 
-DAY = 86400.0
-
-
-@dataclass
-class VoteData:
-    """Votes as parallel arrays, plus each voter's join time (epoch seconds)."""
-
-    voter: np.ndarray  # int64 voter id per vote
-    author: np.ndarray  # int64 author id per vote
-    post: np.ndarray  # int64 post id per vote
-    value: np.ndarray  # int8, +1 / -1
-    created: np.ndarray  # float64 epoch seconds
-    voter_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # sorted unique
-    voter_joined: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-
-@dataclass
-class Credibility:
-    voter_ids: np.ndarray  # sorted
-    credibility: np.ndarray  # in [0, 1]
-
-    def lookup(self, voters: np.ndarray, default: np.ndarray | float) -> np.ndarray:
-        """Credibility of each voter; `default` for voters the last refit has not seen."""
-        out = np.array(np.broadcast_to(default, voters.shape), dtype=np.float64)
-        if len(self.voter_ids):
-            idx = np.minimum(np.searchsorted(self.voter_ids, voters), len(self.voter_ids) - 1)
-            found = self.voter_ids[idx] == voters
-            out[found] = self.credibility[idx[found]]
-        return out
-
-
-@dataclass
-class AuthorScores:
-    author_ids: np.ndarray
-    score: np.ndarray  # 0-100, what rankings use
-    low: np.ndarray  # 90% interval, 0-100
-    high: np.ndarray
-    upvotes: np.ndarray
-    downvotes: np.ndarray
-    voters: np.ndarray
-    effective_voters: np.ndarray
-    weight_up: np.ndarray
-    weight_down: np.ndarray
-    status: np.ndarray  # str
-    explanations: list[dict]
-    # Per post: quality 0-100 and raw counts.
-    post_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    post_quality: np.ndarray = field(default_factory=lambda: np.empty(0))
-    post_upvotes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    post_downvotes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+from .types import DAY, AuthorScores, Credibility, VoteData
 
 
 class SimpleBayesEngine:
@@ -186,6 +132,3 @@ class SimpleBayesEngine:
             explanations=explanations,
         )
 
-
-def get_engine() -> SimpleBayesEngine:
-    return SimpleBayesEngine()

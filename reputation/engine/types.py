@@ -1,0 +1,120 @@
+"""The data the engine takes and gives: parallel NumPy arrays, no ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DAY = 86400.0
+
+
+def _ints():
+    return np.empty(0, np.int64)
+
+
+def _floats():
+    return np.empty(0, np.float64)
+
+
+@dataclass
+class VoteData:
+    """Votes as parallel arrays, plus each voter's join time (epoch seconds).
+
+    `owned_author` / `owner_voter` pair each claimed author with the voter account
+    that owns it (optional): a detected group's votes on its own members' posts
+    then count for nothing.
+    """
+
+    voter: np.ndarray  # int64 voter id per vote
+    author: np.ndarray  # int64 author id per vote
+    post: np.ndarray  # int64 post id per vote
+    value: np.ndarray  # int8, +1 / -1
+    created: np.ndarray  # float64 epoch seconds
+    voter_ids: np.ndarray = field(default_factory=_ints)  # sorted unique
+    voter_joined: np.ndarray = field(default_factory=_floats)
+    owned_author: np.ndarray = field(default_factory=_ints)
+    owner_voter: np.ndarray = field(default_factory=_ints)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+
+@dataclass
+class Credibility:
+    """Per-voter state the full refit learns and the per-author refresh reuses.
+
+    `credibility` is the voter's own weight in [0, 1] (earned age and history
+    times competence). `group` is the co-voting group id (-1 = none): a group
+    counts as about one voice per post and is capped per author. `side` is the
+    voter's viewpoint in [-1, 1] from the bridging factor (0 = unknown).
+    `flags(i)` gives the JSON to persist in VoterCredibility.flags.
+    """
+
+    voter_ids: np.ndarray  # sorted
+    credibility: np.ndarray  # in [0, 1]
+    group: np.ndarray | None = None  # int64, -1 = not in a group
+    side: np.ndarray | None = None  # float in [-1, 1]
+
+    def __post_init__(self):
+        n = len(self.voter_ids)
+        if self.group is None:
+            self.group = np.full(n, -1, np.int64)
+        if self.side is None:
+            self.side = np.zeros(n)
+
+    def _index(self, voters: np.ndarray):
+        if not len(self.voter_ids):
+            return np.zeros(len(voters), np.int64), np.zeros(len(voters), bool)
+        idx = np.minimum(np.searchsorted(self.voter_ids, voters), len(self.voter_ids) - 1)
+        return idx, self.voter_ids[idx] == voters
+
+    def lookup(self, voters: np.ndarray, default: np.ndarray | float) -> np.ndarray:
+        """Credibility of each voter; `default` for voters the last refit has not seen."""
+        out = np.array(np.broadcast_to(default, voters.shape), dtype=np.float64)
+        idx, found = self._index(voters)
+        out[found] = self.credibility[idx[found]]
+        return out
+
+    def lookup_group(self, voters: np.ndarray) -> np.ndarray:
+        out = np.full(len(voters), -1, np.int64)
+        idx, found = self._index(voters)
+        out[found] = self.group[idx[found]]
+        return out
+
+    def lookup_side(self, voters: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(voters))
+        idx, found = self._index(voters)
+        out[found] = self.side[idx[found]]
+        return out
+
+    def flags(self, i: int) -> dict:
+        return {"group": int(self.group[i]), "side": round(float(self.side[i]), 4)}
+
+    @classmethod
+    def from_flags(cls, voter_ids: np.ndarray, credibility: np.ndarray, flags: list[dict]) -> Credibility:
+        """Rebuild from stored rows (VoterCredibility.credibility, .flags)."""
+        group = np.array([int(f.get("group", -1)) if f else -1 for f in flags], np.int64)
+        side = np.array([float(f.get("side", 0.0)) if f else 0.0 for f in flags])
+        return cls(np.asarray(voter_ids, np.int64), np.asarray(credibility, np.float64), group, side)
+
+
+@dataclass
+class AuthorScores:
+    author_ids: np.ndarray
+    score: np.ndarray  # 0-100, what rankings use
+    low: np.ndarray  # 90% interval, 0-100
+    high: np.ndarray
+    upvotes: np.ndarray
+    downvotes: np.ndarray
+    voters: np.ndarray
+    effective_voters: np.ndarray
+    weight_up: np.ndarray
+    weight_down: np.ndarray
+    status: np.ndarray  # str
+    explanations: list[dict]
+    # Per post: quality 0-100 and raw counts.
+    post_ids: np.ndarray = field(default_factory=_ints)
+    post_quality: np.ndarray = field(default_factory=_floats)
+    post_upvotes: np.ndarray = field(default_factory=_ints)
+    post_downvotes: np.ndarray = field(default_factory=_ints)
