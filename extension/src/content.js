@@ -1,0 +1,280 @@
+/*
+ * Merit content script for x.com: finds posts and authors (rules in selectors.js), shows a
+ * reputation badge beside each author, reputation in place of a profile's follower count,
+ * and quality vote buttons on each post. It never talks to the network and never sees the
+ * token: everything goes through the service worker, which answers with data and booleans.
+ *
+ * One MutationObserver; rescans are batched per animation frame. Articles are marked with
+ * data-merit-key (author + post id) because the virtualised timeline recycles nodes: a
+ * node whose key changed is cleaned and processed again.
+ */
+(function () {
+  "use strict";
+  const { S, postsIn, profileIn } = globalThis.MeritSelectors;
+  const F = globalThis.MeritFormat;
+  const P = "merit-ext"; // class prefix for everything this script adds
+  const RETRY_MS = 30_000;
+
+  const authors = new Map(); // handle -> author | null, for this page's lifetime (the worker caches with a TTL)
+  const votes = new Map(); // post id -> 1 | -1 | 0
+  const asked = new Set(); // post ids whose vote state was requested
+  let connected = false;
+  let reachable = false; // a lookup has succeeded: only then is any Merit UI shown
+  let frame = 0;
+  let retryTimer = 0;
+
+  function ask(msg) {
+    try {
+      return Promise.resolve(chrome.runtime.sendMessage(msg)).catch(() => null);
+    } catch (_) {
+      return Promise.resolve(null); // extension reloaded under this page
+    }
+  }
+
+  function el(tag, cls, attrs = {}, text = "") {
+    const node = document.createElement(tag);
+    node.className = cls;
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function ours(node) {
+    return node.nodeType === 1 && (node.classList.contains(`${P}-badge`) || node.classList.contains(`${P}-votes`) ||
+      node.classList.contains(`${P}-profile`) || node.id === `${P}-indicator`);
+  }
+
+  function schedule() {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; safely(scan); });
+  }
+
+  function safely(fn) {
+    try {
+      fn();
+    } catch (err) {
+      console.debug("merit:", err); // a markup change must never break the page
+    }
+  }
+
+  // ---------- scanning ----------
+
+  function scan() {
+    const path = location.pathname;
+    const newHandles = new Set();
+    const newPosts = new Set();
+    for (const article of document.querySelectorAll(S.tweet)) {
+      const posts = postsIn(article, path);
+      const key = posts.map((p) => `${p.handle}:${p.postId || ""}`).join("|");
+      if (article.getAttribute("data-merit-key") === key) continue;
+      clean(article);
+      article.setAttribute("data-merit-key", key);
+      article.setAttribute("data-merit-post", (posts[0] && posts[0].postId) || "");
+      for (const p of posts) {
+        if (!authors.has(p.handle)) newHandles.add(p.handle);
+        if (p.postId && !p.quoted && !asked.has(p.postId)) newPosts.add(p.postId);
+      }
+    }
+    const profile = profileIn(document, path);
+    if (profile && !authors.has(profile.handle)) newHandles.add(profile.handle);
+    if (newHandles.size) requestAuthors(Array.from(newHandles));
+    if (newPosts.size) requestVotes(Array.from(newPosts));
+    render();
+  }
+
+  function clean(root) {
+    root.querySelectorAll(`.${P}-badge, .${P}-votes`).forEach((n) => n.remove());
+  }
+
+  async function requestAuthors(handles) {
+    const answer = await ask({ type: "lookup", handles });
+    if (!answer || !answer.ok) {
+      for (const h of handles) authors.delete(h);
+      showIndicator(answer ? answer.reason : "offline");
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => { document.querySelectorAll("[data-merit-key]").forEach((a) => a.removeAttribute("data-merit-key")); schedule(); }, RETRY_MS);
+      return;
+    }
+    reachable = true;
+    hideIndicator();
+    for (const [h, a] of Object.entries(answer.results || {})) authors.set(h, a);
+    safely(render);
+  }
+
+  async function requestVotes(postIds) {
+    postIds.forEach((id) => asked.add(id));
+    const answer = await ask({ type: "myVotes", postIds });
+    if (!answer || !answer.ok) {
+      postIds.forEach((id) => asked.delete(id));
+      return;
+    }
+    connected = Boolean(answer.connected);
+    for (const id of postIds) votes.set(id, (answer.votes && answer.votes[id]) || 0);
+    safely(render);
+  }
+
+  // ---------- rendering (idempotent) ----------
+
+  function render() {
+    if (!reachable) return;
+    const path = location.pathname;
+    for (const article of document.querySelectorAll(`${S.tweet}[data-merit-key]`)) {
+      for (const p of postsIn(article, path)) {
+        if (authors.has(p.handle)) ensureBadge(p.nameEl, p.handle, authors.get(p.handle));
+        if (!p.quoted && p.postId) ensureVoteBar(article, p);
+      }
+    }
+    const profile = profileIn(document, path);
+    if (profile && authors.has(profile.handle)) ensureProfile(profile, authors.get(profile.handle));
+  }
+
+  function badgeAttrs(handle, author) {
+    return {
+      "data-merit-badge": "",
+      "data-merit-handle": handle,
+      "data-merit-score": author && author.score != null ? String(author.score) : "",
+      "data-merit-status": author ? author.status : "unknown",
+      title: F.tooltip(handle, author),
+    };
+  }
+
+  function ensureBadge(nameEl, handle, author) {
+    const row = nameEl.firstElementChild || nameEl;
+    const existing = row.querySelector(`:scope > .${P}-badge`);
+    if (existing && existing.getAttribute("data-merit-handle") === handle) return;
+    if (existing) existing.remove();
+    const badge = el("span", `${P}-badge ${P}-band-${F.band(author)}`, badgeAttrs(handle, author), F.label(author));
+    if (author && author.url) {
+      badge.setAttribute("role", "link");
+      badge.tabIndex = 0;
+      badge.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        ev.stopPropagation(); // x.com opens the post on any click inside the article
+        window.open(author.url, "_blank", "noopener");
+      });
+    }
+    row.appendChild(badge);
+  }
+
+  function ensureVoteBar(article, post) {
+    let bar = article.querySelector(`.${P}-votes`);
+    if (!bar) {
+      bar = el("span", `${P}-votes`, { "data-merit-votes": "", "data-merit-post-id": post.postId, "data-merit-handle": post.handle });
+      bar.appendChild(el("button", `${P}-vote ${P}-up`, { type: "button", "data-merit-vote": "up", "aria-label": "Good post (Merit)" }, "▲"));
+      bar.appendChild(el("button", `${P}-vote ${P}-down`, { type: "button", "data-merit-vote": "down", "aria-label": "Poor post (Merit)" }, "▼"));
+      bar.addEventListener("click", onVoteClick);
+      const group = Array.from(article.querySelectorAll(S.actionBar)).find((g) => g.closest(S.tweet) === article);
+      (group || post.nameEl.parentElement || article).appendChild(bar);
+    }
+    paintVoteBar(bar);
+  }
+
+  function paintVoteBar(bar) {
+    const id = bar.getAttribute("data-merit-post-id");
+    const mine = votes.get(id) || 0;
+    bar.setAttribute("data-merit-my-vote", String(mine));
+    bar.setAttribute("data-merit-connected", String(connected));
+    for (const button of bar.querySelectorAll("button")) {
+      const value = button.getAttribute("data-merit-vote") === "up" ? 1 : -1;
+      button.setAttribute("aria-pressed", String(mine === value));
+      button.title = !connected ? "Connect Merit to vote (opens the extension's options)"
+        : mine === value ? "Your Merit vote; click to retract" : button.getAttribute("aria-label");
+    }
+  }
+
+  async function onVoteClick(ev) {
+    const button = ev.target.closest("button[data-merit-vote]");
+    if (!button) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const bar = button.closest(`.${P}-votes`);
+    if (!connected) {
+      ask({ type: "openOptions" });
+      return;
+    }
+    const id = bar.getAttribute("data-merit-post-id");
+    const clicked = button.getAttribute("data-merit-vote") === "up" ? 1 : -1;
+    const before = votes.get(id) || 0;
+    const value = before === clicked ? 0 : clicked; // clicking the active vote retracts it
+    votes.set(id, value);
+    repaint(id);
+    bar.setAttribute("data-merit-busy", "true");
+    const answer = await ask({ type: "vote", postId: id, handle: bar.getAttribute("data-merit-handle"), value });
+    bar.removeAttribute("data-merit-busy");
+    if (!answer || !answer.ok) {
+      votes.set(id, before);
+      repaint(id);
+      if (answer && answer.reason === "unauthorized") connected = false;
+      bar.setAttribute("data-merit-error", (answer && answer.detail) || "Merit is unreachable");
+      bar.title = bar.getAttribute("data-merit-error");
+      return;
+    }
+    bar.removeAttribute("data-merit-error");
+    bar.removeAttribute("title");
+  }
+
+  function repaint(id) {
+    document.querySelectorAll(`.${P}-votes[data-merit-post-id="${CSS.escape(id)}"]`).forEach(paintVoteBar);
+  }
+
+  function ensureProfile(profile, author) {
+    const { handle, followersLink, header } = profile;
+    const host = followersLink || header;
+    const existing = document.querySelector(`.${P}-profile`);
+    if (existing && existing.getAttribute("data-merit-handle") === handle && host.contains(existing)) return;
+    if (existing) restoreProfile(existing);
+    const badge = el("span", `${P}-profile ${P}-band-${F.band(author)}`, badgeAttrs(handle, author));
+    badge.appendChild(el("span", `${P}-profile-score`, {}, F.label(author)));
+    badge.appendChild(el("span", `${P}-profile-word`, {}, " Merit"));
+    if (followersLink) {
+      const followers = followersLink.textContent.replace(/\s+/g, " ").trim();
+      followersLink.setAttribute("data-merit-followers", followers);
+      followersLink.setAttribute("data-merit-original-title", followersLink.getAttribute("title") || "");
+      followersLink.setAttribute("title", `${followers} — Merit reputation ${F.label(author)}`);
+      followersLink.classList.add(`${P}-replaced`);
+      badge.title = `${followers}\n${badge.title}`;
+      followersLink.prepend(badge);
+    } else {
+      header.appendChild(badge);
+    }
+  }
+
+  function restoreProfile(badge) {
+    const link = badge.closest(`.${P}-replaced`);
+    if (link) {
+      link.classList.remove(`${P}-replaced`);
+      const title = link.getAttribute("data-merit-original-title");
+      if (title) link.setAttribute("title", title); else link.removeAttribute("title");
+      link.removeAttribute("data-merit-followers");
+      link.removeAttribute("data-merit-original-title");
+    }
+    badge.remove();
+  }
+
+  // ---------- quiet failure indicator ----------
+
+  function showIndicator(reason) {
+    let dot = document.getElementById(`${P}-indicator`);
+    if (!dot) {
+      dot = el("div", `${P}-indicator`, { id: `${P}-indicator`, role: "status" });
+      (document.body || document.documentElement).appendChild(dot);
+    }
+    dot.setAttribute("data-merit-state", reason || "offline");
+    dot.title = reason === "rate_limited" ? "Merit: rate-limited, will retry later" : "Merit: server unreachable, will retry";
+  }
+
+  function hideIndicator() {
+    const dot = document.getElementById(`${P}-indicator`);
+    if (dot) dot.remove();
+  }
+
+  // ---------- start ----------
+
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      for (const n of m.addedNodes) {
+        if (n.nodeType === 1 && !ours(n)) return schedule();
+      }
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true });
+  schedule();
+})();

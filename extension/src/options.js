@@ -1,0 +1,47 @@
+/* Options page: server URL, connected state, disconnect. The token stays in the service worker. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function show(status) {
+  if (!status) return;
+  $("server").value = status.server;
+  $("connect").href = `${status.server}/connect/`;
+  $("state").dataset.connected = String(status.connected);
+  $("state").textContent = status.connected ? `Connected to ${status.server}.`
+    : `Not connected. Votes need a connection; badges work without one.`;
+  if (status.state && status.state !== "ok") {
+    $("state").textContent += status.state === "rate_limited" ? " (rate-limited for now)" : " (server unreachable)";
+  }
+  $("disconnect").hidden = !status.connected;
+}
+
+$("server-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  let url;
+  try {
+    url = new URL($("server").value.trim());
+  } catch (_) {
+    $("message").textContent = "That is not a URL.";
+    return;
+  }
+  const defaults = ["http://127.0.0.1:8000", "http://localhost:8000", self.MERIT_CONFIG.defaultServer].map((s) => new URL(s).origin);
+  if (!defaults.includes(url.origin) && chrome.permissions) {
+    // A user-set server needs its host permission (and `scripting` to pair on its /connect/ page).
+    const granted = await chrome.permissions.request({ origins: [`${url.origin}/*`], permissions: ["scripting"] }).catch(() => false);
+    if (!granted) {
+      $("message").textContent = `Merit needs permission to reach ${url.origin}.`;
+      return;
+    }
+  }
+  const status = await chrome.runtime.sendMessage({ type: "setServer", server: url.href });
+  $("message").textContent = status && status.server ? "Saved." : "Could not save that server.";
+  show(status);
+});
+
+$("disconnect").addEventListener("click", async () => {
+  show(await chrome.runtime.sendMessage({ type: "disconnect" }));
+  $("message").textContent = "Disconnected. Revoke the token on the site if this device is lost.";
+});
+
+chrome.runtime.sendMessage({ type: "status" }).then(show, () => { $("state").textContent = "The extension's worker did not answer."; });
