@@ -1,0 +1,64 @@
+"""`manage.py recompute_reputation`: the full refit, run synchronously with progress.
+
+Calls `reputation.services.recompute_all`, the same function the periodic Celery
+task runs, under the same lock so the two never refit at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from django.core.cache import cache
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from reputation.services import recompute_all
+
+LOCK = "lock:recompute_all"  # shared with reputation.tasks.recompute_all
+
+
+class Command(BaseCommand):
+    help = "Recompute every voter's credibility and every author's reputation from the votes table."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true",
+            help="run even if another full recompute holds the lock (e.g. one that crashed)",
+        )
+
+    def handle(self, *args, force: bool, verbosity: int, **options):
+        if not cache.add(LOCK, 1, timeout=1800) and not force:
+            raise CommandError(
+                "Another full recompute is running (the periodic task or this command). "
+                "Wait for it, or pass --force if it crashed."
+            )
+        bars: list[tqdm] = []  # one bar per stage, each left on screen when the next starts
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if verbosity < 1:
+                return
+            if not bars or bars[-1].desc != stage:
+                if bars:
+                    bars[-1].close()
+                bars.append(tqdm(total=total, desc=stage, unit="row", file=sys.stderr))
+            bar = bars[-1]
+            bar.total = total
+            bar.update(done - bar.n)
+
+        started = time.perf_counter()
+        try:
+            result = recompute_all(progress=progress)
+        finally:
+            cache.delete(LOCK)
+            if bars:
+                bars[-1].close()
+        elapsed = time.perf_counter() - started
+        if verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS(
+                f"Recomputed {result.get('authors', 0):,} authors from {result.get('votes', 0):,} votes "
+                f"by {result.get('voters', 0):,} voters in {elapsed:.1f}s."
+            ))
+            steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.items() if isinstance(v, float))
+            if steps:
+                self.stdout.write(f"  timings: {steps}")

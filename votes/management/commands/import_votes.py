@@ -1,0 +1,82 @@
+"""`manage.py import_votes FILE.csv`: bulk-import votes in the interchange format.
+
+    platform,post_id,author,voter,value,created_at,voter_joined_at
+
+Every row is validated first; one bad row rejects the file (with line numbers)
+and nothing is imported. Re-running the same file adds nothing. Semantics are
+documented in votes/management/vote_import.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from votes.management.vote_import import ImportRejected, load, validate
+
+
+class Command(BaseCommand):
+    help = "Import votes from a CSV file (platform,post_id,author,voter,value,created_at,voter_joined_at)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV file with a header row")
+        parser.add_argument(
+            "--recompute", action="store_true", help="run recompute_reputation after a successful import"
+        )
+
+    def handle(self, *args, file: str, recompute: bool, verbosity: int, **options):
+        if not os.path.isfile(file):
+            raise CommandError(f"No such file: {file}")
+        show = verbosity > 0
+        started = time.perf_counter()
+
+        bar = tqdm(total=os.path.getsize(file), unit="B", unit_scale=True, desc="validating",
+                   disable=not show, file=sys.stderr, leave=False)
+        try:
+            staged = validate(file, progress=bar.update)
+        except ImportRejected as exc:
+            raise CommandError(f"{file}: {exc.report()}") from None
+        finally:
+            bar.close()
+        validated = time.perf_counter() - started
+        if show:
+            self.stdout.write(f"Validated {staged.rows:,} rows in {validated:.1f}s; importing...")
+
+        def stage(name: str) -> None:
+            if verbosity > 1:
+                self.stdout.write(f"  {name}...")
+
+        try:
+            with staged.votes:
+                summary = load(staged, show_progress=show, stage=stage)
+        except ImportRejected as exc:
+            raise CommandError(f"{file}: {exc.report()}") from None
+        elapsed = time.perf_counter() - started
+
+        if show:
+            rate = summary.rows / elapsed if elapsed else 0.0
+            self.stdout.write(self.style.SUCCESS(
+                f"Imported {file}: {summary.rows:,} rows in {elapsed:.1f}s ({rate:,.0f} rows/s)."
+            ))
+            self.stdout.write(
+                f"  votes: {summary.votes_new:,} new, {summary.votes_changed:,} changed, "
+                f"{summary.votes_unchanged:,} already present, {summary.duplicate_rows:,} duplicate rows in the file\n"
+                f"  new voters: {summary.users_new:,}  new authors: {summary.authors_new:,}  "
+                f"new posts: {summary.posts_new:,}\n"
+                f"  authors marked for refresh: {summary.authors_marked:,}"
+            )
+            if verbosity > 1:
+                steps = ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
+                self.stdout.write(f"  timings: validate {validated:.1f}s, {steps}")
+        if recompute:
+            call_command("recompute_reputation", verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
+        elif show and summary.authors_marked:
+            self.stdout.write(
+                "Run `python manage.py recompute_reputation` to refresh every score now "
+                "(otherwise the worker's periodic sweep refreshes the marked authors gradually)."
+            )

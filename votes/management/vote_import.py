@@ -1,0 +1,303 @@
+"""Bulk import of votes from the interchange CSV.
+
+    platform,post_id,author,voter,value,created_at,voter_joined_at
+
+The import runs in two phases so that a bad file changes nothing:
+
+1. `validate` reads the whole file once, checks every row (platform, post id and
+   handle for that platform, value exactly 1 or -1, ISO 8601 times, a valid
+   username, no vote by a voter on a handle they linked as their own, no post id
+   claimed by two authors in the file or by another author in the database) and
+   writes the good rows to a temporary tab-separated file. Any bad row rejects
+   the whole file with line numbers.
+2. `load` applies the staged rows in ONE transaction. On PostgreSQL it COPYs
+   them into temporary tables and inserts users, authors, posts, votes and vote
+   events with set-based INSERT ... SELECT ... ON CONFLICT; on SQLite (the dev
+   default) it does the same work with chunked executemany / bulk_create.
+
+Semantics, decided here so re-runs are safe:
+- One vote per (voter, post): when the file holds several rows for the same
+  pair, the latest `created_at` wins (ties: the later line).
+- A vote already in the database is left alone unless the file's row is newer
+  than its last change and has the other value; then it is updated and logged
+  as "changed" (the newest statement of the voter's opinion wins, as on the site).
+  Re-importing the same file therefore changes nothing.
+- New votes are logged as "cast" events with source "import", dated when they
+  were cast (created_at), so the event log replays them in order.
+- A new account gets `voter_joined_at` as its join date (the earliest one if the
+  file disagrees with itself) and an unusable password; existing accounts keep theirs.
+- A post's and a new author's `first_seen` is their earliest vote in the file.
+- Every author whose votes changed is marked pending in the refresh outbox in
+  the same transaction; `recompute_reputation` (or the periodic sweep) does the rest.
+- Known limit: a vote retracted on the site since an earlier import of the same
+  file is re-created by a re-run, because the file still states it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+
+from votes.models import Author, Post
+from votes.platforms import PLATFORMS
+
+HEADER = ["platform", "post_id", "author", "voter", "value", "created_at", "voter_joined_at"]
+# Django's UnicodeUsernameValidator plus the field's 150-character limit.
+USERNAME = re.compile(r"^[\w.@+-]{1,150}\Z")
+SHOWN_ERRORS = 20
+CHUNK = 500
+# Clock skew allowance for "in the future" checks.
+FUTURE_SLACK = timedelta(minutes=10)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportRejected(Exception):
+    """The file has bad rows; nothing was imported."""
+
+    def __init__(self, errors: list[RowError], bad_rows: int):
+        self.errors = sorted(errors, key=lambda e: e.line)[:SHOWN_ERRORS]
+        self.bad_rows = bad_rows
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = [f"{self.bad_rows} bad row(s); nothing was imported."]
+        lines += [f"  {e}" for e in self.errors]
+        if self.bad_rows > len(self.errors):
+            lines.append(f"  ... and {self.bad_rows - len(self.errors)} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class SeenPost:
+    handle: str
+    line: int
+    first_seen: datetime
+    rows: int = 1
+
+
+@dataclass
+class Staged:
+    """Validated rows: votes in a temporary TSV file, users and posts in memory."""
+
+    votes: TextIO  # line, voter, platform, post_id, value, created_at (ISO, UTC)
+    rows: int
+    users: dict[str, datetime]
+    posts: dict[tuple[str, str], SeenPost]
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    votes_new: int = 0
+    votes_changed: int = 0
+    votes_unchanged: int = 0
+    duplicate_rows: int = 0
+    users_new: int = 0
+    authors_new: int = 0
+    posts_new: int = 0
+    authors_marked: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Errors:
+    """Keeps the first errors (they come in line order) and counts the rest."""
+
+    def __init__(self) -> None:
+        self.shown: list[RowError] = []
+        self.bad_rows = 0
+
+    def add(self, line: int, message: str, rows: int = 1) -> None:
+        self.bad_rows += rows
+        if len(self.shown) < SHOWN_ERRORS:
+            self.shown.append(RowError(line, message))
+
+
+def _parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:  # the format says UTC
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _counted_lines(f: TextIO, progress: Progress | None) -> Iterator[str]:
+    """Yield the file's lines, reporting consumed characters every few thousand lines."""
+    pending = 0
+    for i, line in enumerate(f, 1):
+        pending += len(line)
+        if progress and i % 5000 == 0:
+            progress(pending)
+            pending = 0
+        yield line
+    if progress and pending:
+        progress(pending)
+
+
+def validate(path: str, progress: Progress | None = None) -> Staged:
+    """Check every row of the file; return the staged good rows or raise ImportRejected."""
+    errors = _Errors()
+    owners = {
+        (platform, handle.lower()): username
+        for platform, handle, username in Author.objects.filter(owner__isnull=False).values_list(
+            "platform", "handle", "owner__username"
+        )
+    }
+    users: dict[str, datetime] = {}
+    posts: dict[tuple[str, str], SeenPost] = {}
+    out = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115 (returned open in Staged)
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    known = ", ".join(sorted(PLATFORMS))
+    rows = 0
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(_counted_lines(f, progress))
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header] != HEADER:
+            raise ImportRejected([RowError(1, f"the header must be exactly: {','.join(HEADER)}")], 1)
+        write = out.write
+        for row in reader:
+            line = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            rows += 1
+            if len(row) != len(HEADER):
+                errors.add(line, f"expected {len(HEADER)} fields, found {len(row)}")
+                continue
+            platform, post_id, handle, voter, value, created_raw, joined_raw = (v.strip() for v in row)
+            problems = []
+            spec = PLATFORMS.get(platform)
+            handle = handle.lstrip("@")
+            if spec is None:
+                problems.append(f"unknown platform '{platform}' (supported: {known})")
+            else:
+                if not spec.post_id.match(post_id):
+                    problems.append(f"'{post_id}' is not a valid {spec.label} post id")
+                if not spec.handle.match(handle):
+                    problems.append(f"'{handle}' is not a valid {spec.label} handle")
+            if value not in ("1", "-1"):
+                problems.append(f"value must be 1 or -1, not '{value}'")
+            if not USERNAME.match(voter):
+                problems.append(f"'{voter}' is not a valid username (letters, digits and @.+-_, at most 150)")
+            created = joined = None
+            try:
+                created = _parse_time(created_raw)
+                if created > latest:
+                    problems.append(f"created_at {created_raw} is in the future")
+            except ValueError:
+                problems.append(f"created_at '{created_raw}' is not an ISO 8601 time")
+            try:
+                joined = _parse_time(joined_raw)
+                if joined > latest:
+                    problems.append(f"voter_joined_at {joined_raw} is in the future")
+            except ValueError:
+                problems.append(f"voter_joined_at '{joined_raw}' is not an ISO 8601 time")
+            if created and joined and created < joined:
+                problems.append("created_at is before voter_joined_at (a vote before the account existed)")
+            if not problems:
+                if owners.get((platform, handle.lower())) == voter:
+                    problems.append(f"{voter} linked @{handle} as their own account and cannot vote on its posts")
+                seen = posts.get((platform, post_id))
+                if seen is None:
+                    posts[(platform, post_id)] = SeenPost(handle, line, created)
+                elif seen.handle.lower() != handle.lower():
+                    problems.append(
+                        f"post {platform}/{post_id} is attributed to @{handle} here but to @{seen.handle} on line {seen.line}"
+                    )
+                else:
+                    seen.rows += 1
+                    seen.first_seen = min(seen.first_seen, created)
+            if problems:
+                errors.add(line, "; ".join(problems))
+                continue
+            if voter not in users or joined < users[voter]:
+                users[voter] = joined
+            write(f"{line}\t{voter}\t{platform}\t{post_id}\t{value}\t{created.isoformat()}\n")
+    _check_existing_posts(posts, errors)
+    if errors.bad_rows:
+        out.close()
+        raise ImportRejected(errors.shown, errors.bad_rows)
+    out.seek(0)
+    return Staged(votes=out, rows=rows, users=users, posts=posts)
+
+
+def _check_existing_posts(posts: dict[tuple[str, str], SeenPost], errors: _Errors) -> None:
+    """A post id the database attributes to another author is a conflict, never a re-attribution."""
+    for platform, ids in _ids_by_platform(posts).items():
+        for start in range(0, len(ids), CHUNK):
+            existing = Post.objects.filter(platform=platform, external_id__in=ids[start : start + CHUNK]).values_list(
+                "external_id", "author__handle"
+            )
+            for external_id, db_handle in existing:
+                seen = posts[(platform, external_id)]
+                if seen.handle.lower() != db_handle.lower():
+                    errors.add(
+                        seen.line,
+                        f"post {platform}/{external_id} already belongs to @{db_handle}, not @{seen.handle}"
+                        + (f" ({seen.rows} rows in this file)" if seen.rows > 1 else ""),
+                        rows=seen.rows,
+                    )
+    errors.shown.sort(key=lambda e: e.line)
+
+
+def _ids_by_platform(posts) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for platform, external_id in posts:
+        grouped.setdefault(platform, []).append(external_id)
+    return grouped
+
+
+def load(staged: Staged, show_progress: bool = False, stage: Callable[[str], None] | None = None) -> Summary:
+    """Apply validated rows in one transaction; returns what changed."""
+    stage = stage or (lambda name: None)
+    summary = Summary(rows=staged.rows)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            from .vote_import_pg import load_postgres
+
+            load_postgres(staged, summary, show_progress, stage)
+        else:
+            from .vote_import_generic import load_generic
+
+            load_generic(staged, summary, show_progress, stage)
+    return summary
+
+
+@contextmanager
+def timed(summary: Summary, name: str, stage: Callable[[str], None]) -> Iterator[None]:
+    """Record how long one load step took (and announce it)."""
+    stage(name)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        summary.timings[name] = summary.timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def tsv(rows) -> io.StringIO:
+    """Rows as COPY text format; every value was validated to hold no tab, newline or backslash."""
+    buf = io.StringIO()
+    buf.writelines("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
+    buf.seek(0)
+    return buf
+
+
+User = get_user_model()
