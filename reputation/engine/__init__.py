@@ -5,11 +5,12 @@
 which is what the per-vote refresh uses.
 """
 
+from .merit import MeritEngine
 from .simple import SimpleBayesEngine
 from .types import DAY, AuthorScores, Credibility, VoteData
 
-__all__ = ["DAY", "AuthorScores", "Credibility", "VoteData", "SimpleBayesEngine", "get_engine"]
+__all__ = ["DAY", "AuthorScores", "Credibility", "VoteData", "MeritEngine", "SimpleBayesEngine", "get_engine"]
 
 
 def get_engine():
-    return SimpleBayesEngine()
+    return MeritEngine()

@@ -1,0 +1,120 @@
+"""Finding accounts that vote together far more than chance.
+
+Exact pairwise co-voting is quadratic in the voters of a popular post, so
+candidates come from MinHash locality-sensitive hashing over each voter's set of
+(post, direction) tokens, and again over (author, direction) tokens (which
+catches accounts that hit the same authors on different posts). Only candidate
+pairs are verified exactly, with sparse row products, against the Community
+Notes rule co / (min(k_u, k_v) + 10) >= threshold; groups are the connected
+components of the verified pairs. Every step is whole-array NumPy/SciPy and
+linear in the number of votes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+_MASK = np.uint64((1 << 61) - 1)
+
+
+def _minhash(vpos: np.ndarray, token: np.ndarray, n_voters: int, n_hash: int, seed: int) -> np.ndarray:
+    """Per voter, the minimum of each of n_hash hashes of its tokens (votes sorted by voter)."""
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 2**61 - 1, n_hash, dtype=np.uint64) | np.uint64(1)
+    add = rng.integers(0, 2**61 - 1, n_hash, dtype=np.uint64)
+    starts = np.flatnonzero(np.r_[True, vpos[1:] != vpos[:-1]])
+    owners = vpos[starts]
+    out = np.full((n_voters, n_hash), np.iinfo(np.uint64).max, np.uint64)
+    tok = token.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(n_hash):  # a handful of whole-array passes, not a loop over votes
+            h = ((tok * mult[i] + add[i]) ^ (tok >> np.uint64(17))) * np.uint64(0x9E3779B97F4A7C15) & _MASK
+            out[owners, i] = np.minimum.reduceat(h, starts)
+    return out
+
+
+def _candidates(sig: np.ndarray, eligible: np.ndarray, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of voters sharing a band of `rows` minhashes: chain each bucket and star it to its first member."""
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(eligible)
+    us, vs = [], []
+    with np.errstate(over="ignore"):
+        for b in range(sig.shape[1] // rows):
+            key = np.zeros(len(idx), np.uint64)
+            for r in range(rows):
+                key = key * np.uint64(0x100000001B3) ^ sig[idx, b * rows + r]
+            order = np.lexsort((rng.random(len(idx)), key))
+            k, members = key[order], idx[order]
+            same = k[1:] == k[:-1]
+            us.append(members[:-1][same])
+            vs.append(members[1:][same])
+            first = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(len(k)), 0))
+            star = np.r_[False, same] & (first != np.arange(len(k)) - 1)
+            us.append(members[first[star]])
+            vs.append(members[star])
+    u, v = np.concatenate(us), np.concatenate(vs)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    pair = np.unique(lo.astype(np.int64) * (len(eligible) + 1) + hi)
+    return pair // (len(eligible) + 1), pair % (len(eligible) + 1)
+
+
+def _verify(X: sparse.csr_matrix, k: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float, min_co: int):
+    if not len(u):
+        return u, v
+    co = np.empty(len(u))
+    step = 200_000  # bounds the memory of the row gathers
+    for s in range(0, len(u), step):
+        co[s : s + step] = np.asarray(X[u[s : s + step]].multiply(X[v[s : s + step]]).sum(axis=1)).ravel()
+    ok = (co >= min_co) & (co / (np.minimum(k[u], k[v]) + 10) >= threshold)
+    return u[ok], v[ok]
+
+
+def detect_groups(
+    vpos: np.ndarray,
+    post: np.ndarray,
+    author: np.ndarray,
+    value: np.ndarray,
+    n_voters: int,
+    *,
+    post_threshold: float = 0.4,
+    author_threshold: float = 0.3,
+    min_co: int = 5,
+    min_votes: int = 5,
+    n_hash: int = 24,
+    rows: int = 2,
+    max_group_share: float = 0.25,
+) -> np.ndarray:
+    """Group id per voter position (-1 = none). Votes must be sorted by vpos."""
+    sign = (value > 0).astype(np.int64)
+    n_votes = np.bincount(vpos, minlength=n_voters)
+    us, vs = [], []
+    for level, tokens, threshold in (
+        (0, post.astype(np.int64) * 2 + sign, post_threshold),
+        (1, author.astype(np.int64) * 2 + sign, author_threshold),
+    ):
+        # Distinct tokens per voter (several posts of one author make one author token).
+        key = np.unique(vpos.astype(np.int64) * (int(tokens.max(initial=0)) + 1) + tokens)
+        tv, tt = key // (int(tokens.max(initial=0)) + 1), key % (int(tokens.max(initial=0)) + 1)
+        _, tcol = np.unique(tt, return_inverse=True)
+        k = np.bincount(tv, minlength=n_voters)
+        X = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)), shape=(n_voters, int(tcol.max(initial=0)) + 1))
+        sig = _minhash(tv, tt, n_voters, n_hash, seed=level)
+        u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
+        u, v = _verify(X, k, u, v, threshold, min_co)
+        us.append(u)
+        vs.append(v)
+    u, v = np.concatenate(us), np.concatenate(vs)
+    group = np.full(n_voters, -1, np.int64)
+    if not len(u):
+        return group
+    G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_voters, n_voters))
+    _, label = csgraph.connected_components(G, directed=False)
+    size = np.bincount(label)
+    linked = np.zeros(n_voters, bool)
+    linked[u] = linked[v] = True
+    # A "group" spanning a large share of everyone is the crowd itself, not a ring.
+    keep = linked & (size[label] >= 2) & (size[label] <= max(2, max_group_share * (n_votes > 0).sum()))
+    _, group[keep] = np.unique(label[keep], return_inverse=True)
+    return group

@@ -1,0 +1,222 @@
+"""The manipulation-resistant engine: earned credibility, collapsed groups, caps, shrinkage.
+
+A vote's weight is, in [0, 1]:
+    credibility(voter) * age_ramp(account age when the vote was cast)
+    / (members of the voter's co-voting group voting on the same post)
+    then capped so one voter, and one group, adds at most `*_author_cap`
+    vote-equivalents to any author; a group's votes on its own members' authors
+    count for nothing.
+credibility = earned history (votes cast) * competence (agreement with the
+leave-one-out author consensus, Dawid-Skene log-odds, floored) * standing (an
+account whose own author profile is badly rated earns less say).
+Each author's score is the posterior mean of the weighted up-share under a
+Beta prior, with its evidence sized by the effective number of independent
+voices (groups count once) and widened by a calibrated over-dispersion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+from .groups import detect_groups
+from .types import DAY, AuthorScores, Credibility, VoteData
+
+
+def _segment_sum(key: np.ndarray, w: np.ndarray):
+    """Sum of w per distinct key: (unique keys, position of each element, sums)."""
+    uniq, pos = np.unique(key, return_inverse=True)
+    return uniq, pos, np.bincount(pos, w, len(uniq))
+
+
+class MeritEngine:
+    name = "merit-v2"
+    age_scale_days = 30.0
+    votes_to_earn = 5
+    voter_author_cap = 2.0
+    group_author_cap = 2.0
+    prior_mean = 0.5
+    prior_strength = 4.0
+    dispersion = 1.5  # votes vary more than a binomial: authors' posts differ, voters differ
+    competence_floor = 0.25
+    min_effective_voters = 3.0
+    established_effective_voters = 10.0
+    review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
+
+    # ---- full refit -------------------------------------------------------------------------
+    def fit(self, data: VoteData, now: float) -> tuple[Credibility, AuthorScores]:
+        voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
+        vpos = np.searchsorted(voter_ids, data.voter)
+        n = len(voter_ids)
+        earned = np.minimum(1.0, np.bincount(vpos, minlength=n) / self.votes_to_earn)
+        order = np.argsort(vpos, kind="stable")
+        group = np.full(n, -1, np.int64)
+        if len(data):
+            group = detect_groups(vpos[order], data.post[order], data.author[order], data.value[order], n)
+        cred0 = Credibility(voter_ids, earned, group)
+        w, parts = self._weights(data, cred0, now)
+        agg = self._aggregate(data, w, parts)
+        competence = self._competence(data, vpos, n, w, agg)
+        standing = self._standing(data, voter_ids, agg)
+        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group)
+        return cred, self.score(data, cred, now)
+
+    def _competence(self, data, vpos, n, w, agg) -> np.ndarray:
+        """Dawid-Skene style: how often a voter's votes match the consensus formed without them."""
+        apos = agg["apos"]
+        a0, b0 = self.prior_mean * self.prior_strength, (1 - self.prior_mean) * self.prior_strength
+        up = data.value > 0
+        q_loo = (a0 + agg["w_up"][apos] - w * up) / (a0 + b0 + agg["w_up"][apos] + agg["w_down"][apos] - w)
+        right = np.where(up, q_loo, 1 - q_loo)
+        alpha = (np.bincount(vpos, right, n) + 2) / (np.bincount(vpos, minlength=n) + 4)
+        lo = special.logit(alpha)
+        active = np.bincount(vpos, minlength=n) >= 5
+        q95 = np.quantile(lo[active], 0.95) if active.sum() >= 20 else 1.0
+        return np.clip(self.competence_floor + np.maximum(lo, 0) / max(q95, 1e-6), self.competence_floor, 1.0)
+
+    def _standing(self, data, voter_ids, agg) -> np.ndarray:
+        """Accounts whose own author profile is rated badly (with enough evidence) earn less say."""
+        out = np.ones(len(voter_ids))
+        if not len(data.owned_author):
+            return out
+        pos = np.searchsorted(agg["author_ids"], data.owned_author)
+        pos = np.minimum(pos, len(agg["author_ids"]) - 1)
+        found = agg["author_ids"][pos] == data.owned_author
+        mean, m = agg["mean"][pos[found]], agg["m"][pos[found]]
+        factor = np.where(m >= 3, np.clip((mean - 0.2) / 0.3, 0.0, 1.0), 1.0)
+        vp = np.searchsorted(voter_ids, data.owner_voter[found])
+        ok = (vp < len(voter_ids)) & (voter_ids[np.minimum(vp, len(voter_ids) - 1)] == data.owner_voter[found])
+        np.minimum.at(out, vp[ok], factor[ok])
+        return out
+
+    # ---- scoring with credibilities fixed ----------------------------------------------------
+    def new_voter_credibility(self) -> float:
+        """Weight of voters the last refit has not seen: one vote's worth of earned history."""
+        return 1.0 / self.votes_to_earn
+
+    def _weights(self, data: VoteData, cred: Credibility, now: float):
+        m = len(data)
+        base = cred.lookup(data.voter, self.new_voter_credibility())
+        if len(data.voter_ids):
+            joined = data.voter_joined[np.minimum(np.searchsorted(data.voter_ids, data.voter), len(data.voter_ids) - 1)]
+        else:
+            joined = np.full(m, -np.inf)
+        age = np.maximum(data.created - joined, 0.0) / DAY
+        w0 = base * (1.0 - np.exp(-age / self.age_scale_days))
+
+        group = cred.lookup_group(data.voter)
+        grouped = group >= 0
+        w1 = w0.copy()
+        if grouped.any():
+            # One voice per post: the members voting on a post share one vote.
+            _, pos, cnt = _segment_sum(group[grouped] * (int(data.post.max()) + 1) + data.post[grouped], np.ones(grouped.sum()))
+            w1[grouped] = w0[grouped] / cnt[pos]
+        own = np.zeros(m, bool)
+        if len(data.owned_author):
+            owner_group = cred.lookup_group(data.owner_voter)
+            o = np.argsort(data.owned_author)
+            oa, ov, og = data.owned_author[o], data.owner_voter[o], owner_group[o]
+            p = np.minimum(np.searchsorted(oa, data.author), len(oa) - 1)
+            hit = oa[p] == data.author
+            own = hit & ((ov[p] == data.voter) | (grouped & (og[p] == group)))
+        w_own = np.where(own, 0.0, w1)
+
+        a_ids, apos = np.unique(data.author, return_inverse=True)
+        A = len(a_ids)
+        _, ua_pos, ua_sum = _segment_sum(data.voter * A + apos, w_own)
+        w2 = w_own * np.minimum(1.0, self.voter_author_cap / np.maximum(ua_sum[ua_pos], 1e-12))
+        w3 = w2.copy()
+        if grouped.any():
+            _, ga_pos, ga_sum = _segment_sum(group[grouped] * A + apos[grouped], w2[grouped])
+            w3[grouped] = w2[grouped] * np.minimum(1.0, self.group_author_cap / np.maximum(ga_sum[ga_pos], 1e-12))
+        parts = dict(
+            author_ids=a_ids, apos=apos, group=group,
+            new_or_low=1.0 - w0, collapsed=w0 - w1, own=w1 - w_own, voter_cap=w_own - w2, group_cap=w2 - w3,
+        )
+        return w3, parts
+
+    def _aggregate(self, data: VoteData, w: np.ndarray, parts: dict) -> dict:
+        a_ids, apos, group = parts["author_ids"], parts["apos"], parts["group"]
+        A = len(a_ids)
+        up = data.value > 0
+        w_up, w_down = np.bincount(apos, w * up, A), np.bincount(apos, w * ~up, A)
+        # Independent voices: a group is one unit; n_eff = (sum w)^2 / sum w^2 over units.
+        unit = np.where(group >= 0, -1 - group, data.voter)
+        ukey, upos = np.unique(unit * A + apos, return_inverse=True)
+        uw = np.bincount(upos, w, len(ukey))
+        u_author = np.empty(len(ukey), np.int64)
+        u_author[upos] = apos
+        sw, sw2 = np.bincount(u_author, uw, A), np.bincount(u_author, uw**2, A)
+        n_eff = np.divide(sw**2, sw2, out=np.zeros(A), where=sw2 > 0)
+        total = w_up + w_down
+        share = np.divide(w_up, total, out=np.full(A, self.prior_mean), where=total > 0)
+        evidence = np.minimum(n_eff, total) / self.dispersion
+        a = self.prior_mean * self.prior_strength + share * evidence
+        b = (1 - self.prior_mean) * self.prior_strength + (1 - share) * evidence
+        counted_units = np.bincount(u_author, uw > 1e-9, A)
+        groups_present = np.bincount(u_author, (ukey // A < 0) & (uw > 1e-9), A) if len(ukey) else np.zeros(A)
+        return dict(
+            author_ids=a_ids, apos=apos, w_up=w_up, w_down=w_down, n_eff=n_eff, a=a, b=b, mean=a / (a + b),
+            m=evidence, units=counted_units, groups=groups_present,
+        )
+
+    def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
+        w, parts = self._weights(data, cred, now)
+        agg = self._aggregate(data, w, parts)
+        a_ids, apos, A = agg["author_ids"], agg["apos"], len(agg["author_ids"])
+        up = data.value > 0
+        n_up = np.bincount(apos, up, A).astype(np.int64)
+        n_down = np.bincount(apos, ~up, A).astype(np.int64)
+        _, first = np.unique(data.voter * max(A, 1) + apos, return_index=True)
+        voters = np.bincount(apos[first], minlength=A)
+        sums = {k: np.bincount(apos, parts[k], A) for k in ("new_or_low", "collapsed", "own", "voter_cap", "group_cap")}
+        coordinated = sums["collapsed"] + sums["own"] + sums["group_cap"]
+        raw = (n_up + n_down).astype(float)
+        n_eff = agg["n_eff"]
+        status = np.where(n_eff < self.min_effective_voters, "insufficient_data",
+                          np.where(n_eff < self.established_effective_voters, "provisional", "established"))
+        status = np.where((raw >= 5) & (coordinated > self.review_share * raw), "under_review", status)
+        a, b = agg["a"], agg["b"]
+        explanations = [
+            {
+                "votes": int(raw[i]),
+                "voters": int(voters[i]),
+                "independent_voices": int(agg["units"][i]),
+                "groups": int(agg["groups"][i]),
+                "effective_voters": round(float(n_eff[i]), 2),
+                "counted_weight": round(float(agg["w_up"][i] + agg["w_down"][i]), 3),
+                "discounted": {
+                    "new_or_low_credibility_accounts": round(float(sums["new_or_low"][i]), 3),
+                    "collapsed_groups": round(float(sums["collapsed"][i]), 3),
+                    "group_votes_on_own_members": round(float(sums["own"][i]), 3),
+                    "per_voter_cap": round(float(sums["voter_cap"][i]), 3),
+                    "per_group_cap": round(float(sums["group_cap"][i]), 3),
+                },
+                "prior_votes": self.prior_strength,
+            }
+            for i in range(A)
+        ]
+        post_ids, ppos = np.unique(data.post, return_inverse=True)
+        P = len(post_ids)
+        p_up, p_down = np.bincount(ppos, w * up, P), np.bincount(ppos, w * ~up, P)
+        post_mean = np.empty(P)
+        post_mean[ppos] = agg["mean"][apos]
+        k = self.prior_strength
+        return AuthorScores(
+            author_ids=a_ids,
+            score=100 * agg["mean"],
+            low=100 * stats.beta.ppf(0.05, a, b),
+            high=100 * stats.beta.ppf(0.95, a, b),
+            upvotes=n_up,
+            downvotes=n_down,
+            voters=voters,
+            effective_voters=n_eff,
+            weight_up=agg["w_up"],
+            weight_down=agg["w_down"],
+            status=status,
+            explanations=explanations,
+            post_ids=post_ids,
+            post_quality=100 * (k * post_mean + p_up) / (k + p_up + p_down),
+            post_upvotes=np.bincount(ppos, up, P).astype(np.int64),
+            post_downvotes=np.bincount(ppos, ~up, P).astype(np.int64),
+        )
