@@ -1,1 +1,18 @@
-urlpatterns: list = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.feed, name="feed"),
+    path("rate/", views.rate, name="rate"),
+    path("p/<int:pk>/", views.post_detail, name="post"),
+    path("vote/<int:post_id>/", views.vote, name="vote"),
+    path("a/<str:platform>/<str:handle>/", views.author, name="author"),
+    path("a/<str:platform>/<str:handle>/claim/", views.author_claim, name="author-claim"),
+    path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("me/votes/", views.my_votes, name="my-votes"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,36 @@
+// Small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+
+  // Close an open reason menu when clicking elsewhere or pressing Escape.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.vote-down-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.vote-down-menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+
+  // 4xx answers carry their own message and are swapped in; only say something for the rest.
+  function toast(text) {
+    var box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status >= 500) {
+      toast("Something went wrong on our side. Your last action may not have been saved; please try again.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("Can’t reach Merit right now. Check your connection and try again.");
+  });
+})();

@@ -1,0 +1,129 @@
+"""Read queries behind the web pages: a fixed, small number of queries per page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from reputation.models import AuthorReputation, ReputationSnapshot, Status
+
+from .models import Author, Post, Vote
+
+FEED_PAGE_SIZE = 20
+LEADERBOARD_PAGE_SIZE = 25
+MY_VOTES_PAGE_SIZE = 25
+
+
+def _related(obj, name: str):
+    """A reverse one-to-one that may not exist yet (no votes, no refresh) reads as None."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _posts() -> QuerySet[Post]:
+    return Post.objects.select_related("author", "author__reputation", "score")
+
+
+def decorate_posts(posts: list[Post], user) -> list[Post]:
+    """Attach what a post card shows: the viewer's vote, the post's quality, the author's reputation."""
+    mine: dict[int, Vote] = {}
+    if user.is_authenticated and posts:
+        mine = {v.post_id: v for v in Vote.objects.filter(voter=user, post__in=[p.pk for p in posts])}
+    for post in posts:
+        post.my_vote = mine.get(post.pk)
+        post.quality = _related(post, "score")
+        post.rep = _related(post.author, "reputation")
+        post.is_own = user.is_authenticated and post.author.owner_id == user.pk
+    return posts
+
+
+def feed_page(*, user, page_number, unrated_only: bool = False) -> Page:
+    posts = _posts().order_by("-first_seen", "-pk")
+    if unrated_only and user.is_authenticated:
+        posts = posts.exclude(votes__voter=user).exclude(author__owner=user)
+    page = Paginator(posts, FEED_PAGE_SIZE).get_page(page_number)
+    page.object_list = decorate_posts(list(page.object_list), user)
+    return page
+
+
+def post_get(*, pk: int, user) -> Post:
+    return decorate_posts([_posts().get(pk=pk)], user)[0]
+
+
+def author_get(*, platform: str, handle: str) -> Author:
+    author = Author.objects.select_related("reputation", "owner").filter(platform=platform).with_handles(
+        platform, [handle]
+    ).get()
+    author.rep = _related(author, "reputation")
+    return author
+
+
+def author_posts(*, author: Author, user, limit: int = 20) -> list[Post]:
+    return decorate_posts(list(_posts().filter(author=author).order_by("-first_seen", "-pk")[:limit]), user)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    day: date
+    score: float
+    low: float
+    high: float
+    votes: int
+
+
+def author_history(*, author: Author, days: int = 180) -> list[HistoryPoint]:
+    """Daily snapshots, with today's point taken from the live reputation (refreshed after each vote)."""
+    since = timezone.now().date() - timezone.timedelta(days=days)
+    points = [
+        HistoryPoint(s.day, s.score, s.low, s.high, s.votes)
+        for s in ReputationSnapshot.objects.filter(author=author, day__gte=since).order_by("day")
+    ]
+    rep = getattr(author, "rep", None)
+    if rep is not None and rep.updated_at is not None and rep.votes:
+        today = timezone.now().date()
+        if points and points[-1].day == today:
+            points.pop()
+        if not points or points[-1].day < today:
+            points.append(HistoryPoint(today, rep.score, rep.low, rep.high, rep.votes))
+    return points
+
+
+def leaderboard_page(*, page_number, platform: str | None = None) -> Page:
+    reps = (
+        AuthorReputation.objects.select_related("author")
+        .exclude(status=Status.INSUFFICIENT)
+        .order_by("-score", "-effective_voters", "author_id")
+    )
+    if platform:
+        reps = reps.filter(author__platform=platform)
+    page = Paginator(reps, LEADERBOARD_PAGE_SIZE).get_page(page_number)
+    for rank, rep in enumerate(page.object_list, start=page.start_index()):
+        rep.rank = rank
+    return page
+
+
+def my_votes_page(*, user, page_number) -> Page:
+    votes = (
+        Vote.objects.filter(voter=user)
+        .select_related("post", "post__author", "post__author__reputation", "post__score")
+        .order_by("-updated_at", "-pk")
+    )
+    page = Paginator(votes, MY_VOTES_PAGE_SIZE).get_page(page_number)
+    page.object_list = list(page.object_list)
+    decorate_posts([v.post for v in page.object_list], user)
+    return page
+
+
+def site_stats() -> dict[str, int]:
+    return {
+        "posts": Post.objects.count(),
+        "authors": AuthorReputation.objects.exclude(status=Status.INSUFFICIENT).count(),
+        "votes": Vote.objects.count(),
+    }

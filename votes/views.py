@@ -1,0 +1,182 @@
+"""Web pages. Thin: parse the request, call a service or selector, render.
+
+Every vote action works as a plain POST (redirect back with a message) and, when
+htmx sends it, answers with the re-rendered vote box instead; refused actions
+answer the box with the error inline and a 4xx status that htmx is configured to swap.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import selectors, services
+from .forms import PostURLForm, SignUpForm, VoteForm
+from .models import Author, Post
+from .platforms import PLATFORMS
+
+# Refused actions as HTTP: bad input, forbidden for this user, clashes with existing state.
+ERROR_STATUS = {"invalid": 400, "self-vote": 403, "author-conflict": 409}
+
+
+def _status_for(exc: services.VoteError) -> int:
+    return ERROR_STATUS.get(exc.code, 400)
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback
+
+
+def _login_redirect(request: HttpRequest, next_url: str) -> HttpResponse:
+    login_url = f"{reverse('login')}?{urlencode({'next': next_url})}"
+    if request.htmx:
+        return HttpResponseClientRedirect(login_url)
+    return redirect(login_url)
+
+
+def _feed(request: HttpRequest, form: PostURLForm, status: int = 200) -> HttpResponse:
+    unrated = request.GET.get("show") == "unrated" and request.user.is_authenticated
+    page = selectors.feed_page(user=request.user, page_number=request.GET.get("page"), unrated_only=unrated)
+    context = {"page": page, "form": form, "unrated": unrated, "stats": selectors.site_stats()}
+    return render(request, "votes/feed.html", context, status=status)
+
+
+def feed(request: HttpRequest) -> HttpResponse:
+    return _feed(request, PostURLForm())
+
+
+@require_POST
+def rate(request: HttpRequest) -> HttpResponse:
+    """Register a pasted post link and land on its card, ready to vote."""
+    if not request.user.is_authenticated:
+        return _login_redirect(request, reverse("feed"))
+    form = PostURLForm(request.POST)
+    if not form.is_valid():
+        return _feed(request, form, status=400)
+    try:
+        post = services.post_register(url=form.cleaned_data["url"])
+    except services.VoteError as exc:
+        form.add_error("url", str(exc))
+        return _feed(request, form, status=_status_for(exc))
+    return redirect("post", pk=post.pk)
+
+
+def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        post = selectors.post_get(pk=pk, user=request.user)
+    except Post.DoesNotExist:
+        raise Http404("No such post") from None
+    more = [p for p in selectors.author_posts(author=post.author, user=request.user, limit=6) if p.pk != post.pk][:5]
+    return render(request, "votes/post.html", {"post": post, "more": more})
+
+
+@require_POST
+def vote(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = get_object_or_404(Post.objects.select_related("author"), pk=post_id)
+    back = _safe_next(request, reverse("post", args=[post.pk]))
+    if not request.user.is_authenticated:
+        return _login_redirect(request, back)
+
+    form = VoteForm(request.POST)
+    error: services.VoteError | None = None
+    notice = ""
+    try:
+        if not form.is_valid():
+            raise services.InvalidInput(" ".join(form.errors.get("__all__", [])) or "That vote could not be read.")
+        if form.cleaned_data["retract"]:
+            removed = services.vote_retract(voter=request.user, post=post)
+            notice = "Vote retracted." if removed else "You had not voted on this post."
+        else:
+            cast = services.vote_cast(
+                voter=request.user, post=post, value=form.cleaned_data["value"], reason=form.cleaned_data["reason"]
+            )
+            notice = "Thanks — counted as a good post." if cast.value > 0 else "Thanks — counted as a poor post."
+    except services.VoteError as exc:
+        error = exc
+
+    if request.htmx:
+        context = {"post": selectors.post_get(pk=post.pk, user=request.user), "next": back,
+                   "error": str(error) if error else "", "notice": notice}
+        return render(request, "votes/partials/vote_box.html", context, status=_status_for(error) if error else 200)
+    if error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, notice)
+    return redirect(f"{back}#post-{post.pk}")
+
+
+def author(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
+    if platform not in PLATFORMS:
+        raise Http404("Unknown platform")
+    try:
+        found = selectors.author_get(platform=platform, handle=handle)
+    except Author.DoesNotExist:
+        raise Http404("No one has rated this author yet") from None
+    if found.handle != handle:  # one canonical address per author, whatever case was typed
+        return redirect("author", platform=platform, handle=found.handle)
+    context = {
+        "author": found,
+        "rep": found.rep,
+        "posts": selectors.author_posts(author=found, user=request.user),
+        "history": selectors.author_history(author=found),
+        "platform_label": PLATFORMS[platform].label,
+        "is_mine": request.user.is_authenticated and found.owner_id == request.user.pk,
+    }
+    return render(request, "votes/author.html", context)
+
+
+@require_POST
+def author_claim(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
+    """'This is me': link the handle to the account, which then cannot vote on it."""
+    page = reverse("author", kwargs={"platform": platform, "handle": handle})
+    if not request.user.is_authenticated:
+        return _login_redirect(request, page)
+    try:
+        linked = services.author_link(user=request.user, platform=platform, handle=handle)
+    except services.VoteError as exc:
+        messages.error(request, str(exc))
+        return redirect(page)
+    messages.success(
+        request, f"@{linked.handle} is now linked to your account. You can no longer vote on its posts."
+    )
+    return redirect("author", platform=linked.platform, handle=linked.handle)
+
+
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    platform = request.GET.get("platform") or None
+    if platform not in PLATFORMS:
+        platform = None
+    page = selectors.leaderboard_page(page_number=request.GET.get("page"), platform=platform)
+    return render(request, "votes/leaderboard.html", {"page": page, "platform": platform, "platforms": PLATFORMS})
+
+
+@login_required
+def my_votes(request: HttpRequest) -> HttpResponse:
+    page = selectors.my_votes_page(user=request.user, page_number=request.GET.get("page"))
+    return render(request, "votes/my_votes.html", {"page": page})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("feed")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Merit, {user.username}. Paste a post link or rate one below.")
+        return redirect(_safe_next(request, reverse("feed")))
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
