@@ -1,1 +1,32 @@
-urlpatterns: list = []
+"""/api/v1/: every path answers with and without a trailing slash (no redirects for API clients)."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import problems, views
+
+app_name = "api"
+
+
+def both(route: str, view, name: str) -> list:
+    # The slashed twin is dropped from the schema by api.schema.drop_slashed_twins.
+    return [path(route, view, name=name), path(route + "/", view)]
+
+
+urlpatterns = [
+    *both("ping", views.ping, "ping"),
+    *both("authors", views.AuthorBatchView.as_view(), "authors-batch"),
+    *both("authors/lookup", views.AuthorLookupView.as_view(), "authors-lookup"),
+    *both("authors/search", views.AuthorSearchView.as_view(), "authors-search"),
+    *both("authors/<str:platform>/<str:handle>", views.AuthorDetailView.as_view(), "author-detail"),
+    *both("authors/<str:platform>/<str:handle>/history", views.AuthorHistoryView.as_view(), "author-history"),
+    *both("posts/<str:platform>/<str:post_id>", views.PostDetailView.as_view(), "post-detail"),
+    *both("leaderboard", views.LeaderboardView.as_view(), "leaderboard"),
+    *both("votes", views.VoteListView.as_view(), "votes"),
+    *both("votes/<str:platform>/<str:post_id>", views.VoteDetailView.as_view(), "vote-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("problems/<slug:slug>", problems.problem_type_detail, name="problem-type"),
+    re_path(r"^.*$", problems.not_found),
+]

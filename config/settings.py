@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,25 +193,45 @@ REPUTATION_REFRESH_COUNTDOWN = env.float("REPUTATION_REFRESH_COUNTDOWN", default
 
 # --- REST framework ---
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",  # people: per-device knox tokens (can vote)
+        "api.authentication.ApiKeyAuthentication",  # third-party apps: read-only, higher quota
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.IdentityThrottle", "api.throttles.VoteThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="600/min"),
         "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
         "votes": env.str("THROTTLE_VOTES", default="120/min"),
     },
+    # Behind a reverse proxy set this, or every client shares the proxy's address and quota.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Merit reputation API",
-    "DESCRIPTION": "Author reputation earned from credibility-weighted quality votes.",
+    "DESCRIPTION": (
+        "Author reputation earned from credibility-weighted quality votes. Reads are open (throttled per "
+        "client); `Authorization: Api-Key <key>` raises an app's read quota; voting needs a user's per-device "
+        "`Authorization: Token <token>` from /connect/. Errors are RFC 9457 `application/problem+json`. "
+        "Public reads carry strong ETags (send If-None-Match; 304s are not counted against quotas)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["api.schema.drop_slashed_twins"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problem_responses"],
 }
+# Per-device tokens never expire on their own; users revoke them on /connect/.
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so api.DeviceToken can point at it
+# The author page on the site that <Author>.url points at.
+API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{handle}/")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,87 @@
+"""The shape every API view shares: rate-limit headers, strong ETags, Cache-Control."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+from rest_framework import exceptions
+from rest_framework.generics import GenericAPIView
+from rest_framework.views import APIView
+
+from .throttles import describe
+
+PUBLIC_MAX_AGE = 60
+
+
+def etag_for(content: bytes) -> str:
+    return '"' + hashlib.sha256(content).hexdigest()[:40] + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2).
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+
+
+class ApiViewMixin:
+    # Public data: shared caches may keep it unless the answer is personal.
+    personal = False
+
+    def throttled(self, request, wait):
+        windows = [w for w in getattr(request, "rate_windows", []) if w.count > w.limit]
+        exc = exceptions.Throttled(wait)
+        if windows:
+            exc.quota_detail = describe(windows[0])
+        raise exc
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_vary_headers(response, ("Accept", "Authorization"))
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            response = self._conditional(request, response)
+        windows = getattr(request, "rate_windows", [])
+        if response.status_code == 304:  # revalidations are free (as on GitHub)
+            for window in windows:
+                window.refund()
+        if windows:
+            tightest = min(windows, key=lambda w: (w.remaining, -w.reset))
+            response["X-RateLimit-Limit"] = str(tightest.limit)
+            response["X-RateLimit-Remaining"] = str(tightest.remaining)
+            response["X-RateLimit-Reset"] = str(tightest.reset)
+        return response
+
+    def _conditional(self, request, response):
+        response.render()
+        etag = etag_for(response.content)
+        personal = self.personal and request.user.is_authenticated
+        if request.auth is None and not personal:
+            cache_control = f"public, max-age={PUBLIC_MAX_AGE}"
+        elif personal:
+            cache_control = "private, no-cache"
+        else:
+            cache_control = f"private, max-age={PUBLIC_MAX_AGE}"
+        if etag_matches(request.headers.get("If-None-Match", ""), etag):
+            not_modified = HttpResponseNotModified()
+            not_modified["Vary"] = response["Vary"]
+            response = not_modified
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        return response
+
+
+class BaseApiView(ApiViewMixin, APIView):
+    pass
+
+
+class BaseListView(ApiViewMixin, GenericAPIView):
+    """A cursor-paginated list whose rows are rendered by `card(row)` (plain dicts, no serializer pass)."""
+
+    def card(self, row) -> dict:
+        raise NotImplementedError
+
+    def list_response(self, queryset):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([self.card(row) for row in page])

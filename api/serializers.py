@@ -1,0 +1,140 @@
+"""Input validation, and the documented shape of every answer (the OpenAPI schema is built from these)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from reputation.models import Status
+from votes.models import Reason
+from votes.platforms import PLATFORM_CHOICES
+
+MAX_GET_HANDLES = 100
+MAX_POST_HANDLES = 1000
+
+
+class AuthorSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES)
+    handle = serializers.CharField()
+    url = serializers.URLField(help_text="The author's page on this site.")
+    score = serializers.FloatField(help_text="0-100; what rankings use.")
+    low = serializers.FloatField(help_text="Lower end of the 90% interval.")
+    high = serializers.FloatField(help_text="Upper end of the 90% interval.")
+    status = serializers.ChoiceField(choices=Status.choices)
+    votes = serializers.IntegerField()
+    upvotes = serializers.IntegerField()
+    downvotes = serializers.IntegerField()
+    voters = serializers.IntegerField()
+    effective_voters = serializers.FloatField(help_text="Independent voters after credibility weighting.")
+    percentile = serializers.FloatField(allow_null=True)
+    follower_count = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    explanation = serializers.DictField(help_text="How the engine arrived at the score (free-form).")
+
+
+class AuthorBatchSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    results = serializers.DictField(
+        child=AuthorSerializer(allow_null=True), help_text="Keyed by lower-cased handle; null for unknown handles."
+    )
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    score = serializers.FloatField()
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+    votes = serializers.IntegerField()
+
+
+class HistorySerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    handle = serializers.CharField()
+    points = HistoryPointSerializer(many=True)
+
+
+class PostSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    post_id = serializers.CharField()
+    author = serializers.CharField()
+    url = serializers.URLField()
+    quality = serializers.FloatField(allow_null=True, help_text="0-100; null until scored.")
+    upvotes = serializers.IntegerField()
+    downvotes = serializers.IntegerField()
+    my_vote = serializers.IntegerField(allow_null=True, help_text="1, -1, or null (no vote, or anonymous).")
+
+
+class VoteSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    post_id = serializers.CharField()
+    author = serializers.CharField()
+    value = serializers.IntegerField()
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def _handle_list(values: list[str], limit: int) -> list[str]:
+    handles = list(dict.fromkeys(h.strip().lstrip("@").lower() for h in values if h.strip().lstrip("@")))
+    if not handles:
+        raise serializers.ValidationError("Give at least one handle.")
+    if len(handles) > limit:
+        raise serializers.ValidationError(
+            f"At most {limit} handles per request, got {len(handles)}."
+            + (" Use POST /api/v1/authors/lookup for larger batches." if limit == MAX_GET_HANDLES else "")
+        )
+    if any(len(h) > 253 for h in handles):
+        raise serializers.ValidationError("A handle is at most 253 characters.")
+    return handles
+
+
+class BatchQuerySerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
+    handles = serializers.CharField(help_text=f"Comma-separated handles, at most {MAX_GET_HANDLES}.")
+
+    def validate_handles(self, value: str) -> list[str]:
+        return _handle_list(value.split(","), MAX_GET_HANDLES)
+
+
+class LookupSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
+    handles = serializers.ListField(child=serializers.CharField(max_length=253), max_length=MAX_POST_HANDLES)
+
+    def validate_handles(self, value: list[str]) -> list[str]:
+        return _handle_list(value, MAX_POST_HANDLES)
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+
+
+class PlatformQuerySerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
+
+
+class SearchQuerySerializer(PlatformQuerySerializer):
+    q = serializers.CharField(min_length=1, max_length=253, help_text="Handle prefix, case-insensitive.")
+
+
+class MyVotesQuerySerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
+    post_ids = serializers.CharField(required=False, help_text="Comma-separated post ids, at most 100.")
+
+    def validate_post_ids(self, value: str) -> list[str]:
+        ids = list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+        if len(ids) > 100:
+            raise serializers.ValidationError(f"At most 100 post ids per request, got {len(ids)}.")
+        return ids
+
+
+class VoteInputSerializer(serializers.Serializer):
+    url = serializers.CharField(required=False, max_length=500, help_text="A post URL, e.g. https://x.com/h/status/1")
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
+    post_id = serializers.CharField(required=False, max_length=64)
+    author = serializers.CharField(required=False, max_length=253, help_text="The post author's handle.")
+    value = serializers.ChoiceField(choices=[(1, "good post"), (-1, "poor post")])
+    reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if not attrs.get("url") and not all(attrs.get(k) for k in ("platform", "post_id", "author")):
+            raise serializers.ValidationError("Give either `url`, or `platform`, `post_id` and `author`.")
+        return attrs

@@ -1,0 +1,148 @@
+"""API reads: author cards from the denormalised AuthorReputation row, cached in Redis.
+
+Nothing here aggregates votes; a card is one row of AuthorReputation joined to
+its Author. Cards live in the cache for CARD_TTL seconds (below the public
+max-age, so a client that revalidates sees a change within about a minute).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status
+from votes.models import Author, Post, Vote
+
+CARD_TTL = 30
+_UNKNOWN = 0  # cached marker for "no such author", so misses are cheap too
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def author_page_url(platform: str, handle: str) -> str:
+    return settings.SITE_URL.rstrip("/") + settings.API_AUTHOR_PAGE_PATH.format(platform=platform, handle=handle)
+
+
+def author_card(author: Author, rep: AuthorReputation | None) -> dict:
+    """The public <Author> object of the API contract."""
+    if rep is None:  # registered, never scored yet: the model's defaults
+        rep = AuthorReputation(author=author)
+    return {
+        "platform": author.platform,
+        "handle": author.handle,
+        "url": author_page_url(author.platform, author.handle),
+        "score": _round(rep.score),
+        "low": _round(rep.low),
+        "high": _round(rep.high),
+        "status": rep.status,
+        "votes": rep.upvotes + rep.downvotes,
+        "upvotes": rep.upvotes,
+        "downvotes": rep.downvotes,
+        "voters": rep.voters,
+        "effective_voters": _round(rep.effective_voters, 2),
+        "percentile": _round(rep.percentile),
+        "follower_count": author.follower_count,
+        "updated_at": rep.updated_at.isoformat().replace("+00:00", "Z") if rep.updated_at else None,
+        "explanation": rep.explanation or {},
+    }
+
+
+def _rep_of(author: Author) -> AuthorReputation | None:
+    try:
+        return author.reputation
+    except AuthorReputation.DoesNotExist:
+        return None
+
+
+def _card_key(platform: str, handle: str) -> str:
+    return f"api:card:{platform}:{handle}"
+
+
+def authors_lookup(platform: str, handles: list[str]) -> dict[str, dict | None]:
+    """Cards keyed by lower-cased handle, None for unknown handles: one cache round trip, at most one query."""
+    wanted = list(dict.fromkeys(h.lower() for h in handles))
+    keys = {_card_key(platform, h): h for h in wanted}
+    cached = cache.get_many(list(keys))
+    results: dict[str, dict | None] = {}
+    for key, handle in keys.items():
+        if key in cached:
+            results[handle] = cached[key] or None
+    missing = [h for h in wanted if h not in results]
+    if missing:
+        found = {
+            a.handle.lower(): author_card(a, _rep_of(a))
+            for a in Author.objects.with_handles(platform, missing).select_related("reputation")
+        }
+        fresh = {h: found.get(h) for h in missing}
+        cache.set_many({_card_key(platform, h): card or _UNKNOWN for h, card in fresh.items()}, CARD_TTL)
+        results.update(fresh)
+    return {h: results[h] for h in wanted}
+
+
+def author_history(author: Author, days: int) -> list[dict]:
+    since = timezone.now().date() - timedelta(days=days - 1)
+    rows = ReputationSnapshot.objects.filter(author=author, day__gte=since).order_by("day")
+    return [
+        {"day": r.day.isoformat(), "score": _round(r.score), "low": _round(r.low), "high": _round(r.high),
+         "votes": r.votes}
+        for r in rows.only("day", "score", "low", "high", "votes")
+    ]
+
+
+def post_card(platform: str, post_id: str) -> dict | None:
+    """A post's public quality (from PostScore), cached like author cards; None if unknown."""
+    key = f"api:post:{platform}:{post_id}"
+    card = cache.get(key)
+    if card is None:
+        post = Post.objects.select_related("author", "score").filter(platform=platform, external_id=post_id).first()
+        card = _UNKNOWN
+        if post is not None:
+            try:
+                score = post.score
+            except PostScore.DoesNotExist:
+                score = None
+            card = {
+                "id": post.pk,
+                "platform": post.platform,
+                "post_id": post.external_id,
+                "author": post.author.handle,
+                "url": post.url,
+                "quality": _round(score.quality) if score else None,
+                "upvotes": score.upvotes if score else 0,
+                "downvotes": score.downvotes if score else 0,
+            }
+        cache.set(key, card, CARD_TTL)
+    return card or None
+
+
+def my_vote(user, post_pk: int) -> int | None:
+    if not user.is_authenticated:
+        return None
+    return Vote.objects.filter(voter=user, post_id=post_pk).values_list("value", flat=True).first()
+
+
+LEADERBOARD_STATUSES = (Status.ESTABLISHED, Status.PROVISIONAL)
+
+
+def leaderboard_queryset(platform: str):
+    return (
+        AuthorReputation.objects.filter(author__platform=platform, status__in=LEADERBOARD_STATUSES)
+        .select_related("author")
+    )
+
+
+def vote_card(vote: Vote) -> dict:
+    return {
+        "platform": vote.post.platform,
+        "post_id": vote.post.external_id,
+        "author": vote.author.handle,
+        "value": vote.value,
+        "reason": vote.reason,
+        "created_at": vote.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": vote.updated_at.isoformat().replace("+00:00", "Z"),
+    }

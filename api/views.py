@@ -1,0 +1,213 @@
+"""Public API v1: thin views; reads in api.services, writes through votes.services."""
+
+from __future__ import annotations
+
+from django.db.models.functions import Lower
+from django.http import Http404, JsonResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from votes import services as vote_services
+from votes.models import Author, Post, Vote
+from votes.platforms import PLATFORMS
+
+from . import serializers as s
+from . import services
+from .base import BaseApiView, BaseListView
+from .permissions import IsTokenUser
+
+PLATFORM_PARAM = OpenApiParameter("platform", OpenApiTypes.STR, enum=list(PLATFORMS), default="x")
+
+
+def ping(request):
+    """The benchmark's ceiling: a trivial Django view behind the same middleware and server."""
+    return JsonResponse({"ok": True})
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _platform_or_404(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise Http404
+    return platform
+
+
+class Page(CursorPagination):
+    page_size = 25
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+class AuthorBatchView(BaseApiView):
+    @extend_schema(
+        operation_id="authors_batch",
+        parameters=[
+            PLATFORM_PARAM,
+            OpenApiParameter("handles", OpenApiTypes.STR, required=True,
+                             description=f"Comma-separated handles (at most {s.MAX_GET_HANDLES})."),
+        ],
+        responses=s.AuthorBatchSerializer,
+        summary="Look up many authors at once",
+    )
+    def get(self, request):
+        query = _valid(s.BatchQuerySerializer, request.query_params)
+        results = services.authors_lookup(query["platform"], query["handles"])
+        return Response({"platform": query["platform"], "results": results})
+
+
+class AuthorLookupView(BaseApiView):
+    @extend_schema(
+        operation_id="authors_lookup",
+        request=s.LookupSerializer,
+        responses=s.AuthorBatchSerializer,
+        summary=f"Look up up to {s.MAX_POST_HANDLES} authors (POST form of the batch lookup)",
+    )
+    def post(self, request):
+        data = _valid(s.LookupSerializer, request.data)
+        results = services.authors_lookup(data["platform"], data["handles"])
+        return Response({"platform": data["platform"], "results": results})
+
+
+class AuthorDetailView(BaseApiView):
+    @extend_schema(operation_id="author_detail", responses=s.AuthorSerializer, summary="One author's reputation")
+    def get(self, request, platform: str, handle: str):
+        card = services.authors_lookup(_platform_or_404(platform), [handle])[handle.lower()]
+        if card is None:
+            raise Http404
+        return Response(card)
+
+
+class AuthorHistoryView(BaseApiView):
+    @extend_schema(
+        operation_id="author_history",
+        parameters=[OpenApiParameter("days", OpenApiTypes.INT, default=90, description="1-365")],
+        responses=s.HistorySerializer,
+        summary="Daily reputation points",
+    )
+    def get(self, request, platform: str, handle: str):
+        query = _valid(s.HistoryQuerySerializer, request.query_params)
+        try:
+            author = Author.objects.get_by_handle(_platform_or_404(platform), handle)
+        except Author.DoesNotExist:
+            raise Http404 from None
+        points = services.author_history(author, query["days"])
+        return Response({"platform": author.platform, "handle": author.handle, "points": points})
+
+
+class AuthorSearchView(BaseListView):
+    serializer_class = s.AuthorSerializer
+    pagination_class = type("SearchPage", (Page,), {"ordering": "handle_lower"})
+
+    def card(self, author):
+        return services.author_card(author, services._rep_of(author))
+
+    @extend_schema(
+        operation_id="authors_search",
+        parameters=[PLATFORM_PARAM, OpenApiParameter("q", OpenApiTypes.STR, required=True,
+                                                     description="Handle prefix, case-insensitive.")],
+        summary="Find authors by handle prefix",
+    )
+    def get(self, request):
+        query = _valid(s.SearchQuerySerializer, request.query_params)
+        prefix = query["q"].strip().lstrip("@").lower()
+        authors = (
+            Author.objects.annotate(handle_lower=Lower("handle"))
+            .filter(platform=query["platform"], handle_lower__startswith=prefix)
+            .select_related("reputation")
+        )
+        return self.list_response(authors)
+
+
+class LeaderboardView(BaseListView):
+    serializer_class = s.AuthorSerializer
+    pagination_class = type("LeaderboardPage", (Page,), {"ordering": ("-score", "-author_id")})
+
+    def card(self, rep):
+        return services.author_card(rep.author, rep)
+
+    @extend_schema(
+        operation_id="leaderboard",
+        parameters=[PLATFORM_PARAM],
+        summary="Authors by score (established and provisional only)",
+    )
+    def get(self, request):
+        query = _valid(s.PlatformQuerySerializer, request.query_params)
+        return self.list_response(services.leaderboard_queryset(query["platform"]))
+
+
+class PostDetailView(BaseApiView):
+    personal = True  # carries the caller's own vote
+
+    @extend_schema(operation_id="post_detail", responses=s.PostSerializer, summary="A post's quality and your vote")
+    def get(self, request, platform: str, post_id: str):
+        card = services.post_card(_platform_or_404(platform), post_id)
+        if card is None:
+            raise Http404
+        body = {k: v for k, v in card.items() if k != "id"}
+        body["my_vote"] = services.my_vote(request.user, card["id"])
+        return Response(body)
+
+
+class VoteListView(BaseListView):
+    permission_classes = [IsTokenUser]
+    serializer_class = s.VoteSerializer
+    pagination_class = type("VotePage", (Page,), {"ordering": "-id"})
+    personal = True
+
+    def card(self, vote):
+        return services.vote_card(vote)
+
+    @extend_schema(
+        operation_id="votes_list",
+        parameters=[
+            OpenApiParameter("platform", OpenApiTypes.STR, enum=list(PLATFORMS)),
+            OpenApiParameter("post_ids", OpenApiTypes.STR, description="Comma-separated post ids (at most 100)."),
+        ],
+        summary="My votes",
+    )
+    def get(self, request):
+        query = _valid(s.MyVotesQuerySerializer, request.query_params)
+        votes = Vote.objects.filter(voter=request.user).select_related("post", "author")
+        if query.get("platform"):
+            votes = votes.filter(post__platform=query["platform"])
+        if query.get("post_ids"):
+            votes = votes.filter(post__external_id__in=query["post_ids"])
+        return self.list_response(votes)
+
+    @extend_schema(
+        operation_id="vote_cast",
+        request=s.VoteInputSerializer,
+        responses={201: s.VoteSerializer, 200: s.VoteSerializer},
+        summary="Cast or change my vote on a post (by URL, or platform + post_id + author)",
+    )
+    def post(self, request):
+        data = _valid(s.VoteInputSerializer, request.data)
+        post = vote_services.post_register(
+            url=data.get("url"), platform=data.get("platform"), post_id=data.get("post_id"), handle=data.get("author")
+        )
+        started = timezone.now()
+        vote = vote_services.vote_cast(
+            voter=request.user, post=post, value=data["value"], reason=data.get("reason", ""), source="api"
+        )
+        vote.post, vote.author = post, post.author
+        created = vote.created_at >= started
+        return Response(services.vote_card(vote), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class VoteDetailView(BaseApiView):
+    permission_classes = [IsTokenUser]
+
+    @extend_schema(operation_id="vote_retract", responses={204: None}, summary="Retract my vote on a post")
+    def delete(self, request, platform: str, post_id: str):
+        post = Post.objects.filter(platform=_platform_or_404(platform), external_id=post_id).first()
+        if post is None or not vote_services.vote_retract(voter=request.user, post=post, source="api"):
+            raise Http404("You have no vote on this post.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
