@@ -14,7 +14,8 @@ class Command(BaseCommand):
     def handle(self, *args, name: str, expiry: str | None = None, **options):
         from django.utils.dateparse import parse_datetime
 
-        api_key, key = APIKey.objects.create_key(name=name, expiry=parse_datetime(expiry) if expiry else None)
+        extra = {"expiry_date": parse_datetime(expiry)} if expiry else {}
+        api_key, key = APIKey.objects.create_key(name=name, **extra)
         if options["verbosity"] >= 1:
             self.stderr.write(self.style.SUCCESS(f"Created key {api_key.prefix} for {name}. Store it now; it is not shown again:"))
         self.stdout.write(key)

@@ -1,0 +1,144 @@
+"""Conventions every endpoint shares: problem+json, ETags and 304, Cache-Control, throttles, request ids."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from .api_helpers import assert_problem, key_client, make_author, token_client
+
+pytestmark = pytest.mark.django_db
+
+
+def rates(**overrides):
+    base = {"anon": "1000/min", "user": "1000/min", "api_key": "1000/min", "votes": "1000/min"}
+    return override_settings(REST_FRAMEWORK={
+        **__import__("django.conf").conf.settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**base, **overrides}
+    })
+
+
+def test_unknown_api_paths_are_404_problems():
+    body = assert_problem(APIClient().get("/api/v1/no/such/thing"), 404)
+    assert body["instance"] == "/api/v1/no/such/thing"
+
+
+def test_a_wrong_method_is_a_405_problem():
+    response = APIClient().delete("/api/v1/authors")
+    assert_problem(response, 405)
+    assert "GET" in response["Allow"]
+
+
+def test_a_malformed_json_body_is_a_400_problem():
+    response = APIClient().post("/api/v1/authors/lookup", data="{not json", content_type="application/json")
+    assert_problem(response, 400)
+
+
+def test_problem_types_resolve_to_a_description():
+    body = assert_problem(APIClient().get("/api/v1/authors/x/ghost"), 404)
+    path = body["type"].split("://", 1)[1].split("/", 1)[1]
+    description = APIClient().get("/" + path).json()
+    assert description["status"] == 404 and description["title"] == "Not found"
+
+
+def test_public_reads_carry_a_strong_etag_and_answer_304_to_if_none_match():
+    make_author("writer")
+    client = APIClient()
+    first = client.get("/api/v1/authors/x/writer")
+    etag = first["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    again = client.get("/api/v1/authors/x/writer", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+    assert client.get("/api/v1/authors/x/writer", HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+
+def test_etags_are_the_same_for_everyone_on_public_data(alice):
+    make_author("writer")
+    anonymous = APIClient().get("/api/v1/authors/x/writer")["ETag"]
+    with_token = token_client(alice)[0].get("/api/v1/authors/x/writer")["ETag"]
+    assert anonymous == with_token
+
+
+def test_anonymous_public_reads_are_publicly_cacheable_and_vary_on_auth(alice, post):
+    make_author("writer2")
+    response = APIClient().get("/api/v1/authors/x/writer2")
+    assert response["Cache-Control"] == "public, max-age=60"
+    assert {"Accept", "Authorization"} <= {v.strip() for v in response["Vary"].split(",")}
+    personal = token_client(alice)[0].get(f"/api/v1/posts/x/{post.external_id}")
+    assert personal["Cache-Control"] == "private, no-cache"
+
+
+def test_304s_are_not_charged_against_the_quota():
+    make_author("writer")
+    client = APIClient()
+    with rates(anon="5/min"):
+        cache.clear()
+        etag = client.get("/api/v1/authors/x/writer")["ETag"]
+        for _ in range(10):
+            response = client.get("/api/v1/authors/x/writer", HTTP_IF_NONE_MATCH=etag)
+            assert response.status_code == 304
+            assert response["X-RateLimit-Remaining"] == "4"
+
+
+def test_anonymous_clients_are_throttled_with_429_retry_after_and_ratelimit_headers():
+    client = APIClient()
+    with rates(anon="3/min"):
+        cache.clear()
+        seen = [client.get("/api/v1/authors", {"handles": "a"}) for _ in range(3)]
+        assert [r["X-RateLimit-Remaining"] for r in seen] == ["2", "1", "0"]
+        assert all(r["X-RateLimit-Limit"] == "3" for r in seen)
+        limited = client.get("/api/v1/authors", {"handles": "a"})
+    body = assert_problem(limited, 429)
+    assert 1 <= int(limited["Retry-After"]) <= 60 and body["retry_after"] == int(limited["Retry-After"])
+    assert limited["X-RateLimit-Remaining"] == "0" and int(limited["X-RateLimit-Reset"]) > 1_700_000_000
+    assert "3 requests per minute" in body["detail"]
+
+
+def test_api_keys_have_their_own_higher_quota():
+    keyed = key_client()
+    with rates(anon="2/min", api_key="50/min"):
+        cache.clear()
+        for _ in range(5):
+            response = keyed.get("/api/v1/authors", {"handles": "a"})
+            assert response.status_code == 200
+        assert response["X-RateLimit-Limit"] == "50"
+        assert [APIClient().get("/api/v1/ping").status_code for _ in range(3)] == [200, 200, 200]  # not throttled
+
+
+def test_users_have_a_vote_quota(alice):
+    client, _ = token_client(alice)
+    with rates(votes="2/min"):
+        cache.clear()
+        codes = [
+            client.post("/api/v1/votes", {"platform": "x", "post_id": str(i), "author": "w", "value": 1},
+                        format="json").status_code
+            for i in range(3)
+        ]
+    assert codes == [201, 201, 429]
+
+
+def test_request_ids_are_echoed_or_generated():
+    client = APIClient()
+    assert client.get("/api/v1/ping", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
+    generated = client.get("/api/v1/ping", HTTP_X_REQUEST_ID="bad id with spaces")["X-Request-ID"]
+    assert generated != "bad id with spaces" and len(generated) == 32
+
+
+def test_the_schema_validates_and_documents_problem_responses(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    assert "ProblemDetail" in text and "application/problem+json" in text
+    response = APIClient().get("/api/v1/schema/")
+    assert response.status_code == 200
+    assert APIClient().get("/api/v1/docs/").status_code == 200
+
+
+def test_create_api_key_command_prints_a_working_key(capsys):
+    call_command("create_api_key", "acme", verbosity=0)
+    key = capsys.readouterr().out.strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert client.get("/api/v1/authors", {"handles": "a"}).status_code == 200
