@@ -76,6 +76,7 @@ def _otc_votes(drop_raters: tuple[int, ...]) -> tuple[VoteData, int]:
     data = VoteData(
         voter=src, author=dst, post=np.arange(len(src), dtype=np.int64), value=np.sign(rating).astype(np.int8),
         created=t, voter_ids=voter_ids, voter_joined=first[voter_ids],
+        owned_author=voter_ids, owner_voter=voter_ids,  # every member rates and is rated
     )
     return data, n
 

@@ -60,14 +60,20 @@ def _candidates(sig: np.ndarray, eligible: np.ndarray, rows: int, seed: int) -> 
     return pair // (len(eligible) + 1), pair % (len(eligible) + 1)
 
 
-def _verify(X: sparse.csr_matrix, k: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float, min_co: int):
+def _verify(X: sparse.csr_matrix, k: np.ndarray, u, v, threshold: float, min_co: int, collide: float):
+    """Keep pairs whose co-votes beyond chance reach `threshold` of the smaller voter's activity.
+
+    Chance is k_u * k_v * sum(pi_t^2) (pi = token popularity): heavy voters of
+    popular posts overlap a lot without coordinating.
+    """
     if not len(u):
         return u, v
     co = np.empty(len(u))
     step = 200_000  # bounds the memory of the row gathers
     for s in range(0, len(u), step):
         co[s : s + step] = np.asarray(X[u[s : s + step]].multiply(X[v[s : s + step]]).sum(axis=1)).ravel()
-    ok = (co >= min_co) & (co / (np.minimum(k[u], k[v]) + 10) >= threshold)
+    excess = co - k[u].astype(float) * k[v] * collide
+    ok = (co >= min_co) & (excess / (np.minimum(k[u], k[v]) + 10) >= threshold)
     return u[ok], v[ok]
 
 
@@ -79,7 +85,7 @@ def detect_groups(
     n_voters: int,
     *,
     post_threshold: float = 0.4,
-    author_threshold: float = 0.3,
+    author_threshold: float = 0.2,
     min_co: int = 5,
     min_votes: int = 5,
     n_hash: int = 24,
@@ -100,9 +106,11 @@ def detect_groups(
         _, tcol = np.unique(tt, return_inverse=True)
         k = np.bincount(tv, minlength=n_voters)
         X = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)), shape=(n_voters, int(tcol.max(initial=0)) + 1))
+        pop = np.bincount(tcol).astype(float)
+        collide = float(((pop / pop.sum()) ** 2).sum()) if len(pop) else 0.0
         sig = _minhash(tv, tt, n_voters, n_hash, seed=level)
         u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
-        u, v = _verify(X, k, u, v, threshold, min_co)
+        u, v = _verify(X, k, u, v, threshold, min_co, collide)
         us.append(u)
         vs.append(v)
     u, v = np.concatenate(us), np.concatenate(vs)

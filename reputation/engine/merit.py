@@ -34,13 +34,14 @@ class MeritEngine:
     age_scale_days = 30.0
     votes_to_earn = 5
     voter_author_cap = 2.0
-    group_author_cap = 2.0
+    group_author_cap = 1.0
     prior_mean = 0.5
     prior_strength = 4.0
     dispersion = 1.5  # votes vary more than a binomial: authors' posts differ, voters differ
-    competence_floor = 0.25
+    competence_floor = 0.5  # lower floors amplify the larger camp (bench: polarized lift)
     min_effective_voters = 3.0
     established_effective_voters = 10.0
+    side_ridge = 1.0  # shrinks an author's viewpoint slope toward 0 when few voters disagree
     review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
 
     # ---- full refit -------------------------------------------------------------------------
@@ -55,18 +56,46 @@ class MeritEngine:
             group = detect_groups(vpos[order], data.post[order], data.author[order], data.value[order], n)
         cred0 = Credibility(voter_ids, earned, group)
         w, parts = self._weights(data, cred0, now)
+        side = self._sides(data, vpos, n, w, parts["apos"], len(parts["author_ids"]))
+        cred0 = Credibility(voter_ids, earned, group, side)
+        w, parts = self._weights(data, cred0, now)
         agg = self._aggregate(data, w, parts)
         competence = self._competence(data, vpos, n, w, agg)
         standing = self._standing(data, voter_ids, agg)
-        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group)
+        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side)
         return cred, self.score(data, cred, now)
+
+    def _sides(self, data, vpos, n, w, apos, A, iters: int = 12) -> np.ndarray:
+        """Each voter's viewpoint: the one-factor model of what author means leave unexplained.
+
+        Centred on the midpoint between the two sides' bulk (20th and 80th
+        percentiles), not on the population mean, so the larger camp does not
+        define "neutral"; scaled to about -1..1.
+        """
+        y = data.value.astype(float)
+        W = np.bincount(apos, w, A)
+        m = np.divide(np.bincount(apos, w * y, A), W, out=np.zeros(A), where=W > 0)
+        r = y - m[apos]
+        f = np.random.default_rng(0).normal(0, 1, n)
+        for _ in range(iters):
+            fv = f[vpos]
+            g = np.bincount(apos, w * r * fv, A) / (np.bincount(apos, w * fv**2, A) + self.side_ridge)
+            gv = g[apos]
+            f = np.bincount(vpos, w * r * gv, n) / (np.bincount(vpos, w * gv**2, n) + self.side_ridge)
+            f /= max(np.sqrt(np.mean(f**2)), 1e-9)
+        active = np.bincount(vpos, minlength=n) >= 5
+        if active.sum() < 20:
+            return np.zeros(n)
+        lo, hi = np.quantile(f[active], [0.2, 0.8])
+        return np.clip((f - (lo + hi) / 2) / max((hi - lo) / 2, 1e-9), -1.0, 1.0)
 
     def _competence(self, data, vpos, n, w, agg) -> np.ndarray:
         """Dawid-Skene style: how often a voter's votes match the consensus formed without them."""
         apos = agg["apos"]
         a0, b0 = self.prior_mean * self.prior_strength, (1 - self.prior_mean) * self.prior_strength
         up = data.value > 0
-        q_loo = (a0 + agg["w_up"][apos] - w * up) / (a0 + b0 + agg["w_up"][apos] + agg["w_down"][apos] - w)
+        total, share = agg["total"][apos], agg["share"][apos]
+        q_loo = np.clip((a0 + share * total - w * up) / (a0 + b0 + total - w), 0.01, 0.99)
         right = np.where(up, q_loo, 1 - q_loo)
         alpha = (np.bincount(vpos, right, n) + 2) / (np.bincount(vpos, minlength=n) + 4)
         lo = special.logit(alpha)
@@ -130,7 +159,7 @@ class MeritEngine:
             _, ga_pos, ga_sum = _segment_sum(group[grouped] * A + apos[grouped], w2[grouped])
             w3[grouped] = w2[grouped] * np.minimum(1.0, self.group_author_cap / np.maximum(ga_sum[ga_pos], 1e-12))
         parts = dict(
-            author_ids=a_ids, apos=apos, group=group,
+            author_ids=a_ids, apos=apos, group=group, side=cred.lookup_side(data.voter),
             new_or_low=1.0 - w0, collapsed=w0 - w1, own=w1 - w_own, voter_cap=w_own - w2, group_cap=w2 - w3,
         )
         return w3, parts
@@ -149,7 +178,13 @@ class MeritEngine:
         sw, sw2 = np.bincount(u_author, uw, A), np.bincount(u_author, uw**2, A)
         n_eff = np.divide(sw**2, sw2, out=np.zeros(A), where=sw2 > 0)
         total = w_up + w_down
-        share = np.divide(w_up, total, out=np.full(A, self.prior_mean), where=total > 0)
+        # Bridging: the vote a voter at the centre of the viewpoint axis would cast,
+        # i.e. the intercept of a ridge regression of votes on the voters' sides.
+        y, s = data.value.astype(float), parts["side"]
+        m = np.divide(np.bincount(apos, w * y, A), total, out=np.zeros(A), where=total > 0)
+        g = np.bincount(apos, w * s * (y - m[apos]), A) / (np.bincount(apos, w * s * s, A) + self.side_ridge)
+        y_adj = np.divide(np.bincount(apos, w * (y - s * g[apos]), A), total, out=np.zeros(A), where=total > 0)
+        share = np.where(total > 0, np.clip((1 + y_adj) / 2, 0.0, 1.0), self.prior_mean)
         evidence = np.minimum(n_eff, total) / self.dispersion
         a = self.prior_mean * self.prior_strength + share * evidence
         b = (1 - self.prior_mean) * self.prior_strength + (1 - share) * evidence
@@ -157,7 +192,7 @@ class MeritEngine:
         groups_present = np.bincount(u_author, (ukey // A < 0) & (uw > 1e-9), A) if len(ukey) else np.zeros(A)
         return dict(
             author_ids=a_ids, apos=apos, w_up=w_up, w_down=w_down, n_eff=n_eff, a=a, b=b, mean=a / (a + b),
-            m=evidence, units=counted_units, groups=groups_present,
+            m=evidence, units=counted_units, groups=groups_present, share=share, total=total,
         )
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
