@@ -88,7 +88,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker share the file; wait for locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file, not :memory:, so worker processes in tests see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(DATABASES["default"]["NAME"]).with_suffix("")) + "-test.sqlite3"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -152,11 +153,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
 # and is shared by the web process and a real worker process through var/broker.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 300,
+    # Above every task's time limit, so a slow task is never redelivered while it runs.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1900),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
-    "socket_timeout": 2,
-    "socket_connect_timeout": 2,
+    # A hung Redis must not hold a vote request: fail fast, the outbox sweep re-queues.
+    "socket_timeout": 1,
+    "socket_connect_timeout": 1,
+    # kombu otherwise retries the publisher's connection for ~6 s before giving up.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
@@ -184,12 +192,17 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 20
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-refreshes": {"task": "reputation.sweep_pending_refreshes", "schedule": 30.0},
+    "sweep-pending-refreshes": {
+        "task": "reputation.sweep_pending_refreshes",
+        "schedule": env.float("REPUTATION_SWEEP_SECONDS", default=30.0),
+    },
     "full-refit": {"task": "reputation.recompute_all", "schedule": env.float("FULL_REFIT_SECONDS", default=300.0)},
 }
 
 # How long votes on one author coalesce before its refresh runs.
 REPUTATION_REFRESH_COUNTDOWN = env.float("REPUTATION_REFRESH_COUNTDOWN", default=2.0)
+# A pending refresh older than this is presumed lost (dead broker, killed worker) and re-queued.
+REPUTATION_SWEEP_AFTER_SECONDS = env.float("REPUTATION_SWEEP_AFTER_SECONDS", default=60.0)
 
 # --- REST framework ---
 REST_FRAMEWORK = {

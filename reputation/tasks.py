@@ -13,7 +13,7 @@ def refresh_author(author_id: int) -> None:
     services.author_refresh(author_id=author_id)
 
 
-@shared_task(name="reputation.sweep_pending_refreshes", acks_late=True, time_limit=60)
+@shared_task(name="reputation.sweep_pending_refreshes", acks_late=True, time_limit=60, soft_time_limit=50)
 def sweep_pending_refreshes() -> int:
     return services.sweep_pending()
 

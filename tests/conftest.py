@@ -87,3 +87,31 @@ def bob(db):
 @pytest.fixture
 def post(db):
     return vote_services.post_register(url="https://x.com/writer/status/1790000000000000001")
+
+
+_not_run: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without REDIS_URL (the no-services default), Redis fault tests are left out, loudly."""
+    import os
+
+    if settings.REDIS_URL:
+        return
+    if os.environ.get("REQUIRE_SERVICES"):
+        raise pytest.UsageError("REQUIRE_SERVICES is set but REDIS_URL is not: CI must run every test.")
+    needs_redis = [item for item in items if item.get_closest_marker("redis")]
+    if needs_redis:
+        _not_run.extend(item.nodeid for item in needs_redis)
+        config.hook.pytest_deselected(items=needs_redis)
+        items[:] = [item for item in items if not item.get_closest_marker("redis")]
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _not_run:
+        terminalreporter.write_line(
+            f"NOTE: {len(_not_run)} Redis fault-injection tests were not run because REDIS_URL is not set. "
+            "Run `REDIS_URL=redis://127.0.0.1:6379/0 DATABASE_URL=postgres://... make test` (as CI does) to include them.",
+            yellow=True,
+            bold=True,
+        )

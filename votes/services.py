@@ -114,17 +114,21 @@ def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = 
 
 
 def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vote, bool]:
-    vote = Vote.objects.select_for_update().filter(voter=voter, post=post).first()
-    if vote is not None:
-        return vote, False
-    try:
-        with transaction.atomic():
-            return Vote.objects.create(
-                voter=voter, post=post, author_id=post.author_id, value=value, reason=reason,
-                created_at=now, updated_at=now,
-            ), True
-    except IntegrityError:  # a concurrent request created it first: lock that row instead
-        return Vote.objects.select_for_update().get(voter=voter, post=post), False
+    # Another request may insert (or retract) the same vote between our read and our
+    # insert; the unique constraint tells us, and we look again.
+    for _ in range(5):
+        vote = Vote.objects.select_for_update().filter(voter=voter, post=post).first()
+        if vote is not None:
+            return vote, False
+        try:
+            with transaction.atomic():
+                return Vote.objects.create(
+                    voter=voter, post=post, author_id=post.author_id, value=value, reason=reason,
+                    created_at=now, updated_at=now,
+                ), True
+        except IntegrityError:
+            continue
+    raise VoteError("Your vote collided with another request; please try again.")
 
 
 def vote_retract(*, voter: AbstractBaseUser, post: Post, source: str = "web") -> bool:

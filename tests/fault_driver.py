@@ -1,0 +1,39 @@
+"""Runs one step of a fault-injection test in its own process, like a web request would.
+
+    python -m tests.fault_driver vote POST_ID USER_ID VALUE   -> prints {"elapsed": s, "vote_id": id}
+
+The environment (DATABASE_URL, REDIS_URL) points it at the test database and the test's own Redis.
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+from votes import services  # noqa: E402
+from votes.models import Post  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    command, *args = argv
+    if command == "vote":
+        post_id, user_id, value = args
+        post = Post.objects.select_related("author").get(pk=int(post_id))
+        voter = get_user_model().objects.get(pk=int(user_id))
+        started = time.monotonic()
+        vote = services.vote_cast(voter=voter, post=post, value=int(value), source="fault-test")
+        print(json.dumps({"elapsed": time.monotonic() - started, "vote_id": vote.pk}))
+    else:
+        raise SystemExit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
