@@ -1,0 +1,138 @@
+"""Benchmark: `import_votes` of a 1,000,000-row CSV, then `recompute_reputation`, on PostgreSQL.
+
+    .venv/bin/python bench/import_bench.py                 # 1M rows into a fresh `merit_bench` database
+    .venv/bin/python bench/import_bench.py --rows 100000   # a quicker run
+    .venv/bin/python bench/import_bench.py --rerun         # also time a second import of the same file
+
+It writes a deterministic CSV (seeded NumPy: by default 100k posts by 20k authors,
+50k voters, every (voter, post) pair distinct, popularity and activity skewed) to
+bench/out/ (git-ignored; reused when it already exists), drops and recreates the
+database named by --db on the PostgreSQL at --pg (default postgres@127.0.0.1:5432),
+runs `migrate`, then times each management command as a subprocess, exactly as
+an operator would run it, and prints the wall-clock times and rows per second.
+Redis is not used (the commands need none); the broker stays the local default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+HEADER = "platform,post_id,author,voter,value,created_at,voter_joined_at\n"
+END = np.datetime64("2025-06-01T00:00:00", "s")  # fixed, so the file is the same on every machine
+DAY = 86400
+
+
+def generate(path: Path, rows: int, posts: int, authors: int, voters: int, seed: int = 20250601) -> None:
+    rng = np.random.default_rng(seed)
+    end = END.astype(np.int64)
+    # Authors: a hidden quality and a skewed popularity (a few authors get most posts and votes).
+    quality = rng.normal(0.0, 1.0, authors)
+    author_pop = rng.lognormal(0.0, 1.2, authors)
+    post_author = rng.choice(authors, size=posts, p=author_pop / author_pop.sum())
+    post_time = end - rng.integers(1 * DAY, 365 * DAY, posts)
+    post_pop = rng.lognormal(0.0, 1.0, posts) * author_pop[post_author]
+    # Voters: account ages from 10 days to 4 years; activity skewed.
+    joined = end - rng.integers(10 * DAY, 4 * 365 * DAY, voters)
+    activity = rng.lognormal(0.0, 1.0, voters)
+    leniency = rng.normal(0.3, 0.5, voters)
+
+    # Distinct (voter, post) pairs: oversample, keep first occurrences until there are enough.
+    codes = np.empty(0, np.int64)
+    while len(codes) < rows:
+        n = int((rows - len(codes)) * 1.3) + 1000
+        v = rng.choice(voters, size=n, p=activity / activity.sum())
+        p = rng.choice(posts, size=n, p=post_pop / post_pop.sum())
+        fresh = np.concatenate([codes, v.astype(np.int64) * posts + p])
+        _, first = np.unique(fresh, return_index=True)
+        codes = fresh[np.sort(first)]
+    codes = codes[:rows]
+    v, p = codes // posts, codes % posts
+
+    start = np.maximum(joined[v], post_time[p])
+    created = start + ((end - start) * rng.beta(1.0, 6.0, rows)).astype(np.int64)
+    p_up = 1.0 / (1.0 + np.exp(-(1.5 * quality[post_author[p]] + leniency[v] + rng.normal(0, 0.5, rows))))
+    value = np.where(rng.random(rows) < p_up, "1", "-1")
+
+    def iso(seconds: np.ndarray) -> np.ndarray:
+        return np.char.add(np.datetime_as_string(seconds.astype("datetime64[s]")), "Z")
+
+    handles = np.array([f"author_{i:05d}" for i in range(authors)])
+    post_ids = np.array([str(1_790_000_000_000_000_000 + i * 7919) for i in range(posts)])
+    names = np.array([f"voter{i:05d}" for i in range(voters)])
+    joined_iso, created_iso = iso(joined), iso(created)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(HEADER)
+        pa = post_author[p]
+        f.writelines(
+            f"x,{post_ids[p[i]]},{handles[pa[i]]},{names[v[i]]},{value[i]},{created_iso[i]},{joined_iso[v[i]]}\n"
+            for i in range(rows)
+        )
+    tmp.rename(path)
+
+
+def reset_database(pg: str, db: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(f"postgresql://{pg}/postgres")
+    conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{db}"')
+    conn.close()
+
+
+def run(args: list[str], env: dict) -> float:
+    print(f"$ manage.py {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--authors", type=int, default=20_000)
+    parser.add_argument("--voters", type=int, default=50_000)
+    parser.add_argument("--db", default="merit_bench")
+    parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port of the PostgreSQL server")
+    parser.add_argument("--rerun", action="store_true", help="also time a second import of the same file")
+    opts = parser.parse_args()
+
+    path = OUT / f"votes_{opts.rows}_{opts.posts}_{opts.authors}_{opts.voters}.csv"
+    if not path.exists():
+        t = time.perf_counter()
+        generate(path, opts.rows, opts.posts, opts.authors, opts.voters)
+        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
+    else:
+        print(f"using existing {path}")
+
+    reset_database(opts.pg, opts.db)
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"postgres://{opts.pg}/{opts.db}"}
+    env.pop("REDIS_URL", None)
+    run(["migrate", "--noinput", "-v0"], env)
+
+    results = {"import": run(["import_votes", str(path), "-v2"], env)}
+    if opts.rerun:
+        results["re-import"] = run(["import_votes", str(path)], env)
+    results["recompute"] = run(["recompute_reputation"], env)
+
+    print(f"\n{opts.rows:,} rows ({opts.posts:,} posts, {opts.authors:,} authors, {opts.voters:,} voters), "
+          f"{os.cpu_count()} CPUs")
+    for name, seconds in results.items():
+        print(f"  {name:<10} {seconds:7.1f}s  {opts.rows / seconds:10,.0f} rows/s")
+
+
+if __name__ == "__main__":
+    main()
