@@ -26,7 +26,9 @@ from tests.conftest import make_user, wait_for
 from votes import services as vote_services
 from votes.models import Author, Post, Vote
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.browser
+# The live server reads what the test wrote, so data must be committed.
+live_db = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -103,37 +105,47 @@ def build_extension(dest: Path, *, server: str, site: str) -> Path:
     return dest
 
 
-@pytest.fixture
-def chromium(tmp_path):
-    """Launch Chromium with a test build of the extension; yields launch(server, site) -> (context, worker)."""
+@pytest.fixture(scope="module")
+def playwright_driver():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package to run the extension tests")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an asyncio loop on this thread (driven from a greenlet), which
+    # makes Django refuse ORM calls here; the calls are plain blocking ones, not inside a coroutine.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as pw:
+            yield pw
+
+
+@pytest.fixture
+def chromium(playwright_driver, tmp_path):
+    """Launch Chromium with a test build of the extension; yields launch(server, site) -> (context, worker)."""
     contexts = []
-    with sync_playwright() as pw:
 
-        def launch(server: str, site: str):
-            ext = build_extension(tmp_path / f"ext{len(contexts)}", server=server, site=site)
-            context = pw.chromium.launch_persistent_context(
-                str(tmp_path / f"profile{len(contexts)}"),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[
-                    "--headless=new", f"--disable-extensions-except={ext}", f"--load-extension={ext}",
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--no-first-run", "--disable-sync",
-                ],
-            )
-            contexts.append(context)
-            # Belt and braces: the fixture never links out, but nothing may reach x.com.
-            context.route(re.compile(r"^https?://([^/]*\.)?(x|twitter)\.com(/|$)"), lambda route: route.abort())
-            worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
-            return context, worker
+    def launch(server: str, site: str):
+        ext = build_extension(tmp_path / f"ext{len(contexts)}", server=server, site=site)
+        context = playwright_driver.chromium.launch_persistent_context(
+            str(tmp_path / f"profile{len(contexts)}"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless=new", f"--disable-extensions-except={ext}", f"--load-extension={ext}",
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync",
+            ],
+        )
+        contexts.append(context)
+        context.set_default_timeout(10_000)
+        # Belt and braces: the fixture never links out, but nothing may reach x.com.
+        context.route(re.compile(r"^https?://([^/]*\.)?(x|twitter)\.com(/|$)"), lambda route: route.abort())
+        worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        return context, worker
 
-        yield launch
-        for context in contexts:
-            context.close()
+    yield launch
+    for context in contexts:
+        context.close()
 
 
 def open_page(context, url: str):
@@ -199,6 +211,7 @@ def seed_token(worker, token: str) -> None:
 # ---------- specifications ----------
 
 
+@live_db
 def test_it_shows_each_authors_reputation_beside_their_name(chromium, live_server, x_site, world):
     context, _ = chromium(live_server.url, x_site)
     page = open_page(context, f"{x_site}/home")
@@ -229,6 +242,7 @@ def test_it_shows_each_authors_reputation_beside_their_name(chromium, live_serve
     assert page.errors == []
 
 
+@live_db
 def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, world, reader):
     user, token = reader
     vote_services.vote_cast(voter=user, post=Post.objects.get(external_id=POOR_POST), value=-1, reason="spam")
@@ -256,6 +270,7 @@ def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, w
     assert page.errors == []
 
 
+@live_db
 def test_it_shows_reputation_where_the_follower_count_stands(chromium, live_server, x_site, world):
     context, _ = chromium(live_server.url, x_site)
     page = open_page(context, f"{x_site}/Good_Writer")
@@ -270,6 +285,7 @@ def test_it_shows_reputation_where_the_follower_count_stands(chromium, live_serv
     assert page.errors == []
 
 
+@live_db
 def test_it_pairs_through_the_sites_connect_page(chromium, live_server, x_site, world):
     user = make_user("pairing_reader", days_old=200)
     client = Client()
@@ -279,7 +295,7 @@ def test_it_pairs_through_the_sites_connect_page(chromium, live_server, x_site, 
 
     page = open_page(context, f"{live_server.url}/connect/")
     page.get_by_role("button", name=re.compile("connect this browser", re.I)).click()
-    page.wait_for_selector('#merit-connect[data-connected="true"]', timeout=10_000)
+    page.wait_for_selector('#merit-connect[data-connected="true"]', state="attached")
     assert page.locator("#merit-connect").get_attribute("data-token") is None  # gone from the page at once
     assert worker.evaluate("async () => Boolean((await chrome.storage.local.get('token')).token)")
 

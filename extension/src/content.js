@@ -269,12 +269,16 @@
 
   // ---------- start ----------
 
+  // Recycled timeline nodes may change only a link's href or a text node, so those count too.
   new MutationObserver((mutations) => {
     for (const m of mutations) {
+      if (m.type !== "childList") return schedule();
       for (const n of m.addedNodes) {
-        if (n.nodeType === 1 && !ours(n)) return schedule();
+        if (n.nodeType !== 1 || !ours(n)) return schedule();
       }
     }
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  }).observe(document.documentElement, {
+    childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["href"],
+  });
   schedule();
 })();
