@@ -19,6 +19,21 @@ from scipy.sparse import csgraph
 _MASK = np.uint64((1 << 61) - 1)
 
 
+def _uniq(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: much faster than hashing for large int64 arrays)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def _factorize(x: np.ndarray) -> np.ndarray:
+    """Dense 0..k-1 codes of x, in sorted order of the values."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    codes = np.empty(len(x), np.int64)
+    codes[order] = np.cumsum(np.r_[False, xs[1:] != xs[:-1]]) if len(x) else 0
+    return codes
+
+
 def _minhash(vpos: np.ndarray, token: np.ndarray, n_voters: int, n_hash: int, seed: int) -> np.ndarray:
     """Per voter, the minimum of each of n_hash hashes of its tokens (votes sorted by voter)."""
     rng = np.random.default_rng(seed)
@@ -56,7 +71,7 @@ def _candidates(sig: np.ndarray, eligible: np.ndarray, rows: int, seed: int) -> 
             vs.append(members[star])
     u, v = np.concatenate(us), np.concatenate(vs)
     lo, hi = np.minimum(u, v), np.maximum(u, v)
-    pair = np.unique(lo.astype(np.int64) * (len(eligible) + 1) + hi)
+    pair = _uniq(lo.astype(np.int64) * (len(eligible) + 1) + hi)
     return pair // (len(eligible) + 1), pair % (len(eligible) + 1)
 
 
@@ -101,9 +116,10 @@ def detect_groups(
         (1, author.astype(np.int64) * 2 + sign, author_threshold),
     ):
         # Distinct tokens per voter (several posts of one author make one author token).
-        key = np.unique(vpos.astype(np.int64) * (int(tokens.max(initial=0)) + 1) + tokens)
-        tv, tt = key // (int(tokens.max(initial=0)) + 1), key % (int(tokens.max(initial=0)) + 1)
-        _, tcol = np.unique(tt, return_inverse=True)
+        base = int(tokens.max(initial=0)) + 1
+        key = _uniq(vpos.astype(np.int64) * base + tokens)
+        tv, tt = key // base, key % base
+        tcol = _factorize(tt)
         k = np.bincount(tv, minlength=n_voters)
         X = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)), shape=(n_voters, int(tcol.max(initial=0)) + 1))
         pop = np.bincount(tcol).astype(float)

@@ -44,8 +44,24 @@ class MeritEngine:
     side_ridge = 1.0  # shrinks an author's viewpoint slope toward 0 when few voters disagree
     review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
 
+    _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
+
+    def _memo(self, data: VoteData, name: str, compute):
+        if self._memo_data is not data:
+            return compute()
+        if name not in self._memo_store:
+            self._memo_store[name] = compute()
+        return self._memo_store[name]
+
     # ---- full refit -------------------------------------------------------------------------
     def fit(self, data: VoteData, now: float) -> tuple[Credibility, AuthorScores]:
+        self._memo_data, self._memo_store = data, {}
+        try:
+            return self._fit(data, now)
+        finally:
+            self._memo_data = self._memo_store = None
+
+    def _fit(self, data: VoteData, now: float) -> tuple[Credibility, AuthorScores]:
         voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
         vpos = np.searchsorted(voter_ids, data.voter)
         n = len(voter_ids)
@@ -65,7 +81,7 @@ class MeritEngine:
         cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side)
         return cred, self.score(data, cred, now)
 
-    def _sides(self, data, vpos, n, w, apos, A, iters: int = 12) -> np.ndarray:
+    def _sides(self, data, vpos, n, w, apos, A, iters: int = 6) -> np.ndarray:
         """Each voter's viewpoint: the one-factor model of what author means leave unexplained.
 
         Centred on the midpoint between the two sides' bulk (20th and 80th
@@ -125,7 +141,7 @@ class MeritEngine:
 
     def _weights(self, data: VoteData, cred: Credibility, now: float):
         m = len(data)
-        base = cred.lookup(data.voter, self.new_voter_credibility())
+        base, group, side = cred.lookup_all(data.voter, self.new_voter_credibility())
         if len(data.voter_ids):
             joined = data.voter_joined[np.minimum(np.searchsorted(data.voter_ids, data.voter), len(data.voter_ids) - 1)]
         else:
@@ -133,12 +149,12 @@ class MeritEngine:
         age = np.maximum(data.created - joined, 0.0) / DAY
         w0 = base * (1.0 - np.exp(-age / self.age_scale_days))
 
-        group = cred.lookup_group(data.voter)
         grouped = group >= 0
         w1 = w0.copy()
         if grouped.any():
             # One voice per post: the members voting on a post share one vote.
-            _, pos, cnt = _segment_sum(group[grouped] * (int(data.post.max()) + 1) + data.post[grouped], np.ones(grouped.sum()))
+            _, pos, cnt = self._memo(data, "gp", lambda: _segment_sum(
+                group[grouped] * (int(data.post.max()) + 1) + data.post[grouped], np.ones(grouped.sum())))
             w1[grouped] = w0[grouped] / cnt[pos]
         own = np.zeros(m, bool)
         if len(data.owned_author):
@@ -150,16 +166,18 @@ class MeritEngine:
             own = hit & ((ov[p] == data.voter) | (grouped & (og[p] == group)))
         w_own = np.where(own, 0.0, w1)
 
-        a_ids, apos = np.unique(data.author, return_inverse=True)
+        a_ids, apos = self._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
         A = len(a_ids)
-        _, ua_pos, ua_sum = _segment_sum(data.voter * A + apos, w_own)
+        ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
+        ua_sum = np.bincount(ua_pos, w_own, len(ua_key))
         w2 = w_own * np.minimum(1.0, self.voter_author_cap / np.maximum(ua_sum[ua_pos], 1e-12))
         w3 = w2.copy()
         if grouped.any():
-            _, ga_pos, ga_sum = _segment_sum(group[grouped] * A + apos[grouped], w2[grouped])
+            ga_key, ga_pos = self._memo(data, "ga", lambda: np.unique(group[grouped] * A + apos[grouped], return_inverse=True))
+            ga_sum = np.bincount(ga_pos, w2[grouped], len(ga_key))
             w3[grouped] = w2[grouped] * np.minimum(1.0, self.group_author_cap / np.maximum(ga_sum[ga_pos], 1e-12))
         parts = dict(
-            author_ids=a_ids, apos=apos, group=group, side=cred.lookup_side(data.voter),
+            author_ids=a_ids, apos=apos, group=group, side=side,
             new_or_low=1.0 - w0, collapsed=w0 - w1, own=w1 - w_own, voter_cap=w_own - w2, group_cap=w2 - w3,
         )
         return w3, parts
@@ -171,7 +189,7 @@ class MeritEngine:
         w_up, w_down = np.bincount(apos, w * up, A), np.bincount(apos, w * ~up, A)
         # Independent voices: a group is one unit; n_eff = (sum w)^2 / sum w^2 over units.
         unit = np.where(group >= 0, -1 - group, data.voter)
-        ukey, upos = np.unique(unit * A + apos, return_inverse=True)
+        ukey, upos = self._memo(data, "units", lambda: np.unique(unit * A + apos, return_inverse=True))
         uw = np.bincount(upos, w, len(ukey))
         u_author = np.empty(len(ukey), np.int64)
         u_author[upos] = apos

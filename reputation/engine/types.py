@@ -69,6 +69,15 @@ class Credibility:
         idx = np.minimum(np.searchsorted(self.voter_ids, voters), len(self.voter_ids) - 1)
         return idx, self.voter_ids[idx] == voters
 
+    def lookup_all(self, voters: np.ndarray, default: float):
+        """(credibility, group, side) of each voter, with one index search; unseen voters get
+        `default` credibility, no group and a neutral side."""
+        idx, found = self._index(voters)
+        cred = np.where(found, self.credibility[idx] if len(self.voter_ids) else 0.0, default)
+        group = np.where(found, self.group[idx] if len(self.voter_ids) else -1, -1)
+        side = np.where(found, self.side[idx] if len(self.voter_ids) else 0.0, 0.0)
+        return cred, group, side
+
     def lookup(self, voters: np.ndarray, default: np.ndarray | float) -> np.ndarray:
         """Credibility of each voter; `default` for voters the last refit has not seen."""
         out = np.array(np.broadcast_to(default, voters.shape), dtype=np.float64)
@@ -77,16 +86,7 @@ class Credibility:
         return out
 
     def lookup_group(self, voters: np.ndarray) -> np.ndarray:
-        out = np.full(len(voters), -1, np.int64)
-        idx, found = self._index(voters)
-        out[found] = self.group[idx[found]]
-        return out
-
-    def lookup_side(self, voters: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(voters))
-        idx, found = self._index(voters)
-        out[found] = self.side[idx[found]]
-        return out
+        return self.lookup_all(voters, 0.0)[1]
 
     def flags(self, i: int) -> dict:
         return {"group": int(self.group[i]), "side": round(float(self.side[i]), 4)}
