@@ -150,6 +150,10 @@ def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) 
             )
             summary.authors_marked = cur.rowcount
 
+        # ON COMMIT DROP covers a real commit; dropping now also frees them when the caller's
+        # transaction lives on (an enclosing atomic block, a test) and the import runs again.
+        cur.execute("DROP TABLE import_users, import_posts, import_votes, import_applied, import_resolved")
+
 
 def _count(cur, insert_sql: str) -> int:
     cur.execute(insert_sql)
