@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reputation.models import AuthorReputation, ReputationSnapshot
-from tests.conftest import make_user
 from votes import services
 from votes.models import Author, Post, Vote, VoteEvent
 from votes.selectors import HistoryPoint
@@ -362,3 +361,8 @@ def test_pages_render_for_anonymous_visitors(client, post):
     for url in (reverse("feed"), reverse("leaderboard"), reverse("login"), reverse("signup"),
                 reverse("post", args=[post.pk]), reverse("author", args=["x", "writer"])):
         assert client.get(url).status_code == 200, url
+
+
+def test_this_is_me_cannot_create_an_author_that_is_not_on_merit(alice_client, db):
+    assert alice_client.post(reverse("author-claim", args=["x", "made_up"])).status_code == 404
+    assert not Author.objects.exists()

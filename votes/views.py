@@ -145,6 +145,8 @@ def author_claim(request: HttpRequest, platform: str, handle: str) -> HttpRespon
     page = reverse("author", kwargs={"platform": platform, "handle": handle})
     if not request.user.is_authenticated:
         return _login_redirect(request, page)
+    if platform not in PLATFORMS or not Author.objects.with_handles(platform, [handle]).exists():
+        raise Http404("Only authors already on Merit can be claimed")  # no creating authors by crafted POSTs
     try:
         linked = services.author_link(user=request.user, platform=platform, handle=handle)
     except services.VoteError as exc:
