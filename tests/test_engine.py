@@ -1,0 +1,158 @@
+"""Properties of the reputation engine, on small synthetic worlds (no database)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reputation.engine import DAY, Credibility, VoteData, get_engine
+
+NOW = 1.75e9
+
+
+def world(seed=0, n_voters=300, n_authors=40, votes_each=25):
+    """Honest voters on authors of hidden quality; returns (VoteData, quality per author)."""
+    rng = np.random.default_rng(seed)
+    quality = rng.uniform(0.1, 0.9, n_authors)
+    post_author = np.repeat(np.arange(n_authors), 8)
+    voter = np.repeat(np.arange(n_voters), votes_each)
+    post = rng.integers(0, len(post_author), len(voter))
+    key = np.unique(voter * len(post_author) + post)
+    voter, post = key // len(post_author), key % len(post_author)
+    author = post_author[post]
+    value = np.where(rng.random(len(voter)) < quality[author], 1, -1).astype(np.int8)
+    return VoteData(
+        voter=voter.astype(np.int64), author=author.astype(np.int64), post=post.astype(np.int64), value=value,
+        created=NOW - rng.uniform(1, 60, len(voter)) * DAY, voter_ids=np.arange(n_voters, dtype=np.int64),
+        voter_joined=NOW - rng.uniform(100, 900, n_voters) * DAY,
+    ), quality
+
+
+def with_ring(data, target, n=60, fresh=True, owned=False):
+    """n accounts that all upvote every post of `target` (and, if owned, own that author)."""
+    ids = np.arange(n, dtype=np.int64) + data.voter_ids.max() + 1
+    posts = np.unique(data.post[data.author == target])
+    v, p = np.repeat(ids, len(posts)), np.tile(posts, n)
+    joined = NOW - (np.full(n, 0.5) if fresh else np.full(n, 400.0)) * DAY
+    return VoteData(
+        voter=np.concatenate([data.voter, v]), author=np.concatenate([data.author, np.full(len(v), target)]),
+        post=np.concatenate([data.post, p]), value=np.concatenate([data.value, np.ones(len(v), np.int8)]),
+        created=np.concatenate([data.created, np.full(len(v), NOW - 3600.0)]),
+        voter_ids=np.concatenate([data.voter_ids, ids]), voter_joined=np.concatenate([data.voter_joined, joined]),
+        owned_author=np.array([target]) if owned else np.empty(0, np.int64),
+        owner_voter=ids[:1] if owned else np.empty(0, np.int64),
+    )
+
+
+def score_of(scores, author):
+    return float(scores.score[np.searchsorted(scores.author_ids, author)])
+
+
+def test_it_ignores_the_order_of_votes():
+    data, _ = world()
+    perm = np.random.default_rng(1).permutation(len(data))
+    shuffled = VoteData(data.voter[perm], data.author[perm], data.post[perm], data.value[perm], data.created[perm],
+                        data.voter_ids, data.voter_joined)
+    c1, s1 = get_engine().fit(data, NOW)
+    c2, s2 = get_engine().fit(shuffled, NOW)
+    np.testing.assert_allclose(s1.score, s2.score)
+    np.testing.assert_allclose(c1.credibility, c2.credibility)
+    np.testing.assert_array_equal(c1.group >= 0, c2.group >= 0)
+
+
+def test_it_reproduces_a_score_from_the_same_votes():
+    data, _ = world()
+    cred, fitted = get_engine().fit(data, NOW)
+    again = get_engine().score(data, cred, NOW)
+    np.testing.assert_allclose(fitted.score, again.score)
+    np.testing.assert_allclose(get_engine().fit(data, NOW)[1].score, fitted.score)
+
+
+def test_it_never_gives_a_voter_weight_above_one():
+    data, _ = world()
+    cred, scores = get_engine().fit(with_ring(data, 3, fresh=False), NOW)
+    assert cred.credibility.max() <= 1.0 and cred.credibility.min() >= 0.0
+    assert ((scores.weight_up + scores.weight_down) <= scores.upvotes + scores.downvotes + 1e-9).all()
+
+
+def test_it_ranks_authors_by_their_quality():
+    data, quality = world()
+    _, scores = get_engine().fit(data, NOW)
+    assert np.corrcoef(scores.score, quality[scores.author_ids])[0, 1] > 0.8
+
+
+def test_it_barely_moves_a_target_pushed_by_a_fresh_sybil_ring():
+    data, quality = world()
+    target = int(np.argmin(quality))
+    before = score_of(get_engine().fit(data, NOW)[1], target)
+    after = score_of(get_engine().fit(with_ring(data, target, fresh=True), NOW)[1], target)
+    assert after - before < 3.0
+
+
+def test_it_collapses_an_aged_ring_into_one_group():
+    data, quality = world()
+    target = int(np.argmin(quality))
+    attacked = with_ring(data, target, fresh=False)
+    cred, scores = get_engine().fit(attacked, NOW)
+    ring = cred.group[-60:]
+    assert (ring >= 0).all() and len(np.unique(ring)) == 1
+    assert not (cred.group[:-60] == ring[0]).any()  # no honest voter is swept into the ring
+    before = score_of(get_engine().fit(data, NOW)[1], target)
+    assert score_of(scores, target) - before < 5.0
+
+
+def test_it_counts_a_groups_votes_on_its_own_members_posts_for_nothing():
+    data, quality = world()
+    target = int(np.argmin(quality))
+    attacked = with_ring(data, target, fresh=False, owned=True)
+    cred, scores = get_engine().fit(attacked, NOW)
+    i = np.searchsorted(scores.author_ids, target)
+    ex = scores.explanations[i]
+    ring_votes = (attacked.voter >= 300).sum()
+    assert ex["discounted"]["group_votes_on_own_members"] > 0
+    # What the ring adds to the target is exactly nothing: same weights as without it.
+    honest_only = get_engine().score(data, Credibility(cred.voter_ids[:300], cred.credibility[:300]), NOW)
+    j = np.searchsorted(honest_only.author_ids, target)
+    assert scores.weight_up[i] == honest_only.weight_up[j]
+    assert ring_votes > 0
+
+
+def test_it_explains_every_score():
+    data, quality = world()
+    _, scores = get_engine().fit(with_ring(data, int(np.argmin(quality)), fresh=False), NOW)
+    for ex in scores.explanations:
+        assert {"votes", "voters", "independent_voices", "groups", "effective_voters", "counted_weight"} <= set(ex)
+        assert {"new_or_low_credibility_accounts", "collapsed_groups", "group_votes_on_own_members",
+                "per_voter_cap", "per_group_cap"} <= set(ex["discounted"])
+    assert set(scores.status) <= {"insufficient_data", "provisional", "established", "under_review"}
+    assert (scores.low <= scores.score).all() and (scores.score <= scores.high).all()
+
+
+def test_it_says_insufficient_data_for_a_single_vote():
+    data = VoteData(np.array([1]), np.array([7]), np.array([70]), np.array([1], np.int8), np.array([NOW - 10]),
+                    np.array([1]), np.array([NOW - 400 * DAY]))
+    _, scores = get_engine().fit(data, NOW)
+    assert scores.status[0] == "insufficient_data" and 40 < scores.score[0] < 70
+
+
+_base, _ = world(seed=3, n_voters=80, n_authors=10, votes_each=8)
+_cred = get_engine().fit(_base, NOW)[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(author=st.integers(0, 9), voter=st.integers(0, 120), age_days=st.floats(0, 1000))
+def test_it_never_lowers_a_score_for_an_added_upvote(author, voter, age_days):
+    data = _base
+    post = int(data.post[data.author == author][0]) if (data.author == author).any() else 10_000 + author
+    if ((data.voter == voter) & (data.post == post)).any():
+        return  # one vote per voter per post
+    ids = np.union1d(data.voter_ids, [voter])
+    joined = np.where(np.isin(ids, data.voter_ids), 0.0, NOW - age_days * DAY)
+    joined[np.isin(ids, data.voter_ids)] = data.voter_joined
+    plus = VoteData(
+        np.append(data.voter, voter), np.append(data.author, author), np.append(data.post, post),
+        np.append(data.value, np.int8(1)), np.append(data.created, NOW - 60), ids, joined,
+    )
+    before = get_engine().score(data, _cred, NOW)
+    after = get_engine().score(plus, _cred, NOW)
+    b = score_of(before, author) if author in before.author_ids else 100 * get_engine().prior_mean
+    assert score_of(after, author) >= b - 1e-9
