@@ -99,7 +99,7 @@ def build_extension(dest: Path, *, server: str, site: str) -> Path:
     x_script, pair_script = manifest["content_scripts"]
     x_script["matches"] = [f"{site}/*"]
     pair_script["matches"] = [f"{server}/connect/*"]
-    manifest["host_permissions"] = ["http://127.0.0.1/*"]  # any port: live server, dead and 429 servers
+    manifest["host_permissions"] = [f"{server}/*", "http://127.0.0.1/*"]  # no port: any 127.0.0.1 server
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (dest / "src" / "config.js").write_text(f"self.MERIT_CONFIG = {{ defaultServer: {json.dumps(server)} }};\n")
     return dest
@@ -166,7 +166,7 @@ def badges(page) -> dict[str, str]:
 
 
 def shown(score: float) -> str:
-    return str(math.floor(score + 0.5))  # Math.round
+    return str(math.floor(round(score, 1) + 0.5))  # the API's one decimal, then the badge's Math.round
 
 
 # ---------- seeded world ----------

@@ -3,15 +3,18 @@
  *
  * - Batches handle lookups from all tabs into GET /api/v1/authors (<=100 per call),
  *   de-duplicates in-flight handles and caches answers for TTL_MS.
- * - Holds the API token (chrome.storage.local, read only here); content scripts only
+ * - Holds the API token (ext.storage.local, read only here); content scripts only
  *   ever receive booleans such as `connected`.
  * - On 429 or an unreachable server it stops calling until Retry-After (or a short
  *   back-off) has passed and reports the state so pages show a quiet indicator.
  *
  * Workers are killed when idle: listeners are registered synchronously at top level and
- * anything that must outlive the worker is kept in chrome.storage, memory is only a cache.
+ * anything that must outlive the worker is kept in ext.storage, memory is only a cache.
  */
 "use strict";
+
+// Firefox's promise-based `browser` where it exists, Chromium's `chrome` otherwise.
+const ext = globalThis.browser || globalThis.chrome;
 
 if (typeof self.MERIT_CONFIG === "undefined" && typeof importScripts === "function") {
   importScripts("config.js"); // Chromium service worker; Firefox lists config.js in background.scripts
@@ -28,7 +31,7 @@ const memCache = new Map(); // handle -> {v, t}
 const inflight = new Map(); // handle -> Promise<author|null>
 let pending = new Map(); // handle -> {resolve, reject}, waiting for the next flush
 let flushTimer = null;
-const sessionArea = chrome.storage.session || null; // storage.session: Chrome 102+, Firefox 115+
+const sessionArea = ext.storage.session || null; // storage.session: Chrome 102+, Firefox 115+
 
 class ApiError extends Error {
   constructor(reason, status = 0, detail = "") {
@@ -42,35 +45,35 @@ class ApiError extends Error {
 // ---------- settings and state ----------
 
 async function settings() {
-  const s = await chrome.storage.local.get(["server", "token"]);
+  const s = await ext.storage.local.get(["server", "token"]);
   const server = (s.server || self.MERIT_CONFIG.defaultServer).replace(/\/+$/, "");
   return { server, apiBase: `${server}/api/v1/`, token: s.token || null };
 }
 
 async function blockedState() {
-  const area = sessionArea || chrome.storage.local;
+  const area = sessionArea || ext.storage.local;
   const { blocked } = await area.get("blocked");
   return blocked && blocked.until > Date.now() ? blocked : null;
 }
 
 async function setBlocked(reason, ms) {
-  const area = sessionArea || chrome.storage.local;
+  const area = sessionArea || ext.storage.local;
   await area.set({ blocked: { reason, until: Date.now() + ms } });
   await setActionBadge(reason);
 }
 
 async function clearBlocked() {
-  const area = sessionArea || chrome.storage.local;
+  const area = sessionArea || ext.storage.local;
   await area.remove("blocked");
   await setActionBadge(null);
 }
 
 async function setActionBadge(reason) {
-  if (!chrome.action) return;
+  if (!ext.action) return;
   try {
-    await chrome.action.setBadgeText({ text: reason ? "!" : "" });
-    await chrome.action.setBadgeBackgroundColor({ color: "#8a8a8a" });
-    await chrome.action.setTitle({
+    await ext.action.setBadgeText({ text: reason ? "!" : "" });
+    await ext.action.setBadgeBackgroundColor({ color: "#8a8a8a" });
+    await ext.action.setTitle({
       title: reason === "rate_limited" ? "Merit: rate-limited, retrying later"
         : reason === "offline" ? "Merit: server unreachable" : "Merit",
     });
@@ -121,7 +124,7 @@ async function api(path, { method = "GET", body, auth = false } = {}) {
     throw new ApiError("offline", response.status);
   }
   if (response.status === 401 && auth) {
-    await chrome.storage.local.remove("token"); // revoked on the site
+    await ext.storage.local.remove("token"); // revoked on the site
     throw new ApiError("unauthorized", 401, "This browser was disconnected; connect it again.");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
@@ -262,7 +265,7 @@ async function pair(token, apiBase, senderUrl) {
     return { ok: false };
   }
   const server = base.href.replace(/\/api\/v1\/?$/, "").replace(/\/+$/, "");
-  await chrome.storage.local.set({ token, server });
+  await ext.storage.local.set({ token, server });
   memCache.clear();
   await clearBlocked();
   return { ok: true };
@@ -279,8 +282,8 @@ async function setServer(server) {
   if (!/^https?:$/.test(url.protocol)) throw new Error("http or https only");
   const clean = url.href.replace(/\/+$/, "");
   const { server: old } = await settings();
-  if (clean !== old) await chrome.storage.local.remove("token"); // a token belongs to one server
-  await chrome.storage.local.set({ server: clean });
+  if (clean !== old) await ext.storage.local.remove("token"); // a token belongs to one server
+  await ext.storage.local.set({ server: clean });
   memCache.clear();
   if (sessionArea) await sessionArea.remove("authors");
   await clearBlocked();
@@ -290,12 +293,12 @@ async function setServer(server) {
 
 /** Pairing on a user-set server needs its origin and `scripting`, both optional permissions. */
 async function registerPairingScript(origin) {
-  if (!chrome.scripting || !chrome.scripting.registerContentScripts) return;
+  if (!ext.scripting || !ext.scripting.registerContentScripts) return;
   const pattern = `${origin}/connect/*`;
-  const granted = await chrome.permissions.contains({ origins: [`${origin}/*`] }).catch(() => false);
-  await chrome.scripting.unregisterContentScripts({ ids: ["merit-pair-custom"] }).catch(() => {});
+  const granted = await ext.permissions.contains({ origins: [`${origin}/*`] }).catch(() => false);
+  await ext.scripting.unregisterContentScripts({ ids: ["merit-pair-custom"] }).catch(() => {});
   if (!granted) return;
-  await chrome.scripting.registerContentScripts([
+  await ext.scripting.registerContentScripts([
     { id: "merit-pair-custom", matches: [pattern], js: ["src/pair.js"], runAt: "document_idle" },
   ]).catch(() => {});
 }
@@ -308,22 +311,22 @@ const handlers = {
   vote: (msg) => vote(msg.postId, msg.handle, msg.value),
   pair: (msg, sender) => pair(msg.token, msg.apiBase, sender.url),
   status: () => status(),
-  openOptions: () => chrome.runtime.openOptionsPage().then(() => ({ ok: true })),
+  openOptions: () => ext.runtime.openOptionsPage().then(() => ({ ok: true })),
   // Extension pages only (options.html), never content scripts:
   setServer: (msg, sender) => (sender.tab ? Promise.resolve({ ok: false }) : setServer(msg.server)),
   disconnect: (msg, sender) => (sender.tab ? Promise.resolve({ ok: false })
-    : chrome.storage.local.remove("token").then(status)),
+    : ext.storage.local.remove("token").then(status)),
 };
 
-chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-  if (sender.id !== chrome.runtime.id || !msg || !handlers[msg.type]) return false;
+ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+  if (sender.id !== ext.runtime.id || !msg || !handlers[msg.type]) return false;
   handlers[msg.type](msg, sender)
     .then(sendResponse, (err) => sendResponse({ ok: false, reason: "error", detail: String(err && err.message) }));
   return true; // keeps the channel open for the async answer
 });
 
-if (chrome.action && chrome.action.onClicked) {
-  chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());
+if (ext.action && ext.action.onClicked) {
+  ext.action.onClicked.addListener(() => ext.runtime.openOptionsPage());
 }
 
 if (typeof module !== "undefined" && module.exports) {

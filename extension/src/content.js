@@ -10,6 +10,7 @@
  */
 (function () {
   "use strict";
+  const ext = globalThis.browser || globalThis.chrome;
   const { S, postsIn, profileIn } = globalThis.MeritSelectors;
   const F = globalThis.MeritFormat;
   const P = "merit-ext"; // class prefix for everything this script adds
@@ -25,7 +26,7 @@
 
   function ask(msg) {
     try {
-      return Promise.resolve(chrome.runtime.sendMessage(msg)).catch(() => null);
+      return Promise.resolve(ext.runtime.sendMessage(msg)).catch(() => null);
     } catch (_) {
       return Promise.resolve(null); // extension reloaded under this page
     }

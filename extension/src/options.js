@@ -1,6 +1,8 @@
 /* Options page: server URL, connected state, disconnect. The token stays in the service worker. */
 "use strict";
 
+const ext = globalThis.browser || globalThis.chrome;
+
 const $ = (id) => document.getElementById(id);
 
 function show(status) {
@@ -26,22 +28,22 @@ $("server-form").addEventListener("submit", async (ev) => {
     return;
   }
   const defaults = ["http://127.0.0.1:8000", "http://localhost:8000", self.MERIT_CONFIG.defaultServer].map((s) => new URL(s).origin);
-  if (!defaults.includes(url.origin) && chrome.permissions) {
+  if (!defaults.includes(url.origin) && ext.permissions) {
     // A user-set server needs its host permission (and `scripting` to pair on its /connect/ page).
-    const granted = await chrome.permissions.request({ origins: [`${url.origin}/*`], permissions: ["scripting"] }).catch(() => false);
+    const granted = await ext.permissions.request({ origins: [`${url.origin}/*`], permissions: ["scripting"] }).catch(() => false);
     if (!granted) {
       $("message").textContent = `Merit needs permission to reach ${url.origin}.`;
       return;
     }
   }
-  const status = await chrome.runtime.sendMessage({ type: "setServer", server: url.href });
+  const status = await ext.runtime.sendMessage({ type: "setServer", server: url.href });
   $("message").textContent = status && status.server ? "Saved." : "Could not save that server.";
   show(status);
 });
 
 $("disconnect").addEventListener("click", async () => {
-  show(await chrome.runtime.sendMessage({ type: "disconnect" }));
+  show(await ext.runtime.sendMessage({ type: "disconnect" }));
   $("message").textContent = "Disconnected. Revoke the token on the site if this device is lost.";
 });
 
-chrome.runtime.sendMessage({ type: "status" }).then(show, () => { $("state").textContent = "The extension's worker did not answer."; });
+ext.runtime.sendMessage({ type: "status" }).then(show, () => { $("state").textContent = "The extension's worker did not answer."; });

@@ -5,6 +5,7 @@
  */
 (function () {
   "use strict";
+  const ext = globalThis.browser || globalThis.chrome;
   document.documentElement.setAttribute("data-merit-extension", "installed");
 
   function take() {
@@ -14,7 +15,7 @@
     const apiBase = new URL(box.getAttribute("data-api-base") || "/api/v1/", location.href).href;
     box.removeAttribute("data-token");
     if (!token) return false;
-    Promise.resolve(chrome.runtime.sendMessage({ type: "pair", token, apiBase }))
+    Promise.resolve(ext.runtime.sendMessage({ type: "pair", token, apiBase }))
       .then((answer) => box.setAttribute("data-connected", answer && answer.ok ? "true" : "false"))
       .catch(() => box.setAttribute("data-connected", "false"));
     return true;
