@@ -11,6 +11,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         migrations.swappable_dependency(settings.KNOX_TOKEN_MODEL),
+        # knox's later migrations make `digest` the primary key this table points at.
+        ("knox", "0009_extend_authtoken_field"),
     ]
 
     operations = [
