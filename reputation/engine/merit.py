@@ -41,7 +41,10 @@ class MeritEngine:
     competence_floor = 0.5  # lower floors amplify the larger camp (bench: polarized lift)
     min_effective_voters = 3.0
     established_effective_voters = 10.0
-    side_ridge = 1.0  # shrinks an author's viewpoint slope toward 0 when few voters disagree
+    # Ridge on an author's viewpoint slope. Off (huge) by default: the regression intercept can
+    # drop when an upvote is added (non-monotone), and the bench showed only ~0.3 points of
+    # polarized lift for it once competence is floored at 0.5. Sides are still fitted and stored.
+    side_ridge = 1e12
     review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
 
     _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
@@ -203,7 +206,9 @@ class MeritEngine:
         g = np.bincount(apos, w * s * (y - m[apos]), A) / (np.bincount(apos, w * s * s, A) + self.side_ridge)
         y_adj = np.divide(np.bincount(apos, w * (y - s * g[apos]), A), total, out=np.zeros(A), where=total > 0)
         share = np.where(total > 0, np.clip((1 + y_adj) / 2, 0.0, 1.0), self.prior_mean)
-        evidence = np.minimum(n_eff, total) / self.dispersion
+        # Evidence is the counted weight (groups already collapsed, voters capped): using n_eff
+        # here would let an extra upvote from a known voter lower a score.
+        evidence = total / self.dispersion
         a = self.prior_mean * self.prior_strength + share * evidence
         b = (1 - self.prior_mean) * self.prior_strength + (1 - share) * evidence
         counted_units = np.bincount(u_author, uw > 1e-9, A)
