@@ -335,3 +335,17 @@ def test_it_backs_off_when_rate_limited_until_retry_after(chromium, x_site):
         assert page.errors == []
     finally:
         server.shutdown()
+
+
+def test_the_options_page_shows_the_connection_and_disconnects(chromium, x_site):
+    context, worker = chromium(dead_url(), x_site)
+    seed_token(worker, "a-token")
+    ext_id = worker.url.split("/")[2]
+    page = open_page(context, f"chrome-extension://{ext_id}/options.html")
+
+    page.wait_for_selector('#state[data-connected="true"]', state="attached")
+    assert "a-token" not in page.content()  # the page shows the state, never the token
+    page.get_by_role("button", name="Disconnect").click()
+    page.wait_for_selector('#state[data-connected="false"]', state="attached")
+    assert worker.evaluate("async () => (await chrome.storage.local.get('token')).token ?? null") is None
+    assert page.errors == []

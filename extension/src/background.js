@@ -313,10 +313,15 @@ const handlers = {
   status: () => status(),
   openOptions: () => ext.runtime.openOptionsPage().then(() => ({ ok: true })),
   // Extension pages only (options.html), never content scripts:
-  setServer: (msg, sender) => (sender.tab ? Promise.resolve({ ok: false }) : setServer(msg.server)),
-  disconnect: (msg, sender) => (sender.tab ? Promise.resolve({ ok: false })
-    : ext.storage.local.remove("token").then(status)),
+  setServer: (msg, sender) => (fromExtensionPage(sender) ? setServer(msg.server) : Promise.resolve({ ok: false })),
+  disconnect: (msg, sender) => (fromExtensionPage(sender)
+    ? ext.storage.local.remove("token").then(status) : Promise.resolve({ ok: false })),
 };
+
+// Content scripts report the web page's URL; the options page (even open in a tab) reports ours.
+function fromExtensionPage(sender) {
+  return typeof sender.url === "string" && sender.url.startsWith(ext.runtime.getURL(""));
+}
 
 ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   if (sender.id !== ext.runtime.id || !msg || !handlers[msg.type]) return false;

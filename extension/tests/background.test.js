@@ -97,10 +97,19 @@ test("pairing accepts a token only from the page of the server that minted it", 
 test("content scripts cannot change the server or disconnect", async () => {
   const { send, chrome } = loadWorker({ respond: () => ({}) });
   await chrome.storage.local.set({ token: "t" });
-  const tab = { id: "merit-test", tab: { id: 3 } };
-  assert.deepEqual(await send({ type: "setServer", server: "https://evil.example" }, tab), { ok: false });
-  assert.deepEqual(await send({ type: "disconnect" }, tab), { ok: false });
+  const page = { id: "merit-test", url: "https://x.com/home", tab: { id: 3 } };
+  assert.deepEqual(await send({ type: "setServer", server: "https://evil.example" }, page), { ok: false });
+  assert.deepEqual(await send({ type: "disconnect" }, page), { ok: false });
   assert.equal(chrome.storage.local.data.token, "t");
+});
+
+test("the options page, even open in a tab, can change the server, which drops the old token", async () => {
+  const { send, chrome } = loadWorker({ respond: () => ({}) });
+  await chrome.storage.local.set({ token: "t" });
+  const options = { id: "merit-test", url: "chrome-extension://merit-test/options.html", tab: { id: 4 } };
+  const status = await send({ type: "setServer", server: "https://merit.example/" }, options);
+  assert.deepEqual(status, { connected: false, server: "https://merit.example", state: "ok" });
+  assert.equal(chrome.storage.local.data.server, "https://merit.example");
 });
 
 test("messages from other extensions are ignored", async () => {

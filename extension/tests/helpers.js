@@ -23,7 +23,7 @@ function loadWorker({ respond }) {
   const calls = [];
   const listeners = [];
   const chrome = {
-    runtime: { id: "merit-test", onMessage: { addListener: (fn) => listeners.push(fn) }, openOptionsPage: async () => {} },
+    runtime: { id: "merit-test", getURL: (p) => `chrome-extension://merit-test/${p}`, onMessage: { addListener: (fn) => listeners.push(fn) }, openOptionsPage: async () => {} },
     storage: { local: storageArea(), session: storageArea() },
     action: { setBadgeText: async () => {}, setBadgeBackgroundColor: async () => {}, setTitle: async () => {}, onClicked: { addListener() {} } },
     permissions: { contains: async () => false },
