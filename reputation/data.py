@@ -1,70 +1,303 @@
-"""Moving votes between the database and NumPy arrays, in bulk."""
+"""Moving votes and results between the database and NumPy arrays, in bulk.
+
+On PostgreSQL everything goes through binary COPY (see `bulk`): votes stream out
+as fixed-width records parsed by one `np.frombuffer`, and results stream into a
+temporary table that one set-based statement merges into the real table. Other
+databases (SQLite in development) use plain cursors and `bulk_create`, in
+`services`.
+"""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
-from .engine import Credibility, VoteData
+from . import bulk
+from .engine import AuthorScores, Credibility, VoteData
+
+VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz")
 
 
-def _epoch(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})::float8"
-    return f"CAST(strftime('%s', {column}) AS REAL)"
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- reading ----------------------------------------------------------------------------
 
 
 def load_votes(author_id: int | None = None) -> VoteData:
     """All votes (or one author's) as arrays, with the join time of every voter involved."""
+    return (_pg_load_votes if is_postgres() else _generic_load_votes)(author_id)
+
+
+def load_author(author_id: int) -> tuple[VoteData, Credibility]:
+    """One author's votes and the stored credibility of everyone involved (the per-vote refresh).
+
+    The author's owner is included in the credibilities: the engine needs its group.
+    """
+    votes = load_votes(author_id)
+    wanted = np.union1d(votes.voter_ids, votes.owner_voter)
+    if is_postgres():
+        return votes, _pg_load_credibility(
+            "c.voter_id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s "
+            "UNION SELECT owner_id FROM votes_author WHERE id = %s)",
+            [author_id, author_id],
+        )
+    return votes, load_credibility(wanted)
+
+
+def _pg_load_votes(author_id: int | None) -> VoteData:
+    where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", None)
+    with connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        voter, author, post, value, created = bulk.copy_out(
+            cur,
+            # Casts pin the wire types the parser expects whatever the column types are.
+            f"SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, "
+            f"v.created_at::timestamptz FROM votes_vote v {where}",
+            VOTE_KINDS,
+            params,
+        )
+        if author_id is None:
+            users = "SELECT id::int8, date_joined::timestamptz FROM auth_user"
+            owners = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL"
+        else:
+            users = (
+                "SELECT u.id::int8, u.date_joined::timestamptz FROM auth_user u "
+                "WHERE u.id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s)"
+            )
+            owners = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL AND id = %s"
+        user_ids, joined = bulk.copy_out(cur, users, ("int8", "timestamptz"), params)
+        owned_author, owner_voter = bulk.copy_out(cur, owners, ("int8", "int8"), params)
+    return _vote_data(voter, author, post, value.astype(np.int8), created, user_ids, joined, owned_author, owner_voter)
+
+
+def _generic_load_votes(author_id: int | None) -> VoteData:
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", [])
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT v.voter_id, v.author_id, v.post_id, v.value, {_epoch('v.created_at')} "
+            f"SELECT v.voter_id, v.author_id, v.post_id, v.value, {_sqlite_epoch('v.created_at')} "
             f"FROM votes_vote v {where}",
             params,
         )
-        rows = cur.fetchall()
-        arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
-        voter_ids = np.unique(arr[:, 0].astype(np.int64))
-        joined = _voter_join_times(cur, voter_ids, whole_table=author_id is None)
-    return VoteData(
-        voter=arr[:, 0].astype(np.int64),
-        author=arr[:, 1].astype(np.int64),
-        post=arr[:, 2].astype(np.int64),
-        value=arr[:, 3].astype(np.int8),
-        created=arr[:, 4],
-        voter_ids=voter_ids,
-        voter_joined=joined,
+        arr = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 5)
+        if author_id is None:
+            cur.execute(f"SELECT id, {_sqlite_epoch('date_joined')} FROM auth_user")
+        else:
+            cur.execute(
+                f"SELECT id, {_sqlite_epoch('date_joined')} FROM auth_user "
+                "WHERE id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s)",
+                params,
+            )
+        users = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
+        cur.execute(
+            "SELECT id, owner_id FROM votes_author WHERE owner_id IS NOT NULL" + (" AND id = %s" if params else ""),
+            params,
+        )
+        owners = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
+    return _vote_data(
+        arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3].astype(np.int8),
+        arr[:, 4], users[:, 0].astype(np.int64), users[:, 1], owners[:, 0], owners[:, 1],
     )
 
 
-def _voter_join_times(cur, voter_ids: np.ndarray, whole_table: bool) -> np.ndarray:
-    if not len(voter_ids):
-        return np.empty(0)
-    if whole_table:
-        cur.execute(f"SELECT id, {_epoch('date_joined')} FROM auth_user")
-    else:
-        placeholders = ",".join(["%s"] * len(voter_ids))
-        cur.execute(f"SELECT id, {_epoch('date_joined')} FROM auth_user WHERE id IN ({placeholders})", list(map(int, voter_ids)))
-    users = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-    order = np.argsort(users[:, 0])
-    ids, times = users[order, 0].astype(np.int64), users[order, 1]
-    return times[np.searchsorted(ids, voter_ids)]
+def _sqlite_epoch(column: str) -> str:
+    # Fractional seconds kept: julianday has millisecond resolution, strftime('%s') has none.
+    return f"((julianday({column}) - 2440587.5) * 86400.0)"
+
+
+def _vote_data(voter, author, post, value, created, user_ids, joined, owned_author, owner_voter) -> VoteData:
+    voter_ids = np.unique(voter)
+    order = np.argsort(user_ids)
+    user_ids, joined = user_ids[order], joined[order]
+    pos = np.minimum(np.searchsorted(user_ids, voter_ids), max(len(user_ids) - 1, 0))
+    return VoteData(
+        voter=voter,
+        author=author,
+        post=post,
+        value=value,
+        created=created,
+        voter_ids=voter_ids,
+        voter_joined=joined[pos] if len(user_ids) else np.empty(0),
+        owned_author=np.asarray(owned_author, np.int64),
+        owner_voter=np.asarray(owner_voter, np.int64),
+    )
 
 
 def load_credibility(voter_ids: np.ndarray | None = None) -> Credibility:
-    """Stored credibilities (all, or for the given voters)."""
-    with connection.cursor() as cur:
+    """Stored credibilities, with their group and side (all, or for the given voters)."""
+    if voter_ids is not None and len(voter_ids) == 0:
+        return Credibility(np.empty(0, np.int64), np.empty(0))
+    if is_postgres():
         if voter_ids is None:
-            cur.execute("SELECT voter_id, credibility FROM reputation_votercredibility ORDER BY voter_id")
-        elif len(voter_ids) == 0:
-            return Credibility(np.empty(0, np.int64), np.empty(0))
-        else:
-            placeholders = ",".join(["%s"] * len(voter_ids))
+            return _pg_load_credibility("TRUE", None)
+        return _pg_load_credibility("c.voter_id = ANY(%s)", [list(map(int, voter_ids))])
+    with connection.cursor() as cur:
+        sql = "SELECT voter_id, credibility, flags FROM reputation_votercredibility"
+        params: list = []
+        if voter_ids is not None:
+            sql += f" WHERE voter_id IN ({','.join(['%s'] * len(voter_ids))})"
+            params = list(map(int, voter_ids))
+        cur.execute(sql + " ORDER BY voter_id", params)
+        rows = cur.fetchall()
+    flags = [json.loads(f) if isinstance(f, str) else (f or {}) for _, _, f in rows]
+    return Credibility.from_flags(
+        np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float64), flags
+    )
+
+
+def _pg_load_credibility(where: str, params) -> Credibility:
+    # Decodes the two keys of Credibility.flags() in SQL: parsing 500k JSON documents in
+    # Python would cost more than the rest of the load. Keep in step with `Credibility.flags`.
+    with connection.cursor() as c:
+        ids, cred, group, side = bulk.copy_out(
+            bulk.raw_cursor(c),
+            "SELECT c.voter_id::int8, c.credibility::float8, COALESCE((c.flags->>'group')::int8, -1), "
+            f"COALESCE((c.flags->>'side')::float8, 0) FROM reputation_votercredibility c WHERE {where} "
+            "ORDER BY c.voter_id",
+            ("int8", "float8", "int8", "float8"),
+            params,
+        )
+    return Credibility(ids, cred, group, side)
+
+
+# --- writing (PostgreSQL) ---------------------------------------------------------------
+# Each writer: COPY into a temp table, then one set-based statement per target table,
+# all in one transaction. Rows go in key order so concurrent single-author writers that
+# also lock in key order cannot deadlock with us.
+
+
+def _staging(cur, name: str, columns: str) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cur.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
+    cur.execute("SET LOCAL work_mem = '256MB'")  # hash the 1M-row anti-joins in memory
+
+
+def write_credibility(cred: Credibility, now) -> None:
+    group = getattr(cred, "group", None)
+    side = getattr(cred, "side", None)
+    n = len(cred.voter_ids)
+    group = np.full(n, -1, np.int64) if group is None else group
+    side = np.zeros(n) if side is None else np.round(side, 4)
+    with transaction.atomic(), connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        _staging(cur, "h_cred", "voter_id int8, credibility float8, grp int8, side float8")
+        bulk.copy_in(
+            cur, "h_cred", ["voter_id", "credibility", "grp", "side"],
+            [("int8", cred.voter_ids), ("float8", cred.credibility), ("int8", group), ("float8", side)],
+        )
+        cur.execute(
+            "INSERT INTO reputation_votercredibility AS t (voter_id, credibility, flags, updated_at) "
+            "SELECT voter_id, credibility, jsonb_build_object('group', grp, 'side', side), %s "
+            "FROM h_cred ORDER BY voter_id "
+            "ON CONFLICT (voter_id) DO UPDATE SET credibility = EXCLUDED.credibility, "
+            "flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at",
+            [now],
+        )
+
+
+REP_COLUMNS = [
+    "author_id", "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
+    "weight_up", "weight_down", "status", "percentile", "explanation", "algorithm", "updated_at",
+]
+
+
+def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+    """Upsert every scored author; reset the stored authors that have no votes left to `empty`."""
+    with transaction.atomic(), connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        _staging(
+            cur, "h_rep",
+            "author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
+            "effective_voters float8, weight_up float8, weight_down float8, status text, percentile float8, "
+            "explanation jsonb, algorithm text",
+        )
+        cur.copy_expert(
+            f"COPY h_rep ({', '.join(REP_COLUMNS[:-1])}) FROM STDIN", _reputation_rows(scores, percentile, algorithm)
+        )
+        cur.execute(
+            "UPDATE reputation_authorreputation r SET "
+            + ", ".join(f"{k} = %s" for k in empty)
+            + ", percentile = NULL, updated_at = %s "
+            "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
+            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
+        )
+        cols = ", ".join(REP_COLUMNS)
+        cur.execute(
+            f"INSERT INTO reputation_authorreputation AS r ({cols}) "
+            f"SELECT {', '.join(REP_COLUMNS[:-1])}, %s FROM h_rep ORDER BY author_id "
+            "ON CONFLICT (author_id) DO UPDATE SET "
+            + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
+            [now],
+        )
+
+
+def _reputation_rows(scores: AuthorScores, percentile: np.ndarray, algorithm: str):
+    """COPY text rows; numbers via repr (exact round trip), JSON with backslashes escaped for COPY."""
+    import io
+
+    numeric = np.column_stack(
+        [scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes, scores.voters,
+         scores.effective_voters, scores.weight_up, scores.weight_down]
+    ).tolist() if len(scores.author_ids) else []
+    ints = {0, 4, 5, 6}
+    out = io.StringIO()
+    for i, row in enumerate(numeric):
+        fields = [str(int(v)) if j in ints else repr(float(v)) for j, v in enumerate(row)]
+        pct = percentile[i]
+        fields += [
+            str(scores.status[i]),
+            "\\N" if np.isnan(pct) else repr(float(pct)),
+            json.dumps(scores.explanations[i]).replace("\\", "\\\\"),
+            algorithm,
+        ]
+        out.write("\t".join(fields))
+        out.write("\n")
+    out.seek(0)
+    return out
+
+
+def write_post_scores(scores: AuthorScores, now, delete_stale: bool) -> None:
+    """Upsert post scores; with `delete_stale`, drop scores of posts that no longer have a vote."""
+    with transaction.atomic(), connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        _staging(cur, "h_post", "post_id int8, quality float8, upvotes int4, downvotes int4")
+        bulk.copy_in(
+            cur, "h_post", ["post_id", "quality", "upvotes", "downvotes"],
+            [("int8", scores.post_ids), ("float8", scores.post_quality), ("int4", scores.post_upvotes),
+             ("int4", scores.post_downvotes)],
+        )
+        if delete_stale:
+            # Posts scored now have votes; the second test only runs for the few that are left.
             cur.execute(
-                f"SELECT voter_id, credibility FROM reputation_votercredibility "
-                f"WHERE voter_id IN ({placeholders}) ORDER BY voter_id",
-                list(map(int, voter_ids)),
+                "DELETE FROM reputation_postscore p WHERE NOT EXISTS (SELECT 1 FROM h_post t WHERE t.post_id = p.post_id) "
+                "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)"
             )
-        rows = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-    return Credibility(rows[:, 0].astype(np.int64), rows[:, 1])
+        cur.execute(
+            "INSERT INTO reputation_postscore AS p (post_id, quality, upvotes, downvotes, updated_at) "
+            "SELECT post_id, quality, upvotes, downvotes, %s FROM h_post ORDER BY post_id "
+            "ON CONFLICT (post_id) DO UPDATE SET quality = EXCLUDED.quality, upvotes = EXCLUDED.upvotes, "
+            "downvotes = EXCLUDED.downvotes, updated_at = EXCLUDED.updated_at",
+            [now],
+        )
+
+
+def write_snapshots(scores: AuthorScores, day) -> None:
+    """One snapshot per author for `day`, replacing that day's numbers if it already has one."""
+    with transaction.atomic(), connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4")
+        bulk.copy_in(
+            cur, "h_snap", ["author_id", "score", "low", "high", "votes"],
+            [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
+             ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes))],
+        )
+        cur.execute(
+            "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, note) "
+            "SELECT author_id, %s, score, low, high, votes, '' FROM h_snap ORDER BY author_id "
+            "ON CONFLICT (author_id, day) DO UPDATE SET score = EXCLUDED.score, low = EXCLUDED.low, "
+            "high = EXCLUDED.high, votes = EXCLUDED.votes",
+            [day],
+        )

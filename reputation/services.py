@@ -21,6 +21,8 @@ from .models import AuthorReputation, PendingRefresh, PostScore, ReputationSnaps
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 BATCH = 5000
+# Above this many rows a COPY into a temp table beats multi-row INSERTs (PostgreSQL only).
+COPY_THRESHOLD = 20000
 REP_FIELDS = [
     "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
     "weight_up", "weight_down", "status", "explanation", "algorithm", "updated_at",
@@ -68,8 +70,7 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
         return None
     now = time.time() if now is None else now
     seen = PendingRefresh.objects.filter(author_id=author_id).values_list("version", flat=True).first()
-    votes = data.load_votes(author_id=author_id)
-    cred = data.load_credibility(votes.voter_ids)
+    votes, cred = data.load_author(author_id)
     scores = get_engine().score(votes, cred, now)
     with transaction.atomic():
         rep = _write_one(author_id, scores)
@@ -144,15 +145,22 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
         cred = data.load_credibility()
         scores = engine.score(votes, cred, now)
     timings["compute"] = time.perf_counter() - t
+    n_votes = len(votes)
+    del votes  # the engine's results are all the write-back needs; free the vote arrays
 
     t = time.perf_counter()
     if refit_credibility:
         _write_credibility(cred, progress)
     _write_reputations(scores, progress)
-    with transaction.atomic():
-        PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
-        _write_post_scores(scores)
+    if data.is_postgres():
+        data.write_post_scores(scores, timezone.now(), delete_stale=True)
+    else:
+        with transaction.atomic():
+            PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
+            _write_post_scores(scores)
+    progress("posts", len(scores.post_ids), len(scores.post_ids))
     _write_snapshots(scores, started.date())
+    progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t
 
     # Authors voted on while we computed may have been overwritten with older numbers: refresh them.
@@ -162,26 +170,48 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     for author_id in touched:
         if refresh_request(author_id=author_id):
             refresh_enqueue(author_id)
-    return {"votes": len(votes), "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
+    return {"votes": n_votes, "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
 
 
 def _write_credibility(cred, progress: Progress) -> None:
-    rows = [VoterCredibility(voter_id=int(v), credibility=float(c)) for v, c in zip(cred.voter_ids, cred.credibility)]
-    for start in range(0, len(rows), BATCH):
+    n = len(cred.voter_ids)
+    if data.is_postgres():
+        data.write_credibility(cred, timezone.now())
+        progress("credibility", n, n)
+        return
+    flags = getattr(cred, "flags", None)
+    rows = [
+        VoterCredibility(voter_id=int(v), credibility=float(c), flags=flags(i) if flags else {})
+        for i, (v, c) in enumerate(zip(cred.voter_ids, cred.credibility))
+    ]
+    for start in range(0, n, BATCH):
         VoterCredibility.objects.bulk_create(
-            rows[start : start + BATCH], update_conflicts=True, unique_fields=["voter"], update_fields=["credibility", "updated_at"]
+            rows[start : start + BATCH], update_conflicts=True, unique_fields=["voter"],
+            update_fields=["credibility", "flags", "updated_at"],
         )
-        progress("credibility", min(start + BATCH, len(rows)), len(rows))
+        progress("credibility", min(start + BATCH, n), n)
+
+
+def _percentiles(scores: AuthorScores) -> np.ndarray:
+    """Rank among authors with enough data, 0-100 (NaN for the rest)."""
+    ranked = scores.status != "insufficient_data"
+    ranks = np.full(len(scores.author_ids), np.nan)
+    if ranked.any():
+        order = scores.score[ranked].argsort().argsort()
+        # Python's round, not np.round: it rounds the decimal value exactly, as the ORM path always did.
+        ranks[ranked] = [round(x, 1) for x in (100.0 * order / max(ranked.sum() - 1, 1)).tolist()]
+    return ranks
 
 
 def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
     now = timezone.now()
     n = len(scores.author_ids)
-    ranked = scores.status != "insufficient_data"
-    ranks = np.full(n, np.nan)
-    if ranked.any():
-        order = scores.score[ranked].argsort().argsort()
-        ranks[ranked] = 100.0 * order / max(ranked.sum() - 1, 1)
+    ranks = _percentiles(scores)
+    if data.is_postgres():
+        empty = {k: v for k, v in _empty_values().items() if k != "updated_at"}
+        data.write_reputations(scores, ranks, get_engine().name, now, empty)
+        progress("authors", n, n)
+        return
     with transaction.atomic():
         # Authors whose every vote was retracted have no rows in the arrays: reset them.
         stored = np.fromiter(AuthorReputation.objects.values_list("author_id", flat=True), dtype=np.int64)
@@ -194,7 +224,7 @@ def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
             rows = []
             for i in range(start, min(start + BATCH, n)):
                 values = _row_values(scores, i, now)
-                values["percentile"] = None if np.isnan(ranks[i]) else round(float(ranks[i]), 1)
+                values["percentile"] = None if np.isnan(ranks[i]) else float(ranks[i])
                 rows.append(AuthorReputation(author_id=int(scores.author_ids[i]), **values))
             AuthorReputation.objects.bulk_create(
                 rows, update_conflicts=True, unique_fields=["author"], update_fields=REP_FIELDS + ["percentile"]
@@ -203,6 +233,9 @@ def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
 
 
 def _write_snapshots(scores: AuthorScores, day) -> None:
+    if data.is_postgres():
+        data.write_snapshots(scores, day)
+        return
     rows = [
         ReputationSnapshot(
             author_id=int(a), day=day, score=float(s), low=float(lo), high=float(hi), votes=int(u + d)
@@ -217,7 +250,11 @@ def _write_snapshots(scores: AuthorScores, day) -> None:
 
 
 def _write_post_scores(scores: AuthorScores) -> None:
+    """Upsert the scores of the given posts (the caller deletes stale ones)."""
     now = timezone.now()
+    if data.is_postgres() and len(scores.post_ids) > COPY_THRESHOLD:
+        data.write_post_scores(scores, now, delete_stale=False)
+        return
     rows = [
         PostScore(post_id=int(p), quality=float(q), upvotes=int(u), downvotes=int(d), updated_at=now)
         for p, q, u, d in zip(scores.post_ids, scores.post_quality, scores.post_upvotes, scores.post_downvotes)
