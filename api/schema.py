@@ -54,6 +54,9 @@ def add_problem_responses(result, generator, request, public):
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["ProblemDetail"] = PROBLEM_SCHEMA
     components.setdefault("headers", {}).update(RATE_HEADERS)
+    vote_input = components["schemas"].get("VoteInputRequest")
+    if vote_input is not None:  # either a URL, or platform + post_id + author
+        vote_input["anyOf"] = [{"required": ["url"]}, {"required": ["platform", "post_id", "author"]}]
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_HEADERS}
     for route, operations in result.get("paths", {}).items():
         for method, operation in operations.items():

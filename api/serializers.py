@@ -8,6 +8,31 @@ from reputation.models import Status
 from votes.models import Reason
 from votes.platforms import PLATFORM_CHOICES
 
+class StrictCharField(serializers.CharField):
+    """JSON strings only: DRF would turn 123 or true into "123"/"True", which the schema does not allow."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
+class VoteValueField(serializers.ChoiceField):
+    """1 or -1 as JSON integers (not "1", not true)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[(1, "good post"), (-1, "poor post")], **kwargs)
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
 MAX_GET_HANDLES = 100
 MAX_POST_HANDLES = 1000
 
@@ -73,34 +98,37 @@ class VoteSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-def _handle_list(values: list[str], limit: int) -> list[str]:
-    handles = list(dict.fromkeys(h.strip().lstrip("@").lower() for h in values if h.strip().lstrip("@")))
-    if not handles:
-        raise serializers.ValidationError("Give at least one handle.")
-    if len(handles) > limit:
-        raise serializers.ValidationError(
-            f"At most {limit} handles per request, got {len(handles)}."
-            + (" Use POST /api/v1/authors/lookup for larger batches." if limit == MAX_GET_HANDLES else "")
-        )
-    if any(len(h) > 253 for h in handles):
-        raise serializers.ValidationError("A handle is at most 253 characters.")
-    return handles
+def _handle_list(values: list[str]) -> list[str]:
+    """Lower-cased, de-duplicated, without '@'; empty items are skipped."""
+    return list(dict.fromkeys(h.strip().lstrip("@").lower() for h in values if h.strip().lstrip("@")))
+
+
+def comma_list(name: str, limit: int, *, hint: str = "", **kwargs) -> serializers.RegexField:
+    """A comma-separated list whose first item is non-empty, at most `limit` items (schema and server agree)."""
+    return serializers.RegexField(
+        regex=rf"^\s*@?[^,\s@][^,]*(,[^,]*){{0,{limit - 1}}}$",
+        help_text=f"Comma-separated {name}, at most {limit}.",
+        error_messages={"invalid": f"Give 1 to {limit} comma-separated {name}.{hint}"},
+        **kwargs,
+    )
 
 
 class BatchQuerySerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
-    handles = serializers.CharField(help_text=f"Comma-separated handles, at most {MAX_GET_HANDLES}.")
+    handles = comma_list("handles", MAX_GET_HANDLES, hint=" Use POST /api/v1/authors/lookup for larger batches.")
 
     def validate_handles(self, value: str) -> list[str]:
-        return _handle_list(value.split(","), MAX_GET_HANDLES)
+        return _handle_list(value.split(","))
 
 
 class LookupSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
-    handles = serializers.ListField(child=serializers.CharField(max_length=253), max_length=MAX_POST_HANDLES)
+    handles = serializers.ListField(
+        child=StrictRegexField(regex=r"^\s*@?[^\s@]", max_length=253), min_length=1, max_length=MAX_POST_HANDLES
+    )
 
     def validate_handles(self, value: list[str]) -> list[str]:
-        return _handle_list(value, MAX_POST_HANDLES)
+        return _handle_list(value)
 
 
 class HistoryQuerySerializer(serializers.Serializer):
@@ -117,21 +145,18 @@ class SearchQuerySerializer(PlatformQuerySerializer):
 
 class MyVotesQuerySerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
-    post_ids = serializers.CharField(required=False, help_text="Comma-separated post ids, at most 100.")
+    post_ids = comma_list("post ids", 100, required=False)
 
     def validate_post_ids(self, value: str) -> list[str]:
-        ids = list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
-        if len(ids) > 100:
-            raise serializers.ValidationError(f"At most 100 post ids per request, got {len(ids)}.")
-        return ids
+        return list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
 
 
 class VoteInputSerializer(serializers.Serializer):
-    url = serializers.CharField(required=False, max_length=500, help_text="A post URL, e.g. https://x.com/h/status/1")
+    url = StrictCharField(required=False, max_length=500, help_text="A post URL, e.g. https://x.com/h/status/1")
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
-    post_id = serializers.CharField(required=False, max_length=64)
-    author = serializers.CharField(required=False, max_length=253, help_text="The post author's handle.")
-    value = serializers.ChoiceField(choices=[(1, "good post"), (-1, "poor post")])
+    post_id = StrictCharField(required=False, max_length=64, help_text="A string: X ids exceed 2^53.")
+    author = StrictCharField(required=False, max_length=253, help_text="The post author's handle.")
+    value = VoteValueField()
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models.functions import Lower
 from django.http import Http404, JsonResponse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -20,8 +20,6 @@ from . import services
 from .base import BaseApiView, BaseListView
 from .permissions import IsTokenUser
 
-PLATFORM_PARAM = OpenApiParameter("platform", OpenApiTypes.STR, enum=list(PLATFORMS), default="x")
-
 
 def ping(request):
     """The benchmark's ceiling: a trivial Django view behind the same middleware and server."""
@@ -29,6 +27,11 @@ def ping(request):
 
 
 def _valid(serializer_class, data):
+    if hasattr(data, "getlist"):  # query string: plain values, so "?platform=" is invalid, not "use the default"
+        repeated = sorted(k for k, v in data.lists() if len(v) > 1)
+        if repeated:
+            raise ValidationError({k: ["Give this parameter once."] for k in repeated})
+        data = data.dict()
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -45,15 +48,27 @@ class Page(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        # DRF silently ignores a malformed limit; a public API should say so.
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
+            raise ValidationError({"limit": [f"A whole number from 1 to {self.max_page_size}."]})
+        return int(values[0])
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
+        return parameters
+
 
 class AuthorBatchView(BaseApiView):
     @extend_schema(
         operation_id="authors_batch",
-        parameters=[
-            PLATFORM_PARAM,
-            OpenApiParameter("handles", OpenApiTypes.STR, required=True,
-                             description=f"Comma-separated handles (at most {s.MAX_GET_HANDLES})."),
-        ],
+        parameters=[s.BatchQuerySerializer],
         responses=s.AuthorBatchSerializer,
         summary="Look up many authors at once",
     )
@@ -88,7 +103,7 @@ class AuthorDetailView(BaseApiView):
 class AuthorHistoryView(BaseApiView):
     @extend_schema(
         operation_id="author_history",
-        parameters=[OpenApiParameter("days", OpenApiTypes.INT, default=90, description="1-365")],
+        parameters=[s.HistoryQuerySerializer],
         responses=s.HistorySerializer,
         summary="Daily reputation points",
     )
@@ -111,8 +126,8 @@ class AuthorSearchView(BaseListView):
 
     @extend_schema(
         operation_id="authors_search",
-        parameters=[PLATFORM_PARAM, OpenApiParameter("q", OpenApiTypes.STR, required=True,
-                                                     description="Handle prefix, case-insensitive.")],
+        parameters=[s.SearchQuerySerializer],
+        responses=s.AuthorSerializer(many=True),
         summary="Find authors by handle prefix",
     )
     def get(self, request):
@@ -135,7 +150,8 @@ class LeaderboardView(BaseListView):
 
     @extend_schema(
         operation_id="leaderboard",
-        parameters=[PLATFORM_PARAM],
+        parameters=[s.PlatformQuerySerializer],
+        responses=s.AuthorSerializer(many=True),
         summary="Authors by score (established and provisional only)",
     )
     def get(self, request):
@@ -167,10 +183,8 @@ class VoteListView(BaseListView):
 
     @extend_schema(
         operation_id="votes_list",
-        parameters=[
-            OpenApiParameter("platform", OpenApiTypes.STR, enum=list(PLATFORMS)),
-            OpenApiParameter("post_ids", OpenApiTypes.STR, description="Comma-separated post ids (at most 100)."),
-        ],
+        parameters=[s.MyVotesQuerySerializer],
+        responses=s.VoteSerializer(many=True),
         summary="My votes",
     )
     def get(self, request):
