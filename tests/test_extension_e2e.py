@@ -41,10 +41,12 @@ GOOD_POST, POOR_POST, NEW_POST = "1790000000000000101", "1790000000000000102", "
 
 
 class XFixtureHandler(SimpleHTTPRequestHandler):
-    """x.com-shaped paths: /home is the timeline, /<handle> a profile page."""
+    """x.com-shaped paths: /home is the timeline, /<handle>/status/<id> a post's page, /<handle> a profile."""
 
     def translate_path(self, path):
-        return str(FIXTURES / ("timeline.html" if urlparse(path).path == "/home" else "profile.html"))
+        path = urlparse(path).path
+        page = "timeline" if path == "/home" else "status" if "/status/" in path else "profile"
+        return str(FIXTURES / f"{page}.html")
 
     def log_message(self, *args):
         pass
@@ -239,6 +241,22 @@ def test_it_shows_each_authors_reputation_beside_their_name(chromium, live_serve
     )
     page.wait_for_selector('article[data-merit-post="1790000000000000106"] [data-merit-handle="good_writer"]')
     assert page.locator('article[data-merit-post="1790000000000000106"] [data-merit-badge]').count() == 1
+    assert page.errors == []
+
+
+@live_db
+def test_it_finds_the_post_on_its_own_page_and_its_replies(chromium, live_server, x_site, world):
+    context, _ = chromium(live_server.url, x_site)
+    page = open_page(context, f"{x_site}/Good_Writer/status/{GOOD_POST}")
+
+    page.wait_for_selector("article [data-merit-votes]", timeout=10_000)
+    page.wait_for_function("document.querySelectorAll('article [data-merit-votes]').length === 2")
+    posts = page.eval_on_selector_all(
+        "article[data-merit-key]",
+        "els => els.map(e => [e.dataset.meritPost, e.querySelector('[data-merit-badge]').dataset.meritHandle])",
+    )
+    # The focal post's time is not a link: its id comes from the address, the reply keeps its own.
+    assert posts == [[GOOD_POST, "good_writer"], ["1790000000000000107", "poor_writer"]]
     assert page.errors == []
 
 

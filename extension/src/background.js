@@ -168,6 +168,14 @@ async function writeCache(results) {
   await sessionArea.set({ authors: stored });
 }
 
+async function forget(handle) {
+  memCache.delete(handle);
+  if (!sessionArea) return;
+  const stored = (await sessionArea.get("authors")).authors || {};
+  delete stored[handle];
+  await sessionArea.set({ authors: stored });
+}
+
 function scheduleFlush() {
   if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_DELAY_MS);
 }
@@ -244,7 +252,7 @@ async function vote(postId, handle, value) {
     } else {
       await api("votes", { method: "POST", auth: true, body: { platform: PLATFORM, post_id: String(postId), author: handle, value } });
     }
-    memCache.delete(String(handle).toLowerCase());
+    await forget(String(handle).toLowerCase()); // the next lookup shows the refreshed reputation
     return { ok: true, value };
   } catch (err) {
     return { ok: false, reason: err.reason || "offline", detail: err.detail || "" };

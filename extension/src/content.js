@@ -15,8 +15,10 @@
   const F = globalThis.MeritFormat;
   const P = "merit-ext"; // class prefix for everything this script adds
   const RETRY_MS = 30_000;
+  const FRESH_MS = 60_000; // x.com is a long-lived app: look authors up again after this
 
-  const authors = new Map(); // handle -> author | null, for this page's lifetime (the worker caches with a TTL)
+  const authors = new Map(); // handle -> author | null (the worker has the shared cache)
+  const fetchedAt = new Map(); // handle -> when this page last got it
   const votes = new Map(); // post id -> 1 | -1 | 0
   const asked = new Set(); // post ids whose vote state was requested
   let connected = false;
@@ -71,15 +73,19 @@
       article.setAttribute("data-merit-key", key);
       article.setAttribute("data-merit-post", (posts[0] && posts[0].postId) || "");
       for (const p of posts) {
-        if (!authors.has(p.handle)) newHandles.add(p.handle);
+        if (!fresh(p.handle)) newHandles.add(p.handle);
         if (p.postId && !p.quoted && !asked.has(p.postId)) newPosts.add(p.postId);
       }
     }
     const profile = profileIn(document, path);
-    if (profile && !authors.has(profile.handle)) newHandles.add(profile.handle);
+    if (profile && !fresh(profile.handle)) newHandles.add(profile.handle);
     if (newHandles.size) requestAuthors(Array.from(newHandles));
     if (newPosts.size) requestVotes(Array.from(newPosts));
     render();
+  }
+
+  function fresh(handle) {
+    return fetchedAt.has(handle) && Date.now() - fetchedAt.get(handle) < FRESH_MS;
   }
 
   function clean(root) {
@@ -87,9 +93,10 @@
   }
 
   async function requestAuthors(handles) {
+    for (const h of handles) fetchedAt.set(h, Date.now()); // no second request while this one runs
     const answer = await ask({ type: "lookup", handles });
     if (!answer || !answer.ok) {
-      for (const h of handles) authors.delete(h);
+      for (const h of handles) fetchedAt.delete(h);
       showIndicator(answer ? answer.reason : "offline");
       clearTimeout(retryTimer);
       retryTimer = setTimeout(() => { document.querySelectorAll("[data-merit-key]").forEach((a) => a.removeAttribute("data-merit-key")); schedule(); }, RETRY_MS);
@@ -141,7 +148,7 @@
   function ensureBadge(nameEl, handle, author) {
     const row = nameEl.firstElementChild || nameEl;
     const existing = row.querySelector(`:scope > .${P}-badge`);
-    if (existing && existing.getAttribute("data-merit-handle") === handle) return;
+    if (existing && existing.getAttribute("data-merit-handle") === handle && existing.title === F.tooltip(handle, author)) return;
     if (existing) existing.remove();
     const badge = el("span", `${P}-badge ${P}-band-${F.band(author)}`, badgeAttrs(handle, author), F.label(author));
     if (author && author.url) {
@@ -221,7 +228,8 @@
     const { handle, followersLink, header } = profile;
     const host = followersLink || header;
     const existing = document.querySelector(`.${P}-profile`);
-    if (existing && existing.getAttribute("data-merit-handle") === handle && host.contains(existing)) return;
+    if (existing && existing.getAttribute("data-merit-handle") === handle && host.contains(existing) &&
+      existing.getAttribute("data-merit-score") === badgeAttrs(handle, author)["data-merit-score"]) return;
     if (existing) restoreProfile(existing);
     const badge = el("span", `${P}-profile ${P}-band-${F.band(author)}`, badgeAttrs(handle, author));
     badge.appendChild(el("span", `${P}-profile-score`, {}, F.label(author)));

@@ -59,15 +59,18 @@
     return m ? m[1].toLowerCase() : null;
   }
 
-  /** The post's id: its own timestamp link, else (a post's own page) the location. */
-  function postIdOf(article, userNameEl, locationPath) {
+  /**
+   * The post's id: its own timestamp link, else, on a post's own page, the id in the location
+   * (the focal post may show its time unlinked) when the article's author is the one in the path.
+   */
+  function postIdOf(article, userNameEl, locationPath, handle) {
     const time = (userNameEl && userNameEl.querySelector("time")) || article.querySelector("time");
     const link = time && time.closest(S.statusLink);
     if (link && article.contains(link)) {
       const id = statusIdFromPath(pathOf(link));
       if (id) return id;
     }
-    return statusIdFromPath(locationPath);
+    return handle && handleFromPath(locationPath) === handle ? statusIdFromPath(locationPath) : null;
   }
 
   /**
@@ -84,7 +87,7 @@
       const handle = handleFromUserName(nameEl);
       if (!handle) return;
       if (i === 0) {
-        out.push({ nameEl, handle, postId: postIdOf(article, nameEl, locationPath), quoted: false });
+        out.push({ nameEl, handle, postId: postIdOf(article, nameEl, locationPath, handle), quoted: false });
       } else {
         const link = nameEl.closest(S.statusLink) || nameEl.querySelector(S.statusLink);
         out.push({ nameEl, handle, postId: link ? statusIdFromPath(pathOf(link)) : null, quoted: true });

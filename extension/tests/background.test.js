@@ -116,3 +116,18 @@ test("messages from other extensions are ignored", async () => {
   const { send } = loadWorker({ respond: () => ({}) });
   assert.equal(await send({ type: "status" }, { id: "someone-else" }), undefined);
 });
+
+test("voting on a post drops its author from the cache so the next lookup is fresh", async () => {
+  const lookups = [];
+  const { send, chrome } = loadWorker({
+    respond: (url, init) => {
+      if (url.pathname.endsWith("/authors")) lookups.push(url.href);
+      return url.pathname.endsWith("/authors") ? authorsApi({ alice: { score: 70 } })(url) : { status: 201, body: {} };
+    },
+  });
+  await chrome.storage.local.set({ token: "t" });
+  await send({ type: "lookup", handles: ["alice"] });
+  await send({ type: "vote", postId: "9", handle: "Alice", value: 1 });
+  await send({ type: "lookup", handles: ["alice"] });
+  assert.equal(lookups.length, 2);
+});
