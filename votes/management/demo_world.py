@@ -97,7 +97,7 @@ def build(now: datetime | None = None) -> World:
     authors = _authors(rng)
     posts = _posts(rng, authors, now)
     voters, demo = _voters(rng, now)
-    votes = _honest_votes(rng, voters + [demo], posts, now, demo)
+    votes = _honest_votes(rng, [*voters, demo], posts, now)
     votes += _ring(rng, now, posts, authors["growth_guru"])
     votes += _brigade(rng, now, posts, authors["dr_lena_k"])
     Vote.objects.bulk_create(votes, batch_size=2000)
@@ -120,7 +120,7 @@ def _authors(rng: random.Random) -> dict[str, Author]:
     result = {}
     for handle, _, _, quality in rows:
         author = by_handle[handle.lower()]
-        author.quality = quality  # hidden; drives honest votes only
+        author.quality = quality  # hidden, never stored: it only drives the simulated honest votes
         result[handle] = author
     return result
 
@@ -183,15 +183,16 @@ def _voters(rng: random.Random, now: datetime):
     if demo is None:
         demo = User.objects.create_user(DEMO_USERNAME, password=DEMO_PASSWORD, first_name="Demo")
         User.objects.filter(pk=demo.pk).update(date_joined=now - timedelta(days=240))
+        demo.refresh_from_db()
     demo.leniency, demo.activity = 0.0, 25
     return voters, demo
 
 
-def _honest_votes(rng: random.Random, voters, posts: list[Post], now: datetime, demo) -> list[Vote]:
+def _honest_votes(rng: random.Random, voters, posts: list[Post], now: datetime) -> list[Vote]:
     weights = [(p.author.follower_count or 1) ** 0.25 for p in posts]
     votes = []
     for voter in voters:
-        joined = now - timedelta(days=240) if voter is demo else voter.date_joined
+        joined = voter.date_joined
         open_posts = [(p, w) for p, w in zip(posts, weights) if p.first_seen > joined - timedelta(days=3)]
         if not open_posts:
             continue

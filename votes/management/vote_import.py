@@ -52,6 +52,7 @@ from django.db import connection, transaction
 from votes.models import Author, Post
 from votes.platforms import PLATFORMS
 
+User = get_user_model()
 HEADER = ["platform", "post_id", "author", "voter", "value", "created_at", "voter_joined_at"]
 # Django's UnicodeUsernameValidator plus the field's 150-character limit.
 USERNAME = re.compile(r"^[\w.@+-]{1,150}\Z")
@@ -166,7 +167,6 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
     posts: dict[tuple[str, str], SeenPost] = {}
     out = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115 (returned open in Staged)
     latest = datetime.now(UTC) + FUTURE_SLACK
-    known = ", ".join(sorted(PLATFORMS))
     joined_cache: dict[str, datetime] = {}
     rows = 0
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -184,36 +184,9 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
                 errors.add(line, f"expected {len(HEADER)} fields, found {len(row)}")
                 continue
             platform, post_id, handle, voter, value, created_raw, joined_raw = (v.strip() for v in row)
-            problems = []
-            spec = PLATFORMS.get(platform)
             handle = handle.lstrip("@")
-            if spec is None:
-                problems.append(f"unknown platform '{platform}' (supported: {known})")
-            else:
-                if not spec.post_id.match(post_id):
-                    problems.append(f"'{post_id}' is not a valid {spec.label} post id")
-                if not spec.handle.match(handle):
-                    problems.append(f"'{handle}' is not a valid {spec.label} handle")
-            if value not in ("1", "-1"):
-                problems.append(f"value must be 1 or -1, not '{value}'")
-            if not USERNAME.match(voter):
-                problems.append(f"'{voter}' is not a valid username (letters, digits and @.+-_, at most 150)")
-            created = joined = None
-            try:
-                created = _parse_time(created_raw)
-                if created > latest:
-                    problems.append(f"created_at {created_raw} is in the future")
-            except ValueError:
-                problems.append(f"created_at '{created_raw}' is not an ISO 8601 time")
-            try:
-                # Join times repeat on every row of a voter: parse each distinct string once.
-                joined = joined_cache.get(joined_raw) or joined_cache.setdefault(joined_raw, _parse_time(joined_raw))
-                if joined > latest:
-                    problems.append(f"voter_joined_at {joined_raw} is in the future")
-            except ValueError:
-                problems.append(f"voter_joined_at '{joined_raw}' is not an ISO 8601 time")
-            if created and joined and created < joined:
-                problems.append("created_at is before voter_joined_at (a vote before the account existed)")
+            problems = _field_problems(platform, post_id, handle, voter, value)
+            created, joined = _times(created_raw, joined_raw, joined_cache, latest, problems)
             if not problems:
                 if owners.get((platform, handle.lower())) == voter:
                     problems.append(f"{voter} linked @{handle} as their own account and cannot vote on its posts")
@@ -239,6 +212,44 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
         raise ImportRejected(errors.shown, errors.bad_rows)
     out.seek(0)
     return Staged(votes=out, rows=rows, users=users, posts=posts)
+
+
+def _field_problems(platform: str, post_id: str, handle: str, voter: str, value: str) -> list[str]:
+    problems = []
+    spec = PLATFORMS.get(platform)
+    if spec is None:
+        problems.append(f"unknown platform '{platform}' (supported: {', '.join(sorted(PLATFORMS))})")
+    else:
+        if not spec.post_id.match(post_id):
+            problems.append(f"'{post_id}' is not a valid {spec.label} post id")
+        if not spec.handle.match(handle):
+            problems.append(f"'{handle}' is not a valid {spec.label} handle")
+    if value not in ("1", "-1"):
+        problems.append(f"value must be 1 or -1, not '{value}'")
+    if not USERNAME.match(voter):
+        problems.append(f"'{voter}' is not a valid username (letters, digits and @.+-_, at most 150)")
+    return problems
+
+
+def _times(created_raw: str, joined_raw: str, joined_cache: dict, latest: datetime, problems: list[str]):
+    """Parse both times, appending what is wrong with them to `problems`."""
+    created = joined = None
+    try:
+        created = _parse_time(created_raw)
+        if created > latest:
+            problems.append(f"created_at {created_raw} is in the future")
+    except ValueError:
+        problems.append(f"created_at '{created_raw}' is not an ISO 8601 time")
+    try:
+        # Join times repeat on every row of a voter: parse each distinct string once.
+        joined = joined_cache.get(joined_raw) or joined_cache.setdefault(joined_raw, _parse_time(joined_raw))
+        if joined > latest:
+            problems.append(f"voter_joined_at {joined_raw} is in the future")
+    except ValueError:
+        problems.append(f"voter_joined_at '{joined_raw}' is not an ISO 8601 time")
+    if created and joined and created < joined:
+        problems.append("created_at is before voter_joined_at (a vote before the account existed)")
+    return created, joined
 
 
 def _check_existing_posts(posts: dict[tuple[str, str], SeenPost], errors: _Errors) -> None:
@@ -305,5 +316,3 @@ def tsv(rows) -> io.StringIO:
     buf.seek(0)
     return buf
 
-
-User = get_user_model()
