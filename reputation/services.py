@@ -89,7 +89,7 @@ def _write_one(author_id: int, scores: AuthorScores) -> AuthorReputation:
     now = timezone.now()
     if len(scores.author_ids):
         values = _row_values(scores, 0, now)
-        values["percentile"] = _percentile_of(values["score"])
+        values["percentile"] = _percentile_of(author_id, values["score"], values["status"])
     else:  # every vote retracted
         values = {**_empty_values(), "updated_at": now, "percentile": None}
     rep, _ = AuthorReputation.objects.update_or_create(author_id=author_id, defaults=values)
@@ -119,10 +119,13 @@ def _row_values(scores: AuthorScores, i: int, now: datetime) -> dict:
     }
 
 
-def _percentile_of(score: float) -> float:
-    total = AuthorReputation.objects.exclude(status="insufficient_data").count()
-    below = AuthorReputation.objects.exclude(status="insufficient_data").filter(score__lt=score).count()
-    return round(100.0 * below / total, 1) if total else 50.0
+def _percentile_of(author_id: int, score: float, status: str) -> float | None:
+    """Share of the other ranked authors scoring below this one: the full refit's rank / (n - 1)."""
+    if status == "insufficient_data":
+        return None
+    others = AuthorReputation.objects.exclude(status="insufficient_data").exclude(author_id=author_id)
+    total = others.count()
+    return round(100.0 * others.filter(score__lt=score).count() / total, 1) if total else 100.0
 
 
 def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None) -> dict:

@@ -1,0 +1,220 @@
+"""Bulk I/O of the refit: what is loaded is exactly the votes table; what is written is exactly the engine's output.
+
+Runs on whatever DATABASE_URL names: on PostgreSQL it covers the binary COPY paths,
+on SQLite the cursor / bulk_create paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from reputation import bulk, data
+from reputation import services as rep_services
+from reputation.engine import get_engine
+from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, VoterCredibility
+from tests.conftest import make_user
+from votes import services
+from votes.models import Vote
+
+pytestmark = pytest.mark.django_db
+NOW = 1_790_000_000.0  # a fixed "now" (2026-09-21) so two refits compute the same numbers
+UTC = dt.timezone.utc
+
+
+def _world():
+    """Three authors (one owned by a voter), twelve voters of different ages, mixed votes."""
+    posts = [services.post_register(url=f"https://x.com/{h}/status/{i}") for i, h in enumerate(["ann", "ann", "bo", "cy"], 1)]
+    voters = [make_user(f"w{i}", days_old=2 + 40 * i) for i in range(12)]
+    services.author_link(user=voters[0], platform="x", handle="cy")
+    for i, voter in enumerate(voters):
+        for j, post in enumerate(posts):
+            if (i + j) % 3 and not (i == 0 and post.author.handle == "cy"):
+                services.vote_cast(voter=voter, post=post, value=1 if (i * j) % 4 else -1)
+    # Distinct, microsecond-precise vote times.
+    for k, vote in enumerate(Vote.objects.order_by("id")):
+        Vote.objects.filter(pk=vote.pk).update(created_at=dt.datetime(2025, 3, 1, 12, 0, k, 123456 + k, tzinfo=UTC))
+    return posts, voters
+
+
+def _epoch(t: dt.datetime) -> float:
+    return t.timestamp()
+
+
+def test_it_loads_exactly_the_votes_in_the_table():
+    _world()
+    loaded = data.load_votes()
+
+    expected = sorted(
+        (v.voter_id, v.author_id, v.post_id, v.value, _epoch(v.created_at)) for v in Vote.objects.all()
+    )
+    got = sorted(zip(loaded.voter.tolist(), loaded.author.tolist(), loaded.post.tolist(), loaded.value.tolist(), loaded.created.tolist()))
+    assert [g[:4] for g in got] == [e[:4] for e in expected]
+    assert np.allclose([g[4] for g in got], [e[4] for e in expected], rtol=0, atol=1e-6 if data.is_postgres() else 1e-3)
+    assert loaded.value.dtype == np.int8 and loaded.voter.dtype == np.int64 and loaded.created.dtype == np.float64
+
+    voter_ids = sorted({e[0] for e in expected})
+    assert loaded.voter_ids.tolist() == voter_ids
+    from django.contrib.auth import get_user_model
+
+    joined = {u.pk: _epoch(u.date_joined) for u in get_user_model().objects.filter(pk__in=voter_ids)}
+    assert np.allclose(loaded.voter_joined, [joined[v] for v in voter_ids], rtol=0, atol=1e-3)
+
+
+def test_it_loads_the_owners_of_claimed_authors():
+    posts, voters = _world()
+    loaded = data.load_votes()
+    assert list(zip(loaded.owned_author.tolist(), loaded.owner_voter.tolist())) == [(posts[3].author_id, voters[0].pk)]
+
+
+def test_it_loads_one_author_with_the_credibility_of_its_voters_and_owner():
+    posts, voters = _world()
+    rep_services.recompute_all(now=NOW)
+    author_id = posts[3].author_id
+
+    votes, cred = data.load_author(author_id)
+
+    stored = Vote.objects.filter(author_id=author_id)
+    assert len(votes) == stored.count() and set(votes.author.tolist()) == {author_id}
+    assert sorted(votes.post.tolist()) == sorted(stored.values_list("post_id", flat=True))
+    assert votes.owned_author.tolist() == [author_id] and votes.owner_voter.tolist() == [voters[0].pk]
+    wanted = set(stored.values_list("voter_id", flat=True)) | {voters[0].pk}
+    rows = {c.voter_id: c for c in VoterCredibility.objects.filter(voter_id__in=wanted)}
+    assert cred.voter_ids.tolist() == sorted(rows)
+    assert cred.credibility.tolist() == [rows[v].credibility for v in sorted(rows)]
+    assert [cred.flags(i) for i in range(len(cred.voter_ids))] == [rows[v].flags for v in sorted(rows)]
+
+
+def test_the_refit_writes_back_exactly_what_the_engine_computed():
+    posts, _ = _world()
+    votes = data.load_votes()
+    cred, scores = get_engine().fit(votes, NOW)
+
+    rep_services.recompute_all(now=NOW)
+
+    stored_cred = {c.voter_id: c for c in VoterCredibility.objects.all()}
+    assert sorted(stored_cred) == cred.voter_ids.tolist()
+    for i, voter_id in enumerate(cred.voter_ids.tolist()):
+        assert stored_cred[voter_id].credibility == cred.credibility[i]
+        assert stored_cred[voter_id].flags == cred.flags(i)
+
+    reps = {r.author_id: r for r in AuthorReputation.objects.all()}
+    assert sorted(reps) == scores.author_ids.tolist()
+    for i, author_id in enumerate(scores.author_ids.tolist()):
+        rep = reps[author_id]
+        assert (rep.score, rep.low, rep.high) == (scores.score[i], scores.low[i], scores.high[i])
+        assert (rep.upvotes, rep.downvotes, rep.voters) == (scores.upvotes[i], scores.downvotes[i], scores.voters[i])
+        assert (rep.effective_voters, rep.weight_up, rep.weight_down) == (
+            scores.effective_voters[i], scores.weight_up[i], scores.weight_down[i]
+        )
+        assert rep.status == scores.status[i] and rep.explanation == scores.explanations[i]
+        assert rep.algorithm == get_engine().name and rep.updated_at is not None
+    ranked = [r for r in reps.values() if r.status != "insufficient_data"]
+    assert all(r.percentile is None for r in reps.values() if r.status == "insufficient_data")
+    if ranked:
+        order = sorted(ranked, key=lambda r: r.score)
+        assert order[-1].percentile == 100.0 and (len(order) == 1 or order[0].percentile == 0.0)
+
+    stored_posts = {p.post_id: p for p in PostScore.objects.all()}
+    assert sorted(stored_posts) == scores.post_ids.tolist()
+    for i, post_id in enumerate(scores.post_ids.tolist()):
+        p = stored_posts[post_id]
+        assert (p.quality, p.upvotes, p.downvotes) == (scores.post_quality[i], scores.post_upvotes[i], scores.post_downvotes[i])
+
+    today = timezone.now().date()
+    snaps = {s.author_id: s for s in ReputationSnapshot.objects.filter(day=today)}
+    assert sorted(snaps) == scores.author_ids.tolist()
+    for i, author_id in enumerate(scores.author_ids.tolist()):
+        s = snaps[author_id]
+        assert (s.score, s.low, s.high, s.votes) == (
+            scores.score[i], scores.low[i], scores.high[i], scores.upvotes[i] + scores.downvotes[i]
+        )
+
+
+def _rows():
+    return (
+        list(AuthorReputation.objects.order_by("author_id").values_list(
+            "author_id", "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
+            "weight_up", "weight_down", "status", "percentile", "explanation", "algorithm")),
+        list(VoterCredibility.objects.order_by("voter_id").values_list("voter_id", "credibility", "flags")),
+        list(PostScore.objects.order_by("post_id").values_list("post_id", "quality", "upvotes", "downvotes")),
+        list(ReputationSnapshot.objects.order_by("author_id", "day").values_list("author_id", "day", "score", "low", "high", "votes", "note")),
+    )
+
+
+def test_running_the_refit_twice_gives_the_same_rows():
+    _world()
+    rep_services.recompute_all(now=NOW)
+    first = _rows()
+    rep_services.recompute_all(now=NOW)
+    assert _rows() == first
+    assert ReputationSnapshot.objects.count() == AuthorReputation.objects.count()  # one per author and day
+
+
+def test_an_author_whose_votes_were_all_retracted_is_reset_and_loses_its_post_scores(alice, bob, post):
+    other = services.post_register(url="https://x.com/other/status/5")
+    for voter in (alice, bob):
+        services.vote_cast(voter=voter, post=post, value=1)
+        services.vote_cast(voter=voter, post=other, value=-1)
+    rep_services.recompute_all(now=NOW)
+    for voter in (alice, bob):
+        services.vote_retract(voter=voter, post=post)
+
+    rep_services.recompute_all(now=NOW)
+
+    rep = AuthorReputation.objects.get(author=post.author)
+    assert (rep.score, rep.low, rep.high) == (50.0, 0.0, 100.0)
+    assert (rep.upvotes, rep.downvotes, rep.voters, rep.effective_voters, rep.weight_up, rep.weight_down) == (0, 0, 0, 0.0, 0.0, 0.0)
+    assert (rep.status, rep.percentile, rep.explanation, rep.algorithm) == ("insufficient_data", None, {}, get_engine().name)
+    assert list(PostScore.objects.values_list("post_id", flat=True)) == [other.pk]
+    assert AuthorReputation.objects.get(author=other.author).downvotes == 2
+
+
+def test_a_snapshot_taken_earlier_the_same_day_is_replaced_not_duplicated(alice, post):
+    services.vote_cast(voter=alice, post=post, value=1)
+    today = timezone.now().date()
+    ReputationSnapshot.objects.create(author=post.author, day=today, score=1.0, low=0.0, high=2.0, votes=9, note="kept")
+    ReputationSnapshot.objects.create(author=post.author, day=today - dt.timedelta(days=1), score=1.0, low=0.0, high=2.0, votes=9)
+
+    rep_services.recompute_all(now=NOW)
+
+    snap = ReputationSnapshot.objects.get(author=post.author, day=today)
+    rep = AuthorReputation.objects.get(author=post.author)
+    assert (snap.score, snap.votes, snap.note) == (rep.score, 1, "kept")
+    assert ReputationSnapshot.objects.filter(author=post.author).count() == 2
+
+
+def test_the_refit_reports_progress_for_every_stage(alice, post):
+    services.vote_cast(voter=alice, post=post, value=1)
+    seen = []
+    rep_services.recompute_all(now=NOW, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert [s for s, _, _ in seen] == ["load", "credibility", "authors", "posts", "snapshots"]
+    assert all(done == total for _, done, total in seen)
+
+
+def test_binary_copy_encoding_round_trips_every_column_kind():
+    times = np.array([0.0, 946684800.0, 1_790_000_000.123456, -86400.5])
+    cols = [
+        ("int8", np.array([1, -2, 2**40, 0])),
+        ("int4", np.array([7, -7, 2**30, 0])),
+        ("int2", np.array([1, -1, 300, 0])),
+        ("float8", np.array([0.1, -1e300, np.pi, 0.0])),
+        ("timestamptz", times),
+        ("date", np.array([0, 10957, 20000, -1])),
+        ("text0", None),
+    ]
+    decoded = bulk.decode(bulk.encode(cols), [k for k, _ in cols])
+    for (kind, values), back in zip(cols[:-1], decoded[:-1]):
+        if kind == "timestamptz":
+            assert np.allclose(back, values, rtol=0, atol=1e-6)
+        else:
+            assert back.tolist() == values.tolist()
+
+
+def test_binary_copy_refuses_rows_that_are_not_fixed_width():
+    payload = bulk.encode([("int8", np.array([1, 2]))])
+    with pytest.raises(ValueError):
+        bulk.decode(payload[:-3] + payload[-2:], ["int8"])
