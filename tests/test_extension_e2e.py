@@ -13,7 +13,11 @@ import re
 import shutil
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import (
+    BaseHTTPRequestHandler,
+    SimpleHTTPRequestHandler,
+    ThreadingHTTPServer,
+)
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -226,7 +230,7 @@ def test_it_shows_each_authors_reputation_beside_their_name(chromium, live_serve
         "newcomer": "new",  # too few votes to judge
         "stranger": "—",  # unknown to Merit
     }
-    good = page.locator('article[data-merit-post="%s"] [data-merit-badge]' % GOOD_POST)
+    good = page.locator(f'article[data-merit-post="{GOOD_POST}"] [data-merit-badge]')
     assert "band-high" in good.get_attribute("class")
     assert "90% interval" in good.get_attribute("title") and "8 voters" in good.get_attribute("title")
     quoted = page.locator('[data-merit-handle="quoted_one"]')
@@ -235,10 +239,8 @@ def test_it_shows_each_authors_reputation_beside_their_name(chromium, live_serve
     # The timeline grows and recycles nodes as you scroll: both get the right badge.
     page.evaluate("fixtureAppendTweet('poor_writer', '1790000000000000105')")
     page.wait_for_selector('article[data-merit-post="1790000000000000105"] [data-merit-handle="poor_writer"]')
-    page.evaluate(
-        "fixtureRewrite(document.querySelector('article[data-merit-post=\"%s\"]'), 'Good_Writer', '1790000000000000106')"
-        % NEW_POST
-    )
+    recycled = f"document.querySelector('article[data-merit-post=\"{NEW_POST}\"]')"
+    page.evaluate(f"fixtureRewrite({recycled}, 'Good_Writer', '1790000000000000106')")
     page.wait_for_selector('article[data-merit-post="1790000000000000106"] [data-merit-handle="good_writer"]')
     assert page.locator('article[data-merit-post="1790000000000000106"] [data-merit-badge]').count() == 1
     assert page.errors == []
@@ -267,8 +269,8 @@ def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, w
     context, worker = chromium(live_server.url, x_site)
     seed_token(worker, token)
     page = open_page(context, f"{x_site}/home")
-    good_bar = page.locator('article[data-merit-post="%s"] [data-merit-votes]' % GOOD_POST)
-    poor_bar = page.locator('article[data-merit-post="%s"] [data-merit-votes]' % POOR_POST)
+    good_bar = page.locator(f'article[data-merit-post="{GOOD_POST}"] [data-merit-votes]')
+    poor_bar = page.locator(f'article[data-merit-post="{POOR_POST}"] [data-merit-votes]')
     page.wait_for_selector('[data-merit-votes][data-merit-connected="true"]', timeout=10_000)
     assert poor_bar.get_attribute("data-merit-my-vote") == "-1"  # the reader's existing vote, from the API
     assert good_bar.get_attribute("data-merit-my-vote") == "0"
@@ -284,7 +286,7 @@ def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, w
     wait_for(lambda: Vote.objects.filter(voter=user, post__external_id=GOOD_POST, value=-1).exists(), timeout=10)
     good_bar.locator('[data-merit-vote="down"]').click()  # clicking the active vote retracts it
     wait_for(lambda: not Vote.objects.filter(voter=user, post__external_id=GOOD_POST).exists(), timeout=10)
-    page.wait_for_selector('article[data-merit-post="%s"] [data-merit-votes][data-merit-my-vote="0"]' % GOOD_POST)
+    page.wait_for_selector(f'article[data-merit-post="{GOOD_POST}"] [data-merit-votes][data-merit-my-vote="0"]')
     assert page.errors == []
 
 
@@ -312,21 +314,21 @@ def test_it_pairs_through_the_sites_connect_page(chromium, live_server, x_site, 
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
 
     page = open_page(context, f"{live_server.url}/connect/")
-    page.get_by_role("button", name=re.compile("connect this browser", re.I)).click()
+    page.get_by_role("button", name=re.compile("connect this browser", re.IGNORECASE)).click()
     page.wait_for_selector('#merit-connect[data-connected="true"]', state="attached")
     assert page.locator("#merit-connect").get_attribute("data-token") is None  # gone from the page at once
     assert worker.evaluate("async () => Boolean((await chrome.storage.local.get('token')).token)")
 
     x_page = open_page(context, f"{x_site}/home")
     x_page.wait_for_selector('[data-merit-votes][data-merit-connected="true"]', timeout=10_000)
-    x_page.locator('article[data-merit-post="%s"] [data-merit-vote="up"]' % NEW_POST).click()
+    x_page.locator(f'article[data-merit-post="{NEW_POST}"] [data-merit-vote="up"]').click()
     vote = wait_for(lambda: Vote.objects.filter(voter=user, post__external_id=NEW_POST).first(), timeout=10)
     assert vote.value == 1
     assert page.errors == [] and x_page.errors == []
 
 
 def test_it_shows_no_badges_and_a_quiet_dot_when_the_server_is_down(chromium, x_site):
-    context, worker = chromium(dead_url(), x_site)
+    context, _ = chromium(dead_url(), x_site)
     page = open_page(context, f"{x_site}/home")
 
     dot = page.wait_for_selector("#merit-ext-indicator", timeout=10_000)
@@ -340,7 +342,7 @@ def test_it_backs_off_when_rate_limited_until_retry_after(chromium, x_site):
     TooManyRequestsHandler.hits = 0
     server = serve(TooManyRequestsHandler)
     try:
-        context, worker = chromium(f"http://127.0.0.1:{server.server_port}", x_site)
+        context, _ = chromium(f"http://127.0.0.1:{server.server_port}", x_site)
         page = open_page(context, f"{x_site}/home")
         dot = page.wait_for_selector("#merit-ext-indicator", timeout=10_000)
         assert dot.get_attribute("data-merit-state") == "rate_limited"
