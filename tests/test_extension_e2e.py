@@ -287,6 +287,15 @@ def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, w
     good_bar.locator('[data-merit-vote="down"]').click()  # clicking the active vote retracts it
     wait_for(lambda: not Vote.objects.filter(voter=user, post__external_id=GOOD_POST).exists(), timeout=10)
     page.wait_for_selector(f'article[data-merit-post="{GOOD_POST}"] [data-merit-votes][data-merit-my-vote="0"]')
+
+    # A vote the server refuses (here: on the reader's own handle) is undone and explained, not lost silently.
+    vote_services.author_link(user=user, platform="x", handle="newcomer")
+    own_bar = page.locator(f'article[data-merit-post="{NEW_POST}"] [data-merit-votes]')
+    own_bar.locator('[data-merit-vote="up"]').click()
+    page.wait_for_selector(f'article[data-merit-post="{NEW_POST}"] [data-merit-votes][data-merit-error]')
+    assert own_bar.get_attribute("data-merit-my-vote") == "0"
+    assert "cannot vote" in own_bar.get_attribute("title")  # the server's own explanation
+    assert not Vote.objects.filter(voter=user, post__external_id=NEW_POST).exists()
     assert page.errors == []
 
 
