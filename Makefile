@@ -27,6 +27,8 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
+	@if command -v node >/dev/null; then node --test extension/tests/; \
+	else echo "NOTE: node not found, the extension's JS unit tests were not run (the browser e2e tests still run)"; fi
 	$(BIN)/pytest
 
 lint: install
