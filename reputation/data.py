@@ -9,6 +9,7 @@ databases (SQLite in development) use plain cursors and `bulk_create`, in
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -18,6 +19,17 @@ from . import bulk
 from .engine import AuthorScores, Credibility, VoteData
 
 VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz")
+# Casts pin the wire types the parser expects whatever the column types are.
+VOTE_SQL = (
+    "SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, v.created_at::timestamptz "
+    "FROM votes_vote v"
+)
+USERS_SQL = "SELECT id::int8, date_joined::timestamptz FROM auth_user"
+OWNERS_SQL = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL"
+# Above these sizes the full refit reads the votes, and writes post scores, on two connections
+# at once: the server's per-row work is what bounds both, and it then runs on two cores.
+PARALLEL_MIN_VOTES = 2_000_000
+PARALLEL_MIN_POSTS = 200_000
 
 
 def is_postgres() -> bool:
@@ -49,29 +61,77 @@ def load_author(author_id: int) -> tuple[VoteData, Credibility]:
 
 
 def _pg_load_votes(author_id: int | None) -> VoteData:
+    if author_id is None and not connection.in_atomic_block and _estimated_votes() >= PARALLEL_MIN_VOTES:
+        return _pg_load_all_votes_in_parallel()
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", None)
     with connection.cursor() as c:
         cur = bulk.raw_cursor(c)
-        voter, author, post, value, created = bulk.copy_out(
-            cur,
-            # Casts pin the wire types the parser expects whatever the column types are.
-            f"SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, "
-            f"v.created_at::timestamptz FROM votes_vote v {where}",
-            VOTE_KINDS,
-            params,
-        )
+        voter, author, post, value, created = bulk.copy_out(cur, f"{VOTE_SQL} {where}", VOTE_KINDS, params)
         if author_id is None:
-            users = "SELECT id::int8, date_joined::timestamptz FROM auth_user"
-            owners = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL"
+            users, owners = USERS_SQL, OWNERS_SQL
         else:
-            users = (
-                "SELECT u.id::int8, u.date_joined::timestamptz FROM auth_user u "
-                "WHERE u.id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s)"
-            )
-            owners = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL AND id = %s"
+            users = f"{USERS_SQL} WHERE id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s)"
+            owners = f"{OWNERS_SQL} AND id = %s"
         user_ids, joined = bulk.copy_out(cur, users, ("int8", "timestamptz"), params)
         owned_author, owner_voter = bulk.copy_out(cur, owners, ("int8", "int8"), params)
     return _vote_data(voter, author, post, value.astype(np.int8), created, user_ids, joined, owned_author, owner_voter)
+
+
+def _estimated_votes() -> float:
+    with connection.cursor() as cur:
+        cur.execute("SELECT reltuples FROM pg_class WHERE oid = 'votes_vote'::regclass")
+        return float(cur.fetchone()[0])
+
+
+def _pg_load_all_votes_in_parallel() -> VoteData:
+    """Two COPY streams over the two halves of the table's pages, in one exported snapshot.
+
+    The shared snapshot makes the halves one consistent read: a vote changed meanwhile
+    cannot appear in both halves, or in neither.
+    """
+    import threading
+
+    conns = [_new_connection() for _ in range(2)]
+    try:
+        for conn in conns:
+            conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        first, second = (conn.cursor() for conn in conns)
+        first.execute(
+            "SELECT pg_export_snapshot(), pg_relation_size('votes_vote') / current_setting('block_size')::int8"
+        )
+        snapshot, pages = first.fetchone()
+        second.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+        halves: list = [None, None]
+        errors: list[BaseException] = []
+
+        def read(i: int, cur, where: str) -> None:
+            try:
+                halves[i] = bulk.copy_out(cur, f"{VOTE_SQL} WHERE {where}", VOTE_KINDS)
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+
+        mid = max(int(pages) // 2, 1)
+        other = threading.Thread(target=read, args=(1, second, f"v.ctid >= '({mid},0)'::tid"))
+        other.start()
+        read(0, first, f"v.ctid < '({mid},0)'::tid")
+        other.join()
+        if errors:
+            raise errors[0]
+        voter, author, post, value, created = (np.concatenate(pair) for pair in zip(*halves))
+        del halves
+        user_ids, joined = bulk.copy_out(first, USERS_SQL, ("int8", "timestamptz"))
+        owned_author, owner_voter = bulk.copy_out(first, OWNERS_SQL, ("int8", "int8"))
+    finally:
+        for conn in conns:
+            conn.close()
+    return _vote_data(voter, author, post, value.astype(np.int8), created, user_ids, joined, owned_author, owner_voter)
+
+
+def _new_connection():
+    """A separate psycopg2 connection to the same database (for work on a second core)."""
+    import psycopg2
+
+    return psycopg2.connect(**connection.get_connection_params())
 
 
 def _generic_load_votes(author_id: int | None) -> VoteData:
@@ -175,27 +235,43 @@ def _staging(cur, name: str, columns: str) -> None:
     cur.execute("SET LOCAL work_mem = '256MB'")  # hash the 1M-row anti-joins in memory
 
 
+def _in_transaction(write, *args) -> None:
+    with transaction.atomic(), connection.cursor() as c:
+        write(bulk.raw_cursor(c), *args)
+
+
+def _on_own_connection(write, *args) -> None:
+    conn = _new_connection()
+    try:
+        with conn, conn.cursor() as cur:  # commits on success, rolls back on error
+            write(cur, *args)
+    finally:
+        conn.close()
+
+
 def write_credibility(cred: Credibility, now) -> None:
+    _in_transaction(_upsert_credibility, cred, now)
+
+
+def _upsert_credibility(cur, cred: Credibility, now) -> None:
     group = getattr(cred, "group", None)
     side = getattr(cred, "side", None)
     n = len(cred.voter_ids)
     group = np.full(n, -1, np.int64) if group is None else group
     side = np.zeros(n) if side is None else np.round(side, 4)
-    with transaction.atomic(), connection.cursor() as c:
-        cur = bulk.raw_cursor(c)
-        _staging(cur, "h_cred", "voter_id int8, credibility float8, grp int8, side float8")
-        bulk.copy_in(
-            cur, "h_cred", ["voter_id", "credibility", "grp", "side"],
-            [("int8", cred.voter_ids), ("float8", cred.credibility), ("int8", group), ("float8", side)],
-        )
-        cur.execute(
-            "INSERT INTO reputation_votercredibility AS t (voter_id, credibility, flags, updated_at) "
-            "SELECT voter_id, credibility, jsonb_build_object('group', grp, 'side', side), %s "
-            "FROM h_cred ORDER BY voter_id "
-            "ON CONFLICT (voter_id) DO UPDATE SET credibility = EXCLUDED.credibility, "
-            "flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at",
-            [now],
-        )
+    _staging(cur, "h_cred", "voter_id int8, credibility float8, grp int8, side float8")
+    bulk.copy_in(
+        cur, "h_cred", ["voter_id", "credibility", "grp", "side"],
+        [("int8", cred.voter_ids), ("float8", cred.credibility), ("int8", group), ("float8", side)],
+    )
+    cur.execute(
+        "INSERT INTO reputation_votercredibility AS t (voter_id, credibility, flags, updated_at) "
+        "SELECT voter_id, credibility, jsonb_build_object('group', grp, 'side', side), %s "
+        "FROM h_cred ORDER BY voter_id "
+        "ON CONFLICT (voter_id) DO UPDATE SET credibility = EXCLUDED.credibility, "
+        "flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at",
+        [now],
+    )
 
 
 REP_COLUMNS = [
@@ -206,98 +282,103 @@ REP_COLUMNS = [
 
 def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
     """Upsert every scored author; reset the stored authors that have no votes left to `empty`."""
-    with transaction.atomic(), connection.cursor() as c:
-        cur = bulk.raw_cursor(c)
-        _staging(
-            cur, "h_rep",
-            "author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
-            "effective_voters float8, weight_up float8, weight_down float8, status text, percentile float8, "
-            "explanation jsonb, algorithm text",
-        )
-        cur.copy_expert(
-            f"COPY h_rep ({', '.join(REP_COLUMNS[:-1])}) FROM STDIN", _reputation_rows(scores, percentile, algorithm)
-        )
-        cur.execute(
-            "UPDATE reputation_authorreputation r SET "
-            + ", ".join(f"{k} = %s" for k in empty)
-            + ", percentile = NULL, updated_at = %s "
-            "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
-            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
-        )
-        cols = ", ".join(REP_COLUMNS)
-        cur.execute(
-            f"INSERT INTO reputation_authorreputation AS r ({cols}) "
-            f"SELECT {', '.join(REP_COLUMNS[:-1])}, %s FROM h_rep ORDER BY author_id "
-            "ON CONFLICT (author_id) DO UPDATE SET "
-            + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
-            [now],
-        )
+    _in_transaction(_upsert_reputations, scores, percentile, algorithm, now, empty)
 
 
-def _reputation_rows(scores: AuthorScores, percentile: np.ndarray, algorithm: str):
+def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+    _staging(
+        cur, "h_rep",
+        "author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
+        "effective_voters float8, weight_up float8, weight_down float8, status text, percentile float8, "
+        "explanation jsonb, algorithm text",
+    )
+    cur.copy_expert(
+        f"COPY h_rep ({', '.join(REP_COLUMNS[:-1])}) FROM STDIN", _reputation_rows(scores, percentile, algorithm)
+    )
+    cur.execute(
+        "UPDATE reputation_authorreputation r SET "
+        + ", ".join(f"{k} = %s" for k in empty)
+        + ", percentile = NULL, updated_at = %s "
+        "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
+        [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
+    )
+    cols = ", ".join(REP_COLUMNS)
+    cur.execute(
+        f"INSERT INTO reputation_authorreputation AS r ({cols}) "
+        f"SELECT {', '.join(REP_COLUMNS[:-1])}, %s FROM h_rep ORDER BY author_id "
+        "ON CONFLICT (author_id) DO UPDATE SET "
+        + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
+        [now],
+    )
+
+
+def _reputation_rows(scores: AuthorScores, percentile: np.ndarray, algorithm: str) -> io.StringIO:
     """COPY text rows; numbers via repr (exact round trip), JSON with backslashes escaped for COPY."""
-    import io
-
-    numeric = np.column_stack(
-        [scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes, scores.voters,
-         scores.effective_voters, scores.weight_up, scores.weight_down]
-    ).tolist() if len(scores.author_ids) else []
-    ints = {0, 4, 5, 6}
+    ints = [np.asarray(a).tolist() for a in (scores.author_ids, scores.upvotes, scores.downvotes, scores.voters)]
+    floats = [
+        np.asarray(a, np.float64).tolist()
+        for a in (scores.score, scores.low, scores.high, scores.effective_voters, scores.weight_up, scores.weight_down)
+    ]
+    pct = ["\\N" if p != p else repr(p) for p in np.asarray(percentile, np.float64).tolist()]
     out = io.StringIO()
-    for i, row in enumerate(numeric):
-        fields = [str(int(v)) if j in ints else repr(float(v)) for j, v in enumerate(row)]
-        pct = percentile[i]
-        fields += [
-            str(scores.status[i]),
-            "\\N" if np.isnan(pct) else repr(float(pct)),
-            json.dumps(scores.explanations[i]).replace("\\", "\\\\"),
-            algorithm,
-        ]
-        out.write("\t".join(fields))
-        out.write("\n")
+    for i, (author, up, down, voters) in enumerate(zip(*ints)):
+        score, low, high, n_eff, w_up, w_down = (f[i] for f in floats)
+        explanation = json.dumps(scores.explanations[i]).replace("\\", "\\\\")
+        out.write(
+            f"{author}\t{score!r}\t{low!r}\t{high!r}\t{up}\t{down}\t{voters}\t{n_eff!r}\t{w_up!r}\t{w_down!r}\t"
+            f"{scores.status[i]}\t{pct[i]}\t{explanation}\t{algorithm}\n"
+        )
     out.seek(0)
     return out
 
 
-def write_post_scores(scores: AuthorScores, now, delete_stale: bool) -> None:
-    """Upsert post scores; with `delete_stale`, drop scores of posts that no longer have a vote."""
-    with transaction.atomic(), connection.cursor() as c:
-        cur = bulk.raw_cursor(c)
-        _staging(cur, "h_post", "post_id int8, quality float8, upvotes int4, downvotes int4")
-        bulk.copy_in(
-            cur, "h_post", ["post_id", "quality", "upvotes", "downvotes"],
-            [("int8", scores.post_ids), ("float8", scores.post_quality), ("int4", scores.post_upvotes),
-             ("int4", scores.post_downvotes)],
-        )
-        if delete_stale:
-            # Posts scored now have votes; the second test only runs for the few that are left.
-            cur.execute(
-                "DELETE FROM reputation_postscore p WHERE NOT EXISTS (SELECT 1 FROM h_post t WHERE t.post_id = p.post_id) "
-                "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)"
-            )
+def write_post_scores(scores: AuthorScores, now, delete_stale: bool, own_connection: bool = False) -> None:
+    """Upsert post scores; with `delete_stale`, drop scores of posts that no longer have a vote.
+
+    `own_connection` writes on a separate connection (and transaction), so that the caller's
+    thread can write other tables meanwhile.
+    """
+    (_on_own_connection if own_connection else _in_transaction)(_upsert_post_scores, scores, now, delete_stale)
+
+
+def _upsert_post_scores(cur, scores: AuthorScores, now, delete_stale: bool) -> None:
+    _staging(cur, "h_post", "post_id int8, quality float8, upvotes int4, downvotes int4")
+    bulk.copy_in(
+        cur, "h_post", ["post_id", "quality", "upvotes", "downvotes"],
+        [("int8", scores.post_ids), ("float8", scores.post_quality), ("int4", scores.post_upvotes),
+         ("int4", scores.post_downvotes)],
+    )
+    if delete_stale:
+        # Posts scored now have votes; the second test only runs for the few that are left.
         cur.execute(
-            "INSERT INTO reputation_postscore AS p (post_id, quality, upvotes, downvotes, updated_at) "
-            "SELECT post_id, quality, upvotes, downvotes, %s FROM h_post ORDER BY post_id "
-            "ON CONFLICT (post_id) DO UPDATE SET quality = EXCLUDED.quality, upvotes = EXCLUDED.upvotes, "
-            "downvotes = EXCLUDED.downvotes, updated_at = EXCLUDED.updated_at",
-            [now],
+            "DELETE FROM reputation_postscore p WHERE NOT EXISTS (SELECT 1 FROM h_post t WHERE t.post_id = p.post_id) "
+            "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)"
         )
+    cur.execute(
+        "INSERT INTO reputation_postscore AS p (post_id, quality, upvotes, downvotes, updated_at) "
+        "SELECT post_id, quality, upvotes, downvotes, %s FROM h_post ORDER BY post_id "
+        "ON CONFLICT (post_id) DO UPDATE SET quality = EXCLUDED.quality, upvotes = EXCLUDED.upvotes, "
+        "downvotes = EXCLUDED.downvotes, updated_at = EXCLUDED.updated_at",
+        [now],
+    )
 
 
 def write_snapshots(scores: AuthorScores, day) -> None:
     """One snapshot per author for `day`, replacing that day's numbers if it already has one."""
-    with transaction.atomic(), connection.cursor() as c:
-        cur = bulk.raw_cursor(c)
-        _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4")
-        bulk.copy_in(
-            cur, "h_snap", ["author_id", "score", "low", "high", "votes"],
-            [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
-             ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes))],
-        )
-        cur.execute(
-            "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, note) "
-            "SELECT author_id, %s, score, low, high, votes, '' FROM h_snap ORDER BY author_id "
-            "ON CONFLICT (author_id, day) DO UPDATE SET score = EXCLUDED.score, low = EXCLUDED.low, "
-            "high = EXCLUDED.high, votes = EXCLUDED.votes",
-            [day],
-        )
+    _in_transaction(_upsert_snapshots, scores, day)
+
+
+def _upsert_snapshots(cur, scores: AuthorScores, day) -> None:
+    _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4")
+    bulk.copy_in(
+        cur, "h_snap", ["author_id", "score", "low", "high", "votes"],
+        [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
+         ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes))],
+    )
+    cur.execute(
+        "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, note) "
+        "SELECT author_id, %s, score, low, high, votes, '' FROM h_snap ORDER BY author_id "
+        "ON CONFLICT (author_id, day) DO UPDATE SET score = EXCLUDED.score, low = EXCLUDED.low, "
+        "high = EXCLUDED.high, votes = EXCLUDED.votes",
+        [day],
+    )

@@ -152,17 +152,21 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     del votes  # the engine's results are all the write-back needs; free the vote arrays
 
     t = time.perf_counter()
-    if refit_credibility:
-        _write_credibility(cred, progress)
-    _write_reputations(scores, progress)
-    if data.is_postgres():
-        data.write_post_scores(scores, timezone.now(), delete_stale=True)
-    else:
-        with transaction.atomic():
-            PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
-            _write_post_scores(scores)
+    posts_writer = None
+    if data.is_postgres() and not connection.in_atomic_block and len(scores.post_ids) >= data.PARALLEL_MIN_POSTS:
+        # The largest table goes on a second connection (a second core) while this one writes the rest.
+        posts_writer = _in_thread(data.write_post_scores, scores, timezone.now(), delete_stale=True, own_connection=True)
+    try:
+        if refit_credibility:
+            _write_credibility(cred, progress)
+        _write_reputations(scores, progress)
+        _write_snapshots(scores, started.date())
+    finally:
+        if posts_writer:
+            posts_writer()
+    if not posts_writer:
+        _replace_post_scores(scores)
     progress("posts", len(scores.post_ids), len(scores.post_ids))
-    _write_snapshots(scores, started.date())
     progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t
 
@@ -174,6 +178,39 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
         if refresh_request(author_id=author_id):
             refresh_enqueue(author_id)
     return {"votes": n_votes, "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
+
+
+def _replace_post_scores(scores: AuthorScores) -> None:
+    """Write every post's score and delete the scores of posts left without votes."""
+    if data.is_postgres():
+        data.write_post_scores(scores, timezone.now(), delete_stale=True)
+        return
+    with transaction.atomic():
+        PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
+        _write_post_scores(scores)
+
+
+def _in_thread(fn, *args, **kwargs) -> Callable[[], None]:
+    """Start fn in a thread; the returned function waits for it and re-raises its error."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn(*args, **kwargs)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="refit-writer")
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return join
 
 
 def _write_credibility(cred, progress: Progress) -> None:

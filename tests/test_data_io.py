@@ -218,3 +218,29 @@ def test_binary_copy_refuses_rows_that_are_not_fixed_width():
     payload = bulk.encode([("int8", np.array([1, 2]))])
     with pytest.raises(ValueError):
         bulk.decode(payload[:-3] + payload[-2:], ["int8"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_two_connection_paths_read_and_write_the_same_as_one(monkeypatch):
+    """Large refits read the votes and write post scores on two connections; force that at test size."""
+    _world()
+    serial = data.load_votes()
+    rep_services.recompute_all(now=NOW)
+    expected = _rows()
+    PostScore.objects.all().delete()
+    monkeypatch.setattr(data, "PARALLEL_MIN_VOTES", -1)  # reltuples is -1 before the first ANALYZE
+    monkeypatch.setattr(data, "PARALLEL_MIN_POSTS", 0)
+    opened = []
+    real_new_connection = data._new_connection
+    monkeypatch.setattr(data, "_new_connection", lambda: opened.append(1) or real_new_connection())
+
+    parallel = data.load_votes()
+    rep_services.recompute_all(now=NOW)
+
+    assert len(opened) == (5 if data.is_postgres() else 0)  # two loads on two each, one post-score writer
+
+    def rows(v):
+        return sorted(zip(v.voter.tolist(), v.post.tolist(), v.author.tolist(), v.value.tolist(), v.created.tolist()))
+
+    assert rows(parallel) == rows(serial) and parallel.voter_joined.tolist() == serial.voter_joined.tolist()
+    assert _rows() == expected
