@@ -8,6 +8,7 @@ from django.http import HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
 from .throttles import describe
@@ -26,7 +27,19 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
+class JSONFirstNegotiation(DefaultContentNegotiation):
+    """Skip parsing the common Accept headers (none, */*, application/json); anything else negotiates as usual."""
+
+    FAST = {"", "*/*", "application/json"}
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if request.META.get("HTTP_ACCEPT", "").strip() in self.FAST:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class ApiViewMixin:
+    content_negotiation_class = JSONFirstNegotiation
     # Public data: shared caches may keep it unless the answer is personal.
     personal = False
 
@@ -63,7 +76,7 @@ class ApiViewMixin:
             cache_control = "private, no-cache"
         else:
             cache_control = f"private, max-age={PUBLIC_MAX_AGE}"
-        if etag_matches(request.headers.get("If-None-Match", ""), etag):
+        if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), etag):
             not_modified = HttpResponseNotModified()
             not_modified["Vary"] = response["Vary"]
             response = not_modified

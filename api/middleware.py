@@ -16,7 +16,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        given = request.headers.get("X-Request-ID", "")
+        given = request.META.get("HTTP_X_REQUEST_ID", "")
         request.request_id = given if _VALID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request.request_id)
         try:

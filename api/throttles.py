@@ -44,21 +44,57 @@ class Window:
 
     def refund(self) -> None:
         if self.count > 0:
-            cache.decr(self.key)
+            _counter_decr(self.key)
             self.count -= 1
+
+
+def _redis():
+    """The raw client behind django-redis, or None with another cache backend (dev: LocMemCache)."""
+    from django.core.cache import caches
+    from django_redis.cache import RedisCache
+
+    backend = caches["default"]
+    return backend.client.get_client(write=True) if isinstance(backend, RedisCache) else None
+
+
+def _counter_incr(key: str, ttl: int) -> int:
+    client = _redis()
+    if client is None:
+        try:
+            return cache.incr(key)
+        except ValueError:  # first request of this window
+            return 1 if cache.add(key, 1, ttl) else cache.incr(key)
+    import redis
+
+    # One round trip per request; the window's first hit also starts its expiry clock.
+    redis_key = cache.make_key(key)
+    try:
+        count = client.incr(redis_key)
+        if count == 1:
+            client.expire(redis_key, ttl)
+        return count
+    except redis.RedisError:  # Redis down: fail open, like the rest of the cache
+        return 0
+
+
+def _counter_decr(key: str) -> None:
+    client = _redis()
+    if client is None:
+        cache.decr(key)
+        return
+    import redis
+
+    try:
+        client.decr(cache.make_key(key))
+    except redis.RedisError:
+        pass
 
 
 def hit(scope: str, ident: str) -> Window:
     limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
-    now = time.time()
-    start = int(now // period * period)
+    start = int(time.time() // period * period)
     key = f"api:rl:{scope}:{ident}:{start}"
-    try:
-        count = cache.incr(key)
-    except ValueError:  # first request of this window
-        count = 1 if cache.add(key, 1, period + 1) else cache.incr(key)
-    if count is None:  # cache unreachable (IGNORE_EXCEPTIONS): fail open
-        count = 0
+    count = _counter_incr(key, period + 1)
     return Window(scope, limit, period, count, start + period, key)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -204,13 +205,16 @@ class VoteListView(BaseListView):
     )
     def post(self, request):
         data = _valid(s.VoteInputSerializer, request.data)
-        post = vote_services.post_register(
-            url=data.get("url"), platform=data.get("platform"), post_id=data.get("post_id"), handle=data.get("author")
-        )
         started = timezone.now()
-        vote = vote_services.vote_cast(
-            voter=request.user, post=post, value=data["value"], reason=data.get("reason", ""), source="api"
-        )
+        # One transaction (one commit) for registering the post and casting the vote.
+        with transaction.atomic():
+            post = vote_services.post_register(
+                url=data.get("url"), platform=data.get("platform"), post_id=data.get("post_id"),
+                handle=data.get("author"),
+            )
+            vote = vote_services.vote_cast(
+                voter=request.user, post=post, value=data["value"], reason=data.get("reason", ""), source="api"
+            )
         vote.post, vote.author = post, post.author
         created = vote.created_at >= started
         return Response(services.vote_card(vote), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

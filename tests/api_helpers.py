@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -47,3 +48,13 @@ def assert_problem(response, status: int) -> dict:
     assert body["status"] == status
     assert body["type"].startswith("http")
     return body
+
+
+@pytest.fixture(autouse=True)
+def clear_local_cards():
+    """The per-process card cache outlives conftest's cache.clear(); start every test empty."""
+    from api.services import local_cards
+
+    local_cards.clear()
+    yield
+    local_cards.clear()

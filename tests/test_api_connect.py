@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from api.models import DeviceToken
 
+from .api_helpers import clear_local_cards  # noqa: F401
 from .conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from .api_helpers import assert_problem, key_client, make_author, token_client
+from .api_helpers import assert_problem, key_client, make_author, token_client, clear_local_cards  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

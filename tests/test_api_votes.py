@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from votes import services as vote_services
 from votes.models import Author, Vote, VoteEvent
 
-from .api_helpers import assert_problem, key_client, token_client
+from .api_helpers import assert_problem, key_client, token_client, clear_local_cards  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = "https://x.com/writer/status/1790000000000000001"

@@ -1,0 +1,37 @@
+"""Gunicorn settings the README recommends: `gunicorn -c config/gunicorn.py config.wsgi:application`.
+
+gthread workers: the app is sync WSGI and spends much of each request waiting on PostgreSQL
+and Redis, so a few threads per process overlap those waits while processes use the cores.
+Every value can be overridden from the environment (GUNICORN_*).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# Load Django once in the master: faster worker (re)starts, shared memory pages.
+preload_app = True
+# Keep-alive for clients that pipeline requests (the extension's service worker, API clients).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 20
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
+max_requests_jitter = max_requests // 10
+# Only trust X-Forwarded-* from the local reverse proxy.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Access log with the request id the API echoes (X-Request-ID), to join with application logs.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def post_fork(server, worker):
+    # Connections opened in the master (preload) must not be shared with the children.
+    from django.db import connections
+
+    connections.close_all()
