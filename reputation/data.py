@@ -49,15 +49,47 @@ def load_author(author_id: int) -> tuple[VoteData, Credibility]:
 
     The author's owner is included in the credibilities: the engine needs its group.
     """
-    votes = load_votes(author_id)
-    wanted = np.union1d(votes.voter_ids, votes.owner_voter)
     if is_postgres():
-        return votes, _pg_load_credibility(
-            "c.voter_id IN (SELECT voter_id FROM votes_vote WHERE author_id = %s "
-            "UNION SELECT owner_id FROM votes_author WHERE id = %s)",
-            [author_id, author_id],
+        return _pg_load_author(author_id)
+    votes = load_votes(author_id)
+    return votes, load_credibility(np.union1d(votes.voter_ids, votes.owner_voter))
+
+
+# Per vote, its voter's join time and stored credibility (-1 = none). The LIMIT 1 laterals keep
+# the planner on primary-key probes: a hash join would scan all 500k voters for one author.
+AUTHOR_SQL = (
+    "SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, v.created_at::timestamptz, "
+    "u.date_joined::timestamptz, COALESCE(c.credibility, -1)::float8, "
+    "COALESCE((c.flags->>'group')::int8, -1), COALESCE((c.flags->>'side')::float8, 0) "
+    "FROM votes_vote v "
+    "CROSS JOIN LATERAL (SELECT date_joined FROM auth_user WHERE id = v.voter_id LIMIT 1) u "
+    "LEFT JOIN LATERAL (SELECT credibility, flags FROM reputation_votercredibility WHERE voter_id = v.voter_id LIMIT 1) c "
+    "ON TRUE WHERE v.author_id = %s"
+)
+CRED_KINDS = ("int8", "float8", "int8", "float8")
+CRED_SQL = (
+    # Decodes the two keys of Credibility.flags() in SQL: parsing 500k JSON documents in
+    # Python would cost more than the rest of the load. Keep in step with `Credibility.flags`.
+    "SELECT c.voter_id::int8, c.credibility::float8, COALESCE((c.flags->>'group')::int8, -1), "
+    "COALESCE((c.flags->>'side')::float8, 0) FROM reputation_votercredibility c"
+)
+
+
+def _pg_load_author(author_id: int) -> tuple[VoteData, Credibility]:
+    with connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        voter, author, post, value, created, joined, cred, group, side = bulk.copy_out(
+            cur, AUTHOR_SQL, VOTE_KINDS + ("timestamptz",) + CRED_KINDS[1:], [author_id]
         )
-    return votes, load_credibility(wanted)
+        owned_author, owner_voter = bulk.copy_out(cur, f"{OWNERS_SQL} AND id = %s", ("int8", "int8"), [author_id])
+        owner_cred = bulk.copy_out(
+            cur, f"{CRED_SQL} WHERE c.voter_id IN (SELECT owner_id FROM votes_author WHERE id = %s)", CRED_KINDS, [author_id]
+        )
+    votes = _vote_data(voter, author, post, value.astype(np.int8), created, voter, joined, owned_author, owner_voter)
+    has = cred >= 0
+    ids, first = np.unique(np.concatenate([voter[has], owner_cred[0]]), return_index=True)
+    columns = [np.concatenate([col[has], extra])[first] for col, extra in zip((cred, group, side), owner_cred[1:])]
+    return votes, Credibility(ids, *columns)
 
 
 def _pg_load_votes(author_id: int | None) -> VoteData:
@@ -209,16 +241,9 @@ def load_credibility(voter_ids: np.ndarray | None = None) -> Credibility:
 
 
 def _pg_load_credibility(where: str, params) -> Credibility:
-    # Decodes the two keys of Credibility.flags() in SQL: parsing 500k JSON documents in
-    # Python would cost more than the rest of the load. Keep in step with `Credibility.flags`.
     with connection.cursor() as c:
         ids, cred, group, side = bulk.copy_out(
-            bulk.raw_cursor(c),
-            "SELECT c.voter_id::int8, c.credibility::float8, COALESCE((c.flags->>'group')::int8, -1), "
-            f"COALESCE((c.flags->>'side')::float8, 0) FROM reputation_votercredibility c WHERE {where} "
-            "ORDER BY c.voter_id",
-            ("int8", "float8", "int8", "float8"),
-            params,
+            bulk.raw_cursor(c), f"{CRED_SQL} WHERE {where} ORDER BY c.voter_id", CRED_KINDS, params
         )
     return Credibility(ids, cred, group, side)
 
