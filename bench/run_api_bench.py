@@ -201,6 +201,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--vote-authors", type=int, default=1000, help="distinct authors the votes go to")
     parser.add_argument("--vote-connections", type=int, default=32, help="votes wait on commits: more in flight")
+    parser.add_argument("--only", nargs="*", help="run only these scenarios (ceiling single batch100 votes)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -225,6 +226,8 @@ def main() -> None:
             ("votes", "votes.lua", "/", args.vote_seconds),
         ]
         for name, script, path, seconds in scenarios:
+            if args.only and name not in args.only:
+                continue
             this_load = {**load, "connections": args.vote_connections} if name == "votes" else load
             wrk(script, 2, **this_load, path=path)  # warm-up: imports, connections, caches
             results[name] = wrk(script, seconds, **this_load, path=path)
@@ -235,6 +238,8 @@ def main() -> None:
 
     from votes.models import Vote
 
+    if args.only:
+        return
     ceiling = results["ceiling"]["rps"]
     summary = {
         "config": {
