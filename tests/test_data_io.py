@@ -244,3 +244,25 @@ def test_the_two_connection_paths_read_and_write_the_same_as_one(monkeypatch):
 
     assert rows(parallel) == rows(serial) and parallel.voter_joined.tolist() == serial.voter_joined.tolist()
     assert _rows() == expected
+
+
+def test_an_author_voted_on_during_the_refit_is_marked_and_enqueued_again(alice, bob, post, monkeypatch):
+    from reputation.models import PendingRefresh
+
+    services.vote_cast(voter=alice, post=post, value=1)
+    engine_class = type(get_engine())
+    real_fit = engine_class.fit
+
+    def fit_while_a_vote_arrives(self, votes, now):
+        services.vote_cast(voter=bob, post=post, value=-1)
+        PendingRefresh.objects.all().delete()  # as if that vote's own refresh already ran
+        return real_fit(self, votes, now)
+
+    monkeypatch.setattr(engine_class, "fit", fit_while_a_vote_arrives)
+    enqueued = []
+    monkeypatch.setattr(rep_services, "refresh_enqueue", lambda author_id, countdown=None: enqueued.append(author_id))
+
+    rep_services.recompute_all(now=NOW)
+
+    assert list(PendingRefresh.objects.values_list("author_id", flat=True)) == [post.author_id]
+    assert enqueued == [post.author_id]
