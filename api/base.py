@@ -30,7 +30,7 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 class JSONFirstNegotiation(DefaultContentNegotiation):
     """Skip parsing the common Accept headers (none, */*, application/json); anything else negotiates as usual."""
 
-    FAST = {"", "*/*", "application/json"}
+    FAST = frozenset({"", "*/*", "application/json"})
 
     def select_renderer(self, request, renderers, format_suffix=None):
         if request.META.get("HTTP_ACCEPT", "").strip() in self.FAST:

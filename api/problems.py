@@ -121,7 +121,7 @@ def exception_handler(exc, context):
         extra["errors"] = errors
         detail = "; ".join(f"{e['pointer'].lstrip('#/') or 'request'}: {e['detail']}" for e in errors)
     else:
-        detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else str(exc.detail)
+        detail = str(exc.detail)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         retry_after = max(1, int(exc.wait + 0.999))
         headers["Retry-After"] = str(retry_after)

@@ -8,6 +8,7 @@ from reputation.models import Status
 from votes.models import Reason
 from votes.platforms import PLATFORM_CHOICES
 
+
 class StrictCharField(serializers.CharField):
     """JSON strings only: DRF would turn 123 or true into "123"/"True", which the schema does not allow."""
 

@@ -1,7 +1,11 @@
 """/api/v1/: every path answers with and without a trailing slash (no redirects for API clients)."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from . import problems, views
 

@@ -174,7 +174,7 @@ class PostDetailView(BaseApiView):
 
 
 class VoteListView(BaseListView):
-    permission_classes = [IsTokenUser]
+    permission_classes = (IsTokenUser,)
     serializer_class = s.VoteSerializer
     pagination_class = type("VotePage", (Page,), {"ordering": "-id"})
     personal = True
@@ -221,7 +221,7 @@ class VoteListView(BaseListView):
 
 
 class VoteDetailView(BaseApiView):
-    permission_classes = [IsTokenUser]
+    permission_classes = (IsTokenUser,)
 
     @extend_schema(operation_id="vote_retract", responses={204: None}, summary="Retract my vote on a post")
     def delete(self, request, platform: str, post_id: str):

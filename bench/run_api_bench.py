@@ -210,7 +210,8 @@ def main() -> None:
     tokens = prepare_database(args.authors, args.users)
     write_lua(tokens, args.authors, args.hot, args.vote_authors)
 
-    log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)
+    log_path = Path(tempfile.gettempdir()) / f"merit-api-bench-gunicorn-{os.getpid()}.log"
+    log = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"],
         env=ENV, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -235,6 +236,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        log.close()
 
     from votes.models import Vote
 
@@ -265,7 +267,7 @@ def main() -> None:
     print(f"\nsingle / ceiling = {summary['single_vs_ceiling']:.0%}; votes stored: {summary['votes_in_db']}")
     for target, met in summary["targets"].items():
         print(f"  {'met ' if met else 'MISSED'} {target}")
-    print(f"server log: {log.name}")
+    print(f"server log: {log_path}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from votes import services as vote_services
 from votes.models import Author, Vote, VoteEvent
 
-from .api_helpers import assert_problem, key_client, token_client, clear_local_cards  # noqa: F401
+from .api_helpers import assert_problem, clear_local_cards, key_client, token_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = "https://x.com/writer/status/1790000000000000001"
@@ -132,7 +132,7 @@ def test_it_lists_my_votes_filtered_by_post_ids(alice):
 
 
 def test_a_revoked_token_stops_working(alice):
-    client, token = token_client(alice)
+    client, _ = token_client(alice)
     assert client.get("/api/v1/votes").status_code == 200
     AuthToken.objects.filter(user=alice).delete()
     assert_problem(client.get("/api/v1/votes"), 401)
