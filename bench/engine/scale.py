@@ -54,12 +54,12 @@ def main() -> None:
     data, ring = world(args.votes, args.posts, args.authors, args.voters)
     print(f"generated {len(data):,} votes in {time.perf_counter() - t:.1f}s")
     engine = get_engine()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     cred, scores = engine.fit(data, 1.75e9)
-    fit_s = time.perf_counter() - t
+    fit_s, fit_cpu = time.perf_counter() - t, time.process_time() - c
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     g = cred.group
-    print(f"fit: {fit_s:.1f}s, peak RSS {peak_gb:.2f} GB, authors {len(scores.author_ids):,}, "
+    print(f"fit: {fit_s:.1f}s wall, {fit_cpu:.1f}s CPU, peak RSS {peak_gb:.2f} GB, authors {len(scores.author_ids):,}, "
           f"grouped voters {(g >= 0).sum():,} in {len(np.unique(g[g >= 0])):,} groups, "
           f"ring members grouped {(g[ring] >= 0).sum()}/{len(ring)}")
     one = np.flatnonzero(data.author == scores.author_ids[np.argmax(scores.voters)])[:300]

@@ -5,8 +5,10 @@ candidates come from MinHash locality-sensitive hashing over each voter's set of
 (post, direction) tokens, and again over (author, direction) tokens (which
 catches accounts that hit the same authors on different posts). Only candidate
 pairs are verified exactly, with sparse row products, against the Community
-Notes rule co / (min(k_u, k_v) + 10) >= threshold; groups are the connected
-components of the verified pairs. Every step is whole-array NumPy/SciPy and
+Notes rule co / (min(k_u, k_v) + 10) >= threshold. A third pass runs the same
+test on the transposed side, (author, direction) targets by their voters, to
+catch attacks spread too thin for any pair of accounts to stand out (see
+`_block_edges`). Groups are the connected components of all verified pairs. Every step is whole-array NumPy/SciPy and
 linear in the number of votes.
 """
 
@@ -92,6 +94,43 @@ def _verify(X: sparse.csr_matrix, k: np.ndarray, u, v, threshold: float, min_co:
     return u[ok], v[ok]
 
 
+def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hits, hit_share, n_hash, rows):
+    """Voter pairs that hit the same dense block of (author, direction) targets.
+
+    Pairwise co-voting misses attacks spread thin (each account strikes a few
+    target posts, or strikes over weeks): two attackers then share only a couple
+    of targets. The targets, though, share far more voters than chance. So the
+    same MinHash + exact check runs on the transposed side, `XT` = (author,
+    direction) nodes x voters; linked nodes form blocks of at least 3, and a voter
+    who hits at least `min_hits` and `hit_share` of a block's nodes joins that
+    block's group (returned as a chain of pairs through its members).
+    """
+    n_nodes, n_voters = XT.shape
+    k = np.diff(XT.indptr)
+    node = np.repeat(np.arange(n_nodes), k)
+    kv = XT.indices.astype(np.int64)
+    act = np.bincount(kv, minlength=n_voters).astype(float)
+    collide = float(((act / max(act.sum(), 1.0)) ** 2).sum())
+    sig = _minhash(node, kv, n_nodes, n_hash, seed=7)
+    u, v = _candidates(sig, k >= min_voters, rows, seed=7)
+    u, v = _verify(XT, k, u, v, threshold, min_co, collide)
+    if not len(u):
+        return u, v
+    G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_nodes, n_nodes))
+    _, label = csgraph.connected_components(G, directed=False)
+    linked = np.zeros(n_nodes, bool)
+    linked[u] = linked[v] = True
+    size = np.bincount(label[linked], minlength=label.max() + 1)
+    block = np.where(linked & (size[label] >= 3), label, -1)
+    hit = block[node] >= 0
+    bkey, cnt = np.unique(block[node[hit]] * n_voters + kv[hit], return_counts=True)  # nodes hit per (block, voter)
+    pb, pv = bkey // n_voters, bkey % n_voters
+    ok = (cnt >= min_hits) & (cnt >= hit_share * size[pb])
+    pb, pv = pb[ok], pv[ok]
+    same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
+    return pv[:-1][same], pv[1:][same]
+
+
 def detect_groups(
     vpos: np.ndarray,
     post: np.ndarray,
@@ -106,6 +145,9 @@ def detect_groups(
     n_hash: int = 24,
     rows: int = 2,
     max_group_share: float = 0.25,
+    block_threshold: float | None = 0.2,
+    block_hit_share: float = 0.15,
+    block_hashes: int = 12,
 ) -> np.ndarray:
     """Group id per voter position (-1 = none). Votes must be sorted by vpos."""
     sign = (value > 0).astype(np.int64)
@@ -127,6 +169,11 @@ def detect_groups(
         sig = _minhash(tv, tt, n_voters, n_hash, seed=level)
         u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
         u, v = _verify(X, k, u, v, threshold, min_co, collide)
+        us.append(u)
+        vs.append(v)
+    if block_threshold is not None:  # X is now voters x (author, direction)
+        u, v = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10,
+                            min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows)
         us.append(u)
         vs.append(v)
     u, v = np.concatenate(us), np.concatenate(vs)

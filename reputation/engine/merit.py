@@ -31,12 +31,15 @@ def _segment_sum(key: np.ndarray, w: np.ndarray):
 
 class MeritEngine:
     name = "merit-v2"
-    age_scale_days = 30.0
+    # Age ramp at the time of the vote. A 30-day ramp cost clean tau ~0.012 (honest newcomers'
+    # votes hardly counted) and the groups catch aged rings anyway; 3 days still halves a
+    # fresh sybil's first-day votes (bench, tuning seeds).
+    age_scale_days = 3.0
     votes_to_earn = 5
     voter_author_cap = 2.0
     group_author_cap = 1.0
     prior_mean = 0.5
-    prior_strength = 4.0
+    prior_strength = 2.0
     dispersion = 1.5  # votes vary more than a binomial: authors' posts differ, voters differ
     competence_floor = 0.5  # lower floors amplify the larger camp (bench: polarized lift)
     min_effective_voters = 3.0
