@@ -9,7 +9,6 @@ databases (SQLite in development) use plain cursors and `bulk_create`, in
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -311,14 +310,22 @@ def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: s
 
 
 def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+    # Numbers go as binary COPY; statuses as codes into a label array; the explanations as one
+    # JSON array joined back by position (one json.dumps instead of one per author).
+    labels, codes = np.unique(np.asarray(scores.status, dtype=str), return_inverse=True)
     _staging(
         cur, "h_rep",
-        "author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
-        "effective_voters float8, weight_up float8, weight_down float8, status text, percentile float8, "
-        "explanation jsonb, algorithm text",
+        "pos int8, author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
+        "effective_voters float8, weight_up float8, weight_down float8, status int4, percentile float8",
     )
-    cur.copy_expert(
-        f"COPY h_rep ({', '.join(REP_COLUMNS[:-1])}) FROM STDIN", _reputation_rows(scores, percentile, algorithm)
+    bulk.copy_in(
+        cur, "h_rep",
+        ["pos", "author_id", "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
+         "weight_up", "weight_down", "status", "percentile"],
+        [("int8", np.arange(1, len(scores.author_ids) + 1)), ("int8", scores.author_ids), ("float8", scores.score),
+         ("float8", scores.low), ("float8", scores.high), ("int4", scores.upvotes), ("int4", scores.downvotes),
+         ("int4", scores.voters), ("float8", scores.effective_voters), ("float8", scores.weight_up),
+         ("float8", scores.weight_down), ("int4", codes.reshape(-1)), ("float8", percentile)],
     )
     cur.execute(
         "UPDATE reputation_authorreputation r SET "
@@ -330,31 +337,14 @@ def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algor
     cols = ", ".join(REP_COLUMNS)
     cur.execute(
         f"INSERT INTO reputation_authorreputation AS r ({cols}) "
-        f"SELECT {', '.join(REP_COLUMNS[:-1])}, %s FROM h_rep ORDER BY author_id "
+        "SELECT h.author_id, h.score, h.low, h.high, h.upvotes, h.downvotes, h.voters, h.effective_voters, "
+        "h.weight_up, h.weight_down, (%s::text[])[h.status + 1], NULLIF(h.percentile, 'NaN'), e.value, %s, %s "
+        "FROM h_rep h JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(value, pos) ON e.pos = h.pos "
+        "ORDER BY h.author_id "
         "ON CONFLICT (author_id) DO UPDATE SET "
         + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
-        [now],
+        [labels.tolist(), algorithm, now, json.dumps(scores.explanations)],
     )
-
-
-def _reputation_rows(scores: AuthorScores, percentile: np.ndarray, algorithm: str) -> io.StringIO:
-    """COPY text rows; numbers via repr (exact round trip), JSON with backslashes escaped for COPY."""
-    ints = [np.asarray(a).tolist() for a in (scores.author_ids, scores.upvotes, scores.downvotes, scores.voters)]
-    floats = [
-        np.asarray(a, np.float64).tolist()
-        for a in (scores.score, scores.low, scores.high, scores.effective_voters, scores.weight_up, scores.weight_down)
-    ]
-    pct = ["\\N" if p != p else repr(p) for p in np.asarray(percentile, np.float64).tolist()]
-    out = io.StringIO()
-    for i, (author, up, down, voters) in enumerate(zip(*ints)):
-        score, low, high, n_eff, w_up, w_down = (f[i] for f in floats)
-        explanation = json.dumps(scores.explanations[i]).replace("\\", "\\\\")
-        out.write(
-            f"{author}\t{score!r}\t{low!r}\t{high!r}\t{up}\t{down}\t{voters}\t{n_eff!r}\t{w_up!r}\t{w_down!r}\t"
-            f"{scores.status[i]}\t{pct[i]}\t{explanation}\t{algorithm}\n"
-        )
-    out.seek(0)
-    return out
 
 
 def write_post_scores(scores: AuthorScores, now, delete_stale: bool, own_connection: bool = False) -> None:
