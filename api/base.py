@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions
@@ -42,6 +43,14 @@ class ApiViewMixin:
     content_negotiation_class = JSONFirstNegotiation
     # Public data: shared caches may keep it unless the answer is personal.
     personal = False
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if "HTTP_AUTHORIZATION" not in request.META:
+            # No credentials: anonymous without asking each authenticator (the hot path of public reads).
+            drf_request._authenticator = None
+            drf_request.user, drf_request.auth = AnonymousUser(), None
+        return drf_request
 
     def throttled(self, request, wait):
         windows = [w for w in getattr(request, "rate_windows", []) if w.count > w.limit]

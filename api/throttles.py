@@ -115,6 +115,17 @@ class _CountingThrottle(BaseThrottle):
     def wait(self) -> float:
         return max(1.0, self.window.reset - time.time())
 
+    def get_ident(self, request) -> str:
+        """The client address. Unlike DRF's default, X-Forwarded-For is trusted only when NUM_PROXIES says
+        how many proxies sit in front; otherwise any client could pick a fresh address per request."""
+        remote_addr = request.META.get("REMOTE_ADDR", "")
+        num_proxies = api_settings.NUM_PROXIES
+        xff = request.META.get("HTTP_X_FORWARDED_FOR")
+        if not num_proxies or not xff:
+            return remote_addr
+        addrs = xff.split(",")
+        return addrs[-min(num_proxies, len(addrs))].strip()
+
 
 class IdentityThrottle(_CountingThrottle):
     """One quota per caller: API key (by key id), user (by id) or anonymous client (by IP)."""

@@ -8,7 +8,13 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from .api_helpers import assert_problem, key_client, make_author, token_client, clear_local_cards  # noqa: F401
+from .api_helpers import (  # noqa: F401
+    assert_problem,
+    clear_local_cards,
+    key_client,
+    make_author,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +148,14 @@ def test_create_api_key_command_prints_a_working_key(capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert client.get("/api/v1/authors", {"handles": "a"}).status_code == 200
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_anonymous_quota():
+    client = APIClient()
+    with rates(anon="2/min"):
+        cache.clear()
+        codes = [
+            client.get("/api/v1/authors", {"handles": "a"}, HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+            for i in range(3)
+        ]
+    assert codes == [200, 200, 429]
