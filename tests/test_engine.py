@@ -1,6 +1,7 @@
 """Properties of the reputation engine, on small synthetic worlds (no database)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +126,50 @@ def test_it_explains_every_score():
                 "per_voter_cap", "per_group_cap"} <= set(ex["discounted"])
     assert set(scores.status) <= {"insufficient_data", "provisional", "established", "under_review"}
     assert (scores.low <= scores.score).all() and (scores.score <= scores.high).all()
+
+
+def test_it_reports_the_discount_when_a_refit_newly_finds_a_group():
+    data, quality = world()
+    target = int(np.argmin(quality))
+    _, before = get_engine().fit(data, NOW)
+    _, after = get_engine().fit(with_ring(data, target, fresh=False), NOW)
+    i, j = np.searchsorted(before.author_ids, target), np.searchsorted(after.author_ids, target)
+    was, found = before.explanations[i]["coordinated_discount"], after.explanations[j]["coordinated_discount"]
+    assert found["groups"] == was["groups"] + 1  # (this dense little world has a few honest pairs already)
+    assert after.coordinated_discount[j] == pytest.approx(found["weight"], abs=1e-3)
+    # The ring's past votes stopped counting (one group voice, at most one vote-equivalent per
+    # author), and what its members' credibility would have given is listed as discounted.
+    ring_votes = (after.upvotes[j] + after.downvotes[j]) - (before.upvotes[i] + before.downvotes[i])
+    assert found["weight"] - was["weight"] > 0.4 * ring_votes
+    assert after.weight_up[j] - before.weight_up[i] < 1.5
+
+
+def test_it_finds_an_attack_spread_too_thin_for_pairwise_co_voting():
+    """Each account upvotes one post of 5 of the 12 targets and nothing else, so no two accounts share enough to pair up;
+    the targets, though, share far more voters than chance."""
+    data, quality = world(n_voters=2000, n_authors=300, votes_each=10)
+    rng = np.random.default_rng(5)
+    targets = np.argsort(quality)[:12]
+    ids = np.arange(150, dtype=np.int64) + data.voter_ids.max() + 1
+    posts = [np.unique(data.post[data.author == t]) for t in targets]
+    post_author = np.zeros(data.post.max() + 1, np.int64)
+    post_author[data.post] = data.author
+    v, p = [], []
+    for i in ids:
+        for t in rng.choice(12, 5, replace=False):
+            v.append(i)
+            p.append(rng.choice(posts[t]))
+    v, p = np.array(v), np.array(p)
+    attacked = VoteData(
+        voter=np.concatenate([data.voter, v]), author=np.concatenate([data.author, post_author[p]]),
+        post=np.concatenate([data.post, p]), value=np.concatenate([data.value, np.ones(len(v), np.int8)]),
+        created=np.concatenate([data.created, NOW - rng.uniform(1, 50, len(v)) * DAY]),
+        voter_ids=np.concatenate([data.voter_ids, ids]),
+        voter_joined=np.concatenate([data.voter_joined, np.full(len(ids), NOW - 400 * DAY)]),
+    )
+    cred, _ = get_engine().fit(attacked, NOW)
+    assert (cred.group[-150:] >= 0).mean() > 0.8
+    assert (cred.group[:-150] >= 0).mean() < 0.01
 
 
 def test_it_says_insufficient_data_for_a_single_vote():

@@ -232,6 +232,12 @@ class MeritEngine:
         voters = np.bincount(apos[first], minlength=A)
         sums = {k: np.bincount(apos, parts[k], A) for k in ("new_or_low", "collapsed", "own", "voter_cap", "group_cap")}
         coordinated = sums["collapsed"] + sums["own"] + sums["group_cap"]
+        # Reversal pass: a refit that newly finds a group discounts all its past votes; each
+        # affected author says how much and how many groups, so the history can note it.
+        per_vote = parts["collapsed"] + parts["own"] + parts["group_cap"]
+        hit = (parts["group"] >= 0) & (per_vote > 1e-9)
+        g_key = np.unique(parts["group"][hit] * max(A, 1) + apos[hit])
+        discounting_groups = np.bincount(g_key % max(A, 1), minlength=A)
         raw = (n_up + n_down).astype(float)
         n_eff = agg["n_eff"]
         status = np.where(n_eff < self.min_effective_voters, "insufficient_data",
@@ -252,6 +258,11 @@ class MeritEngine:
                     "group_votes_on_own_members": round(float(sums["own"][i]), 3),
                     "per_voter_cap": round(float(sums["voter_cap"][i]), 3),
                     "per_group_cap": round(float(sums["group_cap"][i]), 3),
+                },
+                "coordinated_discount": {
+                    "weight": round(float(coordinated[i]), 3),
+                    "share_of_votes": round(float(coordinated[i] / raw[i]), 3) if raw[i] else 0.0,
+                    "groups": int(discounting_groups[i]),
                 },
                 "prior_votes": self.prior_strength,
             }
@@ -276,6 +287,7 @@ class MeritEngine:
             weight_down=agg["w_down"],
             status=status,
             explanations=explanations,
+            coordinated_discount=coordinated,
             post_ids=post_ids,
             post_quality=100 * (k * post_mean + p_up) / (k + p_up + p_down),
             post_upvotes=np.bincount(ppos, up, P).astype(np.int64),

@@ -130,5 +130,6 @@ class SimpleBayesEngine:
             weight_down=w_down,
             status=status,
             explanations=explanations,
+            coordinated_discount=np.zeros(n_authors),  # this model finds no groups
         )
 

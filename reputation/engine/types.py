@@ -113,6 +113,9 @@ class AuthorScores:
     weight_down: np.ndarray
     status: np.ndarray  # str
     explanations: list[dict]
+    # Vote-equivalents removed because of co-voting groups (collapsed, own members, group cap):
+    # when it rises between refits, a newly found group's past votes stopped counting.
+    coordinated_discount: np.ndarray = field(default_factory=_floats)
     # Per post: quality 0-100 and raw counts.
     post_ids: np.ndarray = field(default_factory=_ints)
     post_quality: np.ndarray = field(default_factory=_floats)
