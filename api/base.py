@@ -7,7 +7,7 @@ import hashlib
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
-from rest_framework import exceptions
+from rest_framework import exceptions, renderers
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
@@ -28,6 +28,17 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
+class RawJSON(str):
+    """Text that is already JSON (assembled from cached, pre-encoded cards)."""
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, RawJSON):
+            return data.encode()
+        return super().render(data, accepted_media_type, renderer_context)
+
+
 class JSONFirstNegotiation(DefaultContentNegotiation):
     """Skip parsing the common Accept headers (none, */*, application/json); anything else negotiates as usual."""
 
@@ -41,6 +52,7 @@ class JSONFirstNegotiation(DefaultContentNegotiation):
 
 class ApiViewMixin:
     content_negotiation_class = JSONFirstNegotiation
+    renderer_classes = (JSONRenderer,)
     # Public data: shared caches may keep it unless the answer is personal.
     personal = False
 

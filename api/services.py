@@ -7,6 +7,7 @@ max-age, so a client that revalidates sees a change within about a minute).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -19,7 +20,7 @@ from votes.models import Author, Post, Vote
 
 CARD_TTL = 30
 LOCAL_TTL = 5
-_UNKNOWN = 0  # cached marker for "no such author", so misses are cheap too
+_UNKNOWN = 0  # cached marker for "no such post", so misses are cheap too
 
 
 class LocalCache:
@@ -95,8 +96,16 @@ def _card_key(platform: str, handle: str) -> str:
     return f"api:card:{platform}:{handle}"
 
 
-def authors_lookup(platform: str, handles: list[str]) -> dict[str, dict | None]:
-    """Cards keyed by lower-cased handle, None for unknown handles: one cache round trip, at most one query."""
+def card_json(card: dict | None) -> str:
+    # Encoded like DRF's JSONRenderer (compact, UTF-8), once per cache fill rather than per response.
+    return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+
+
+def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
+    """Encoded cards keyed by lower-cased handle ("null" for unknown handles).
+
+    Per-process cache first, then one Redis round trip, then at most one query for the rest.
+    """
     wanted = list(dict.fromkeys(h.lower() for h in handles))
     keys = {_card_key(platform, h): h for h in wanted}
     cached = local_cards.get_many(keys)
@@ -104,22 +113,26 @@ def authors_lookup(platform: str, handles: list[str]) -> dict[str, dict | None]:
         shared = cache.get_many([k for k in keys if k not in cached])
         local_cards.set_many(shared)
         cached.update(shared)
-    results: dict[str, dict | None] = {}
-    for key, handle in keys.items():
-        if key in cached:
-            results[handle] = cached[key] or None
+    results = {keys[key]: text for key, text in cached.items()}
     missing = [h for h in wanted if h not in results]
     if missing:
         found = {
-            a.handle.lower(): author_card(a, _rep_of(a))
+            a.handle.lower(): card_json(author_card(a, _rep_of(a)))
             for a in Author.objects.with_handles(platform, missing).select_related("reputation")
         }
-        fresh = {h: found.get(h) for h in missing}
-        fresh_items = {_card_key(platform, h): card or _UNKNOWN for h, card in fresh.items()}
+        fresh = {h: found.get(h, "null") for h in missing}
+        fresh_items = {_card_key(platform, h): text for h, text in fresh.items()}
         cache.set_many(fresh_items, CARD_TTL)
         local_cards.set_many(fresh_items)
         results.update(fresh)
     return {h: results[h] for h in wanted}
+
+
+def batch_json(platform: str, handles: list[str]) -> str:
+    """The whole batch answer, assembled from already-encoded cards."""
+    cards = authors_lookup_json(platform, handles)
+    results = ",".join(f"{json.dumps(h, ensure_ascii=False)}:{text}" for h, text in cards.items())
+    return f'{{"platform":{json.dumps(platform)},"results":{{{results}}}}}'
 
 
 def author_history(author: Author, days: int) -> list[dict]:

@@ -18,7 +18,7 @@ from votes.platforms import PLATFORMS
 
 from . import serializers as s
 from . import services
-from .base import BaseApiView, BaseListView
+from .base import BaseApiView, BaseListView, RawJSON
 from .permissions import IsTokenUser
 
 
@@ -75,8 +75,7 @@ class AuthorBatchView(BaseApiView):
     )
     def get(self, request):
         query = _valid(s.BatchQuerySerializer, request.query_params)
-        results = services.authors_lookup(query["platform"], query["handles"])
-        return Response({"platform": query["platform"], "results": results})
+        return Response(RawJSON(services.batch_json(query["platform"], query["handles"])))
 
 
 class AuthorLookupView(BaseApiView):
@@ -88,17 +87,16 @@ class AuthorLookupView(BaseApiView):
     )
     def post(self, request):
         data = _valid(s.LookupSerializer, request.data)
-        results = services.authors_lookup(data["platform"], data["handles"])
-        return Response({"platform": data["platform"], "results": results})
+        return Response(RawJSON(services.batch_json(data["platform"], data["handles"])))
 
 
 class AuthorDetailView(BaseApiView):
     @extend_schema(operation_id="author_detail", responses=s.AuthorSerializer, summary="One author's reputation")
     def get(self, request, platform: str, handle: str):
-        card = services.authors_lookup(_platform_or_404(platform), [handle])[handle.lower()]
-        if card is None:
+        card = services.authors_lookup_json(_platform_or_404(platform), [handle])[handle.lower()]
+        if card == "null":
             raise Http404
-        return Response(card)
+        return Response(RawJSON(card))
 
 
 class AuthorHistoryView(BaseApiView):
