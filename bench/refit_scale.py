@@ -209,6 +209,25 @@ def copy_floor(fmt: str = "text") -> tuple[float, int]:
         return time.perf_counter() - t, sink.tell()
 
 
+def time_write_stages() -> dict[str, float]:
+    """Wrap the write-back functions so each refit can report where its write time went."""
+    import functools
+
+    from reputation import data
+
+    times: dict[str, float] = {}
+    for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
+        def timed(*a, _fn=getattr(data, name), _name=name, **kw):
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **kw)
+            finally:
+                times[_name.removeprefix("write_")] = time.perf_counter() - t
+
+        setattr(data, name, functools.wraps(getattr(data, name))(timed))
+    return times
+
+
 def vacuum_derived_tables() -> None:
     from django.db import connection
 
@@ -268,6 +287,7 @@ def main() -> None:
     if not args.skip_refit:
         from reputation.services import recompute_all
 
+        stage_times = time_write_stages()
         for run in range(1, args.refits + 1):
             # Each refit rewrites every derived row; autovacuum reclaims them between the periodic
             # refits (minutes apart), so each timed refit starts from vacuumed tables as it would there.
@@ -280,8 +300,11 @@ def main() -> None:
                 f"write {result['write']:.2f} s, total {total:.2f} s "
                 f"({result['votes']:,} votes, {result['authors']:,} authors, {result['voters']:,} voters)"
             )
+            log("  write stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_times.items()))
+            stage_times.clear()
         log(f"peak RSS: {peak_rss_mb():.0f} MiB (before the refit: {rss_before:.0f} MiB)")
 
+    vacuum_derived_tables()  # this server may run without autovacuum; production would have it
     for label, (author_id, n) in (("typical", typical), ("heavy", heavy)):
         ms = time_refresh(author_id, args.refresh_runs)
         log(f"author_refresh, {label} author {author_id} ({n:,} votes): median {ms:.1f} ms over {args.refresh_runs} runs")
