@@ -257,7 +257,11 @@ def main() -> None:
 
     if args.only:
         return
-    ceiling = results["ceiling"]["rps"]
+    ratios = sorted(
+        round(s_rps / c_rps, 3)
+        for s_rps, c_rps in zip(results["single"]["rounds_rps"], results["ceiling"]["rounds_rps"], strict=True)
+    )
+    single_ratio = ratios[len(ratios) // 2]
     summary = {
         "config": {
             "workers": os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count()} cpus x 2"),
@@ -266,10 +270,12 @@ def main() -> None:
             "vote_authors": args.vote_authors, "vote_connections": args.vote_connections,
         },
         "results": results,
-        "single_vs_ceiling": round(results["single"]["rps"] / ceiling, 3),
+        "single_vs_ceiling": single_ratio,
+        # Each round runs ceiling then single back to back, so their ratio is less exposed to other load.
+        "single_vs_ceiling_by_round": ratios,
         "votes_in_db": Vote.objects.count(),
         "targets": {
-            "single >= 70% of ceiling": results["single"]["rps"] >= 0.7 * ceiling,
+            "single >= 70% of ceiling (median round)": single_ratio >= 0.7,
             "batch100 p95 < 25 ms (8 connections)": results["batch100"]["p95_ms"] < 25,
             "batch100 p95 < 25 ms (2 connections)": results["batch100_c2"]["p95_ms"] < 25,
             "votes >= 300/s": results["votes"]["rps"] >= 300,
@@ -280,7 +286,7 @@ def main() -> None:
     print(f"{'scenario':10s} {'req/s':>9s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'non-2xx':>8s}")
     for name, r in results.items():
         print(f"{name:10s} {r['rps']:9.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['p99_ms']:8.2f} {r['non_2xx']:8d}")
-    print(f"\nsingle / ceiling = {summary['single_vs_ceiling']:.0%}; votes stored: {summary['votes_in_db']}")
+    print(f"\nsingle / ceiling by round: {ratios} (median {single_ratio:.0%}); votes stored: {summary['votes_in_db']}")
     for target, met in summary["targets"].items():
         print(f"  {'met ' if met else 'MISSED'} {target}")
     print(f"server log: {log_path}")
