@@ -4,7 +4,8 @@
     .venv/bin/python bench/refit_scale.py --reuse    # time again on the existing world
 
 Options: --pg postgres://postgres@127.0.0.1:5432 (server), --db merit_scale, --votes/--posts/
---authors/--voters (default 10M/1M/100k/500k), --seed, --refresh-runs. The database is dedicated:
+--authors/--voters (default 10M/1M/100k/500k), --seed, --refresh-runs, --refits N (time N refits
+in a row: the first after --fresh inserts every row, later ones update), --fresh. The database is dedicated:
 it is dropped and rebuilt unless --reuse is given. Prints the plain COPY of the votes table (the
 floor), load, engine fit, write-back and total seconds of `recompute_all`, the peak RSS, and the
 median `author_refresh` time for a typical (median) and the heaviest author. Target (issue 3):
@@ -45,6 +46,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--refresh-runs", type=int, default=7)
     p.add_argument("--refits", type=int, default=1, help="time this many full refits in a row")
+    p.add_argument("--fresh", action="store_true", help="empty the derived tables first (time a first-ever refit)")
     p.add_argument("--skip-refit", action="store_true", help="only the COPY floor and the refreshes")
     return p.parse_args()
 
@@ -288,6 +290,12 @@ def main() -> None:
         from reputation.services import recompute_all
 
         stage_times = time_write_stages()
+        if args.fresh:
+            with connection.cursor() as c:
+                c.execute(
+                    "TRUNCATE reputation_votercredibility, reputation_authorreputation, reputation_postscore, "
+                    "reputation_reputationsnapshot"
+                )
         for run in range(1, args.refits + 1):
             # Each refit rewrites every derived row; autovacuum reclaims them between the periodic
             # refits (minutes apart), so each timed refit starts from vacuumed tables as it would there.
