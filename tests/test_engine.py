@@ -121,7 +121,8 @@ def test_it_explains_every_score():
     data, quality = world()
     _, scores = get_engine().fit(with_ring(data, int(np.argmin(quality)), fresh=False), NOW)
     for ex in scores.explanations:
-        assert {"votes", "voters", "independent_voices", "groups", "effective_voters", "counted_weight"} <= set(ex)
+        assert {"votes", "voters", "independent_voices", "groups", "effective_voters", "counted_weight",
+                "coordinated_discount", "viewpoint_sides_up_share"} <= set(ex)
         assert {"new_or_low_credibility_accounts", "collapsed_groups", "group_votes_on_own_members",
                 "per_voter_cap", "per_group_cap"} <= set(ex["discounted"])
     assert set(scores.status) <= {"insufficient_data", "provisional", "established", "under_review"}

@@ -9,9 +9,10 @@ A vote's weight is, in [0, 1]:
 credibility = earned history (votes cast) * competence (agreement with the
 leave-one-out author consensus, Dawid-Skene log-odds, floored) * standing (an
 account whose own author profile is badly rated earns less say).
-Each author's score is the posterior mean of the weighted up-share under a
-Beta prior, with its evidence sized by the effective number of independent
-voices (groups count once) and widened by a calibrated over-dispersion.
+Each author's score is the mean of two shrunk weighted up-shares, one per side of
+the voters' viewpoint axis (bridging: a larger camp cannot out-vote the smaller
+one), with its evidence the counted weight (groups count once) and its interval
+widened by a calibrated over-dispersion.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ class MeritEngine:
     competence_floor = 0.5  # lower floors amplify the larger camp (bench: polarized lift)
     min_effective_voters = 3.0
     established_effective_voters = 10.0
-    # Ridge on an author's viewpoint slope. Off (huge) by default: the regression intercept can
-    # drop when an upvote is added (non-monotone), and the bench showed only ~0.3 points of
-    # polarized lift for it once competence is floored at 0.5. Sides are still fitted and stored.
-    side_ridge = 1e12
+    bridging = 1.0  # weight of the two-sided blend in the score (0 = plain weighted up-share)
+    side_ridge = 1.0  # ridge of the one-factor viewpoint fit
+    side_gain = 4.0  # membership of a side: (1 + gain * side) / 2, clipped to [0, 1]
     review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
 
     _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
@@ -202,23 +202,28 @@ class MeritEngine:
         sw, sw2 = np.bincount(u_author, uw, A), np.bincount(u_author, uw**2, A)
         n_eff = np.divide(sw**2, sw2, out=np.zeros(A), where=sw2 > 0)
         total = w_up + w_down
-        # Bridging: the vote a voter at the centre of the viewpoint axis would cast,
-        # i.e. the intercept of a ridge regression of votes on the voters' sides.
-        y, s = data.value.astype(float), parts["side"]
-        m = np.divide(np.bincount(apos, w * y, A), total, out=np.zeros(A), where=total > 0)
-        g = np.bincount(apos, w * s * (y - m[apos]), A) / (np.bincount(apos, w * s * s, A) + self.side_ridge)
-        y_adj = np.divide(np.bincount(apos, w * (y - s * g[apos]), A), total, out=np.zeros(A), where=total > 0)
-        share = np.where(total > 0, np.clip((1 + y_adj) / 2, 0.0, 1.0), self.prior_mean)
+        share = np.divide(w_up, total, out=np.full(A, self.prior_mean), where=total > 0)
+        k, pm, ev = self.prior_strength, self.prior_mean, total / self.dispersion
+        plain = (pm * k + w_up / self.dispersion) / (k + ev)
+        # Bridging, monotone: each side of the viewpoint axis (membership (1 +- gain * side) / 2,
+        # clipped) gets its own shrunk up-share, and the two count equally, so a larger camp cannot
+        # out-vote the smaller one and praise from both sides beats praise from one. Each
+        # side's share only rises with an added upvote, so the blend does too.
+        mp = np.clip((1 + self.side_gain * parts["side"]) / 2, 0.0, 1.0)
+        sides = []
+        for m_c in (mp, 1 - mp):
+            W_c = np.bincount(apos, w * m_c, A) / self.dispersion
+            U_c = np.bincount(apos, w * m_c * up, A) / self.dispersion
+            sides.append((pm * k / 2 + U_c) / (k / 2 + W_c))
+        mean = self.bridging * (sides[0] + sides[1]) / 2 + (1 - self.bridging) * plain
         # Evidence is the counted weight (groups already collapsed, voters capped): using n_eff
         # here would let an extra upvote from a known voter lower a score.
-        evidence = total / self.dispersion
-        a = self.prior_mean * self.prior_strength + share * evidence
-        b = (1 - self.prior_mean) * self.prior_strength + (1 - share) * evidence
+        a, b = mean * (k + ev), (1 - mean) * (k + ev)
         counted_units = np.bincount(u_author, uw > 1e-9, A)
         groups_present = np.bincount(u_author, (ukey // A < 0) & (uw > 1e-9), A) if len(ukey) else np.zeros(A)
         return dict(
             author_ids=a_ids, apos=apos, w_up=w_up, w_down=w_down, n_eff=n_eff, a=a, b=b, mean=a / (a + b),
-            m=evidence, units=counted_units, groups=groups_present, share=share, total=total,
+            m=ev, units=counted_units, groups=groups_present, share=share, total=total, sides=sides,
         )
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
@@ -264,6 +269,7 @@ class MeritEngine:
                     "share_of_votes": round(float(coordinated[i] / raw[i]), 3) if raw[i] else 0.0,
                     "groups": int(discounting_groups[i]),
                 },
+                "viewpoint_sides_up_share": [round(float(agg["sides"][0][i]), 3), round(float(agg["sides"][1][i]), 3)],
                 "prior_votes": self.prior_strength,
             }
             for i in range(A)
