@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from reputation.models import PostScore, ReputationSnapshot
 from votes import services as vote_services
 
-from .api_helpers import assert_problem, make_author, token_client, clear_local_cards  # noqa: F401
+from .api_helpers import assert_problem, clear_local_cards, make_author, token_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 AUTHOR_KEYS = {

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 
-from .api_helpers import make_author, clear_local_cards  # noqa: F401
+from .api_helpers import clear_local_cards, make_author  # noqa: F401
 from .conftest import make_user
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
