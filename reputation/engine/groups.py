@@ -171,6 +171,7 @@ def detect_groups(
         u, v = _verify(X, k, u, v, threshold, min_co, collide)
         us.append(u)
         vs.append(v)
+    del key, tv, tt, tcol, sig  # free the token arrays before the block pass (peak memory at 10M votes)
     if block_threshold is not None:  # X is now voters x (author, direction)
         u, v = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10,
                             min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows)
