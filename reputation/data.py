@@ -378,9 +378,9 @@ def _upsert_post_scores(cur, scores: AuthorScores, now, delete_stale: bool) -> N
     )
 
 
-def write_snapshots(scores: AuthorScores, day) -> None:
+def write_snapshots(scores: AuthorScores, day, own_connection: bool = False) -> None:
     """One snapshot per author for `day`, replacing that day's numbers if it already has one."""
-    _in_transaction(_upsert_snapshots, scores, day)
+    (_on_own_connection if own_connection else _in_transaction)(_upsert_snapshots, scores, day)
 
 
 def _upsert_snapshots(cur, scores: AuthorScores, day) -> None:

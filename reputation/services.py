@@ -152,20 +152,21 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     del votes  # the engine's results are all the write-back needs; free the vote arrays
 
     t = time.perf_counter()
-    posts_writer = None
+    second = None
     if data.is_postgres() and not connection.in_atomic_block and len(scores.post_ids) >= data.PARALLEL_MIN_POSTS:
-        # The largest table goes on a second connection (a second core) while this one writes the rest.
-        posts_writer = _in_thread(data.write_post_scores, scores, timezone.now(), delete_stale=True, own_connection=True)
+        # Post scores and snapshots go on a second connection (a second core) while this one
+        # writes credibilities and reputations: about half the server's work each.
+        second = _in_thread(_write_posts_and_snapshots_on_own_connection, scores, started.date())
     try:
         if refit_credibility:
             _write_credibility(cred, progress)
         _write_reputations(scores, progress)
-        _write_snapshots(scores, started.date())
     finally:
-        if posts_writer:
-            posts_writer()
-    if not posts_writer:
+        if second:
+            second()
+    if not second:
         _replace_post_scores(scores)
+        _write_snapshots(scores, started.date())
     progress("posts", len(scores.post_ids), len(scores.post_ids))
     progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t
@@ -188,6 +189,11 @@ def _replace_post_scores(scores: AuthorScores) -> None:
     with transaction.atomic():
         PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
         _write_post_scores(scores)
+
+
+def _write_posts_and_snapshots_on_own_connection(scores: AuthorScores, day) -> None:
+    data.write_post_scores(scores, timezone.now(), delete_stale=True, own_connection=True)
+    data.write_snapshots(scores, day, own_connection=True)
 
 
 def _in_thread(fn, *args, **kwargs) -> Callable[[], None]:
