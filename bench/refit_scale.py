@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reputation import bulk  # noqa: E402  (pure NumPy; no Django needed)
+from reputation import bulk  # (pure NumPy; no Django needed)
 
 DAY = 86400.0
 
@@ -218,15 +218,20 @@ def time_write_stages() -> dict[str, float]:
     from reputation import data
 
     times: dict[str, float] = {}
-    for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
-        def timed(*a, _fn=getattr(data, name), _name=name, **kw):
+
+    def timer(name: str, fn):
+        @functools.wraps(fn)
+        def timed(*a, **kw):
             t = time.perf_counter()
             try:
-                return _fn(*a, **kw)
+                return fn(*a, **kw)
             finally:
-                times[_name.removeprefix("write_")] = time.perf_counter() - t
+                times[name.removeprefix("write_")] = time.perf_counter() - t
 
-        setattr(data, name, functools.wraps(getattr(data, name))(timed))
+        return timed
+
+    for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
+        setattr(data, name, timer(name, getattr(data, name)))
     return times
 
 

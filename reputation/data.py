@@ -133,12 +133,12 @@ def _pg_load_all_votes_in_parallel() -> VoteData:
         snapshot, pages = first.fetchone()
         second.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
         halves: list = [None, None]
-        errors: list[BaseException] = []
+        errors: list[Exception] = []
 
         def read(i: int, cur, where: str) -> None:
             try:
                 halves[i] = bulk.copy_out(cur, f"{VOTE_SQL} WHERE {where}", VOTE_KINDS)
-            except BaseException as exc:  # re-raised in the caller's thread
+            except Exception as exc:  # noqa: BLE001 (re-raised in the caller's thread)
                 errors.append(exc)
 
         mid = max(int(pages) // 2, 1)
@@ -149,7 +149,6 @@ def _pg_load_all_votes_in_parallel() -> VoteData:
         if errors:
             raise errors[0]
         voter, author, post, value, created = (np.concatenate(pair) for pair in zip(*halves))
-        del halves
         user_ids, joined = bulk.copy_out(first, USERS_SQL, ("int8", "timestamptz"))
         owned_author, owner_voter = bulk.copy_out(first, OWNERS_SQL, ("int8", "int8"))
     finally:

@@ -200,12 +200,12 @@ def _in_thread(fn, *args, **kwargs) -> Callable[[], None]:
     """Start fn in a thread; the returned function waits for it and re-raises its error."""
     import threading
 
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def run() -> None:
         try:
             fn(*args, **kwargs)
-        except BaseException as exc:
+        except Exception as exc:  # noqa: BLE001 (re-raised by join() in the caller's thread)
             errors.append(exc)
 
     thread = threading.Thread(target=run, name="refit-writer")

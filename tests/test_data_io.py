@@ -15,14 +15,19 @@ from django.utils import timezone
 from reputation import bulk, data
 from reputation import services as rep_services
 from reputation.engine import get_engine
-from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, VoterCredibility
+from reputation.models import (
+    AuthorReputation,
+    PostScore,
+    ReputationSnapshot,
+    VoterCredibility,
+)
 from tests.conftest import make_user
 from votes import services
 from votes.models import Vote
 
 pytestmark = pytest.mark.django_db
 NOW = 1_790_000_000.0  # a fixed "now" (2026-09-21) so two refits compute the same numbers
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _world():
@@ -89,7 +94,7 @@ def test_it_loads_one_author_with_the_credibility_of_its_voters_and_owner():
 
 
 def test_the_refit_writes_back_exactly_what_the_engine_computed():
-    posts, _ = _world()
+    _world()
     votes = data.load_votes()
     cred, scores = get_engine().fit(votes, NOW)
 
