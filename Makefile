@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker test lint bench bench-api check-deploy clean
+.PHONY: install run worker test lint bench bench-api bench-import bench-refit check-deploy clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,12 @@ bench: install
 
 bench-api: install
 	$(BIN)/python bench/run_api_bench.py
+
+bench-import: install
+	$(BIN)/python bench/import_bench.py
+
+bench-refit: install
+	$(BIN)/python bench/refit_scale.py
 
 check-deploy: install
 	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \

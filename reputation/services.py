@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -312,9 +312,13 @@ def _write_post_scores(scores: AuthorScores) -> None:
         )
 
 
-def sweep_pending(*, older_than_seconds: float = 30.0, limit: int = 1000) -> int:
+def sweep_pending(*, older_than_seconds: float | None = None, limit: int = 1000) -> int:
     """Re-queue refreshes whose task was lost (broker down, worker killed)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    from django.conf import settings
+
+    if older_than_seconds is None:
+        older_than_seconds = settings.REPUTATION_SWEEP_AFTER_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         PendingRefresh.objects.filter(marked_at__lt=cutoff).order_by("marked_at").values_list("author_id", flat=True)[:limit]
     )
