@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import report  # noqa: E402
-from bench.engine.baselines import BASELINES  # noqa: E402
-from bench.engine.runner import run_otc, run_world  # noqa: E402
-from bench.engine.sim import ATTACKS  # noqa: E402
+from bench.engine import report
+from bench.engine.baselines import BASELINES
+from bench.engine.runner import run_otc, run_world
+from bench.engine.sim import ATTACKS
 
 
 def main() -> None:

@@ -16,7 +16,13 @@ from votes.models import Author, Vote, VoteEvent
 
 from . import data
 from .engine import AuthorScores, get_engine
-from .models import AuthorReputation, PendingRefresh, PostScore, ReputationSnapshot, VoterCredibility
+from .models import (
+    AuthorReputation,
+    PendingRefresh,
+    PostScore,
+    ReputationSnapshot,
+    VoterCredibility,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]

@@ -12,14 +12,14 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth import get_user_model
 
-from votes import services  # noqa: E402
-from votes.models import Post  # noqa: E402
+from votes import services
+from votes.models import Post
 
 
 def main(argv: list[str]) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from config.celery import app  # noqa: E402
-from reputation import services  # noqa: E402
+from config.celery import app
+from reputation import services
 
 MARKER = Path(os.environ["SLOW_WORKER_MARKER"])
 DELAY = float(os.environ.get("SLOW_WORKER_DELAY", "5"))

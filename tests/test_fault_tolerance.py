@@ -13,7 +13,12 @@ import pytest
 
 from reputation.models import AuthorReputation, PendingRefresh
 from tests.conftest import make_user, wait_for
-from tests.faults import PrivateRedis, cast_vote_in_subprocess, start_worker, stop_process
+from tests.faults import (
+    PrivateRedis,
+    cast_vote_in_subprocess,
+    start_worker,
+    stop_process,
+)
 from votes import services
 from votes.models import Vote
 

@@ -3,7 +3,12 @@
 import pytest
 
 from reputation import services as rep_services
-from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, VoterCredibility
+from reputation.models import (
+    AuthorReputation,
+    PostScore,
+    ReputationSnapshot,
+    VoterCredibility,
+)
 from tests.conftest import make_user
 from votes import services
 

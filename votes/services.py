@@ -9,7 +9,13 @@ from django.utils import timezone
 from reputation.services import refresh_enqueue, refresh_request
 
 from .models import Author, Post, Reason, Vote, VoteEvent
-from .platforms import PostURLError, get_platform, normalize_handle, parse_post_url, validate_post_id
+from .platforms import (
+    PostURLError,
+    get_platform,
+    normalize_handle,
+    parse_post_url,
+    validate_post_id,
+)
 
 
 class VoteError(Exception):

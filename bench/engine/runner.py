@@ -22,7 +22,7 @@ def engine_result(data: VoteData, n_authors: int, now: float, engine=None) -> tu
     t = time.perf_counter()
     cred, s = engine.fit(data, now)
     secs = time.perf_counter() - t
-    dense = lambda x: _dense(s.author_ids, x, n_authors)  # noqa: E731
+    dense = lambda x: _dense(s.author_ids, x, n_authors)
     voter_cred = np.zeros(int(data.voter_ids.max(initial=0)) + 1)
     voter_cred[cred.voter_ids] = _effective_credibility(cred)
     return Result(dense(s.score), dense(s.low), dense(s.high), voter_cred), secs

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from reputation.engine import DAY, VoteData, get_engine  # noqa: E402
+from reputation.engine import DAY, VoteData, get_engine
 
 
 def world(n_votes: int, n_posts: int, n_authors: int, n_voters: int, seed: int = 0) -> VoteData:

@@ -9,7 +9,7 @@ from .merit import MeritEngine
 from .simple import SimpleBayesEngine
 from .types import DAY, AuthorScores, Credibility, VoteData
 
-__all__ = ["DAY", "AuthorScores", "Credibility", "VoteData", "MeritEngine", "SimpleBayesEngine", "get_engine"]
+__all__ = ["DAY", "AuthorScores", "Credibility", "MeritEngine", "SimpleBayesEngine", "VoteData", "get_engine"]
 
 
 def get_engine():
