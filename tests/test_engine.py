@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reputation.engine import DAY, Credibility, VoteData, get_engine
+from reputation.engine.types import GROUP_ID_STRIDE
 
 NOW = 1.75e9
 
@@ -123,7 +124,7 @@ def test_it_explains_every_score():
     for ex in scores.explanations:
         assert {"votes", "voters", "independent_voices", "groups", "effective_voters", "counted_weight",
                 "coordinated_discount", "viewpoint_sides_up_share"} <= set(ex)
-        assert {"new_or_low_credibility_accounts", "collapsed_groups", "group_votes_on_own_members",
+        assert {"new_or_low_credibility_accounts", "large_groups", "collapsed_groups", "group_votes_on_own_members",
                 "per_voter_cap", "per_group_cap"} <= set(ex["discounted"])
     assert set(scores.status) <= {"insufficient_data", "provisional", "established", "under_review"}
     assert (scores.low <= scores.score).all() and (scores.score <= scores.high).all()
@@ -143,6 +144,45 @@ def test_it_reports_the_discount_when_a_refit_newly_finds_a_group():
     ring_votes = (after.upvotes[j] + after.downvotes[j]) - (before.upvotes[i] + before.downvotes[i])
     assert found["weight"] - was["weight"] > 0.4 * ring_votes
     assert after.weight_up[j] - before.weight_up[i] < 1.5
+
+
+def test_a_large_group_speaks_with_less_than_one_voice_and_a_refresh_knows_its_size():
+    data, quality = world()
+    target = int(np.argmin(quality))
+    attacked = with_ring(data, target, n=60, fresh=False)
+    engine = get_engine()
+    cred, scores = engine.fit(attacked, NOW)
+    honest_only = engine.score(data, Credibility(cred.voter_ids[:300], cred.credibility[:300]), NOW)
+    i, j = np.searchsorted(scores.author_ids, target), np.searchsorted(honest_only.author_ids, target)
+    # 60 accounts share the voice of group_voice_size (10) accounts: at most 10/60 of a vote-equivalent.
+    assert (cred.group[-60:] >= 0).all()
+    added = scores.weight_up[i] - honest_only.weight_up[j]
+    assert 0 < added <= engine.group_voice_size / 60 * engine.group_author_cap + 1e-9
+    ex = scores.explanations[i]["discounted"]
+    assert ex["large_groups"] > 0.5 * 60 * (1 - engine.group_voice_size / 60) * 0.5
+    # The per-author refresh loads only the credibilities of that author's voters; the group's
+    # size travels in its id, so the refresh scores the author exactly as the refit did.
+    mine = attacked.author == target
+    voters = np.unique(attacked.voter[mine])
+    keep = np.isin(cred.voter_ids, voters)
+    sub = VoteData(attacked.voter[mine], attacked.author[mine], attacked.post[mine], attacked.value[mine],
+                   attacked.created[mine], attacked.voter_ids, attacked.voter_joined)
+    partial = Credibility(cred.voter_ids[keep], cred.credibility[keep], cred.group[keep], cred.side[keep])
+    refreshed = engine.score(sub, partial, NOW)
+    assert refreshed.score[0] == pytest.approx(scores.score[i], abs=1e-9)
+
+
+def test_a_pair_with_similar_taste_keeps_its_full_voice():
+    data, _ = world()
+    cred, _ = get_engine().fit(data, NOW)
+
+    def as_group(members, size):
+        group = np.where(np.isin(cred.voter_ids, members), size * GROUP_ID_STRIDE, -1)
+        return get_engine().score(data, Credibility(cred.voter_ids, cred.credibility, group, cred.side), NOW)
+
+    pair, crowd = as_group([0, 1], 2), as_group([0, 1], 60)
+    assert all(ex["discounted"]["large_groups"] == 0 for ex in pair.explanations)
+    assert sum(ex["discounted"]["large_groups"] for ex in crowd.explanations) > 0
 
 
 def test_it_finds_an_attack_spread_too_thin_for_pairwise_co_voting():

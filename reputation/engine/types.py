@@ -7,6 +7,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DAY = 86400.0
+# A group id carries its group's size: id = size * GROUP_ID_STRIDE + index. The per-author
+# refresh loads only the members who voted on that author, yet needs the whole group's size
+# (a large group is discounted); the id travels in the stored flags unchanged. Ids stored
+# before this encoding (< stride) read as size 0, i.e. no size discount, until the next refit.
+GROUP_ID_STRIDE = 1 << 20
+
+
+def group_ids(label: np.ndarray) -> np.ndarray:
+    """Group ids from component labels (-1 = none), each carrying its group's size."""
+    label = np.asarray(label, np.int64)
+    out = np.full(len(label), -1, np.int64)
+    ok = label >= 0
+    if ok.any():
+        out[ok] = np.bincount(label[ok])[label[ok]] * GROUP_ID_STRIDE + label[ok]
+    return out
+
+
+def group_size(group: np.ndarray) -> np.ndarray:
+    """Size of each voter's group as encoded in its id (0 = not in a group, or a legacy id)."""
+    return np.where(group >= 0, group // GROUP_ID_STRIDE, 0)
 
 
 def _ints():
@@ -45,8 +65,9 @@ class Credibility:
     """Per-voter state the full refit learns and the per-author refresh reuses.
 
     `credibility` is the voter's own weight in [0, 1] (earned age and history
-    times competence). `group` is the co-voting group id (-1 = none): a group
-    counts as about one voice per post and is capped per author. `side` is the
+    times competence). `group` is the co-voting group id (-1 = none; see
+    `group_ids`: the id carries the group's size): a group counts as about one
+    voice per post, less for a large group, and is capped per author. `side` is the
     voter's viewpoint in [-1, 1] from the bridging factor (0 = unknown).
     `flags(i)` gives the JSON to persist in VoterCredibility.flags.
     """
