@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import binascii
+
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework import exceptions
 from rest_framework_api_key.models import APIKey
 from rest_framework_api_key.permissions import KeyParser
@@ -14,6 +21,13 @@ from rest_framework_api_key.permissions import KeyParser
 from .models import DeviceToken
 
 LAST_USED_RESOLUTION = 60  # seconds; at most one UPDATE per token per minute
+# A verified token is remembered this long (one Redis read instead of a join and a hash per request).
+# Revoking a token or deactivating its user drops the entry at once (signals below).
+TOKEN_CACHE_SECONDS = 60
+
+
+def _token_cache_key(digest: str) -> str:
+    return f"api:tok:{digest[:64]}"
 
 
 class TokenAuthentication(KnoxTokenAuthentication):
@@ -29,11 +43,37 @@ class TokenAuthentication(KnoxTokenAuthentication):
             return True
         return False
 
+    def authenticate_credentials(self, token: bytes):
+        try:
+            key = _token_cache_key(hash_token(token.decode()))
+        except (TypeError, ValueError, binascii.Error):
+            return super().authenticate_credentials(token)  # knox words the error
+        remembered = cache.get(key)
+        if remembered is not None:
+            user, auth_token = remembered
+            if not self._cleanup_token(auth_token) and user.is_active:
+                return user, auth_token
+        user, auth_token = super().authenticate_credentials(token)
+        cache.set(key, (user, auth_token), TOKEN_CACHE_SECONDS)
+        return user, auth_token
+
     def validate_user(self, auth_token):
         user, token = super().validate_user(auth_token)
         if cache.add(f"api:tok-used:{token.digest[:32]}", 1, LAST_USED_RESOLUTION):
             DeviceToken.objects.filter(token_id=token.digest).update(last_used_at=timezone.now())
         return user, token
+
+
+@receiver(post_delete, sender=AuthToken)
+def _forget_revoked_token(sender, instance, **kwargs):
+    cache.delete(_token_cache_key(instance.digest))
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def _forget_tokens_of_deactivated_user(sender, instance, **kwargs):
+    if not instance.is_active:
+        digests = AuthToken.objects.filter(user=instance).values_list("digest", flat=True)
+        cache.delete_many([_token_cache_key(d) for d in digests])
 
 
 class ApiKeyAuthentication:

@@ -52,9 +52,12 @@ def assert_problem(response, status: int) -> dict:
 
 @pytest.fixture(autouse=True)
 def clear_local_cards():
-    """The per-process card cache outlives conftest's cache.clear(); start every test empty."""
+    """The per-process caches (cards, rate-limit tallies) outlive conftest's cache.clear(); start every test empty."""
     from api.services import local_cards
+    from api.throttles import local_counts
 
     local_cards.clear()
+    local_counts.clear()
     yield
     local_cards.clear()
+    local_counts.clear()

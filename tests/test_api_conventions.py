@@ -159,3 +159,20 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_anonymous_quota():
             for i in range(3)
         ]
     assert codes == [200, 200, 429]
+
+
+def test_rate_counters_batch_far_from_the_limit_and_stay_exact_near_it(monkeypatch):
+    """Two processes share one client's window: few round trips, and the limit overshot by at most 2/64."""
+    from api import throttles
+
+    cache.clear()
+    round_trips = []
+    real_incr = throttles._counter_incr
+    monkeypatch.setattr(throttles, "_counter_incr", lambda *a: round_trips.append(a) or real_incr(*a))
+    processes, limit = [throttles.LocalCounts(), throttles.LocalCounts()], 640
+    counts = [processes[i % 2].hit("api:rl:test:window", limit, 60) for i in range(limit)]
+    assert len(round_trips) < limit / 2
+    counts += [processes[i % 2].hit("api:rl:test:window", limit, 60) for i in range(1000 - limit)]
+    assert limit <= sum(count <= limit for count in counts) <= limit * (1 + 2 / 64)
+    # Past the limit every hit syncs, so both processes agree the quota is spent.
+    assert all(p.hit("api:rl:test:window", limit, 60) > limit for p in processes)

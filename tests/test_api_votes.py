@@ -131,6 +131,14 @@ def test_it_lists_my_votes_filtered_by_post_ids(alice):
     assert_problem(client.get("/api/v1/votes", {"post_ids": ",".join(str(i) for i in range(101))}), 400)
 
 
+def test_a_deactivated_users_token_stops_working_at_once(alice):
+    client, _ = token_client(alice)
+    assert client.get("/api/v1/votes").status_code == 200  # now remembered in the cache
+    alice.is_active = False
+    alice.save()
+    assert_problem(client.get("/api/v1/votes"), 401)
+
+
 def test_a_revoked_token_stops_working(alice):
     client, _ = token_client(alice)
     assert client.get("/api/v1/votes").status_code == 200
