@@ -185,6 +185,19 @@ def test_a_pair_with_similar_taste_keeps_its_full_voice():
     assert sum(ex["discounted"]["large_groups"] for ex in crowd.explanations) > 0
 
 
+def test_an_interval_widens_when_the_viewpoint_sides_disagree():
+    """Same votes, same score; the interval is wider when the upvotes all come from one side."""
+    n = 40
+    ids = np.arange(n, dtype=np.int64)
+    data = VoteData(ids, np.zeros(n, np.int64), np.zeros(n, np.int64), np.where(ids < 20, 1, -1).astype(np.int8),
+                    np.full(n, NOW - DAY), ids, np.full(n, NOW - 400 * DAY))
+    split = Credibility(ids, np.ones(n), side=np.where(ids < 20, 1.0, -1.0))
+    mixed = Credibility(ids, np.ones(n), side=np.where(ids % 2 == 0, 1.0, -1.0))
+    a, b = get_engine().score(data, split, NOW), get_engine().score(data, mixed, NOW)
+    assert a.score[0] == pytest.approx(b.score[0])
+    assert a.high[0] - a.low[0] > 1.5 * (b.high[0] - b.low[0])
+
+
 def test_it_finds_an_attack_spread_too_thin_for_pairwise_co_voting():
     """Each account upvotes one post of 5 of the 12 targets and nothing else, so no two accounts share enough to pair up;
     the targets, though, share far more voters than chance."""
