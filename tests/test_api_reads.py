@@ -69,6 +69,19 @@ def test_batch_maps_lower_cased_handles_and_null_for_unknown(client):
     assert body["results"]["ghost"] is None
 
 
+def test_batch_echoes_odd_handles_as_valid_json_keys(client):
+    odd = ['quo"te', "back\\slash", "tab\there", "ünï"]
+    response = client.get("/api/v1/authors", {"handles": ",".join(odd)})
+    assert response.status_code == 200
+    assert response.json()["results"] == dict.fromkeys(odd)
+
+
+def test_batch_refuses_surrogate_characters_with_a_problem(client):
+    response = client.post("/api/v1/authors/lookup", data='{"handles": ["ok", "bad\\ud800"]}',
+                           content_type="application/json")
+    assert_problem(response, 400)
+
+
 def test_batch_of_100_handles_costs_at_most_one_query_and_none_when_cached(client):
     for i in range(60):
         make_author(f"user{i}")
