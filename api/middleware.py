@@ -27,6 +27,19 @@ class RequestIdMiddleware:
         return response
 
 
+class RequestIdFilter(logging.Filter):
+    """Gives every record passing a handler a `request_id`.
+
+    Django logs each 4xx/5xx answer (logger django.request) after the middleware has returned, so the
+    context variable is already reset; those records carry the request itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_request = getattr(getattr(record, "request", None), "request_id", None)
+        record.request_id = from_request or getattr(record, "request_id", None) or request_id_var.get()
+        return True
+
+
 def install_log_record_factory() -> None:
     """Every LogRecord gets `request_id` (use %(request_id)s in a formatter), "-" outside requests."""
     previous = logging.getLogRecordFactory()

@@ -255,8 +255,10 @@ API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{h
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # rid= is the request's X-Request-ID ("-" outside requests), to join log lines with access logs and clients.
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"}},
+    "filters": {"request_id": {"()": "api.middleware.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

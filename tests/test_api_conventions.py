@@ -132,6 +132,27 @@ def test_request_ids_are_echoed_or_generated():
     assert generated != "bad id with spaces" and len(generated) == 32
 
 
+def test_log_lines_written_during_a_request_carry_its_id():
+    import logging
+
+    from django.conf import settings
+
+    from api.middleware import RequestIdFilter
+
+    lines = []
+    handler = logging.Handler()  # configured like settings.LOGGING's console handler
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    handler.addFilter(RequestIdFilter())
+    handler.emit = lambda record: lines.append(handler.format(record))
+    logger = logging.getLogger("django.request")  # Django logs every 4xx/5xx answer here
+    logger.addHandler(handler)
+    try:
+        APIClient().get("/api/v1/no/such/thing", HTTP_X_REQUEST_ID="trace-42")
+    finally:
+        logger.removeHandler(handler)
+    assert any("rid=trace-42 Not Found: /api/v1/no/such/thing" in line for line in lines), lines
+
+
 def test_the_schema_validates_and_documents_problem_responses(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
