@@ -199,6 +199,7 @@ def _sqlite_epoch(column: str) -> str:
 
 
 def _vote_data(voter, author, post, value, created, user_ids, joined, owned_author, owner_voter) -> VoteData:
+    voter, author, post, value, created = _by_voter(voter, author, post, value, created)
     voter_ids = np.unique(voter)
     order = np.argsort(user_ids)
     user_ids, joined = user_ids[order], joined[order]
@@ -214,6 +215,25 @@ def _vote_data(voter, author, post, value, created, user_ids, joined, owned_auth
         owned_author=np.asarray(owned_author, np.int64),
         owner_voter=np.asarray(owner_voter, np.int64),
     )
+
+
+def _by_voter(voter: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """The votes reordered by voter (a voter's votes keep their table order).
+
+    The table holds votes in time order; the engine's per-voter passes and its sorts of
+    voter-major keys run about twice as fast over voter-ordered votes (10M votes: fit
+    52 s -> 29 s CPU, the same as the in-memory bench, whose votes come voter-ordered).
+    """
+    n = len(voter)
+    bits = max(n - 1, 1).bit_length()
+    if n and voter.min() >= 0 and int(voter.max()) < 1 << (63 - bits):
+        # One plain sort of (voter, row) packed in an int64: far faster than an argsort.
+        key = np.sort((voter.astype(np.int64) << bits) | np.arange(n, dtype=np.int64))
+        order, voter = key & ((1 << bits) - 1), key >> bits
+    else:
+        order = np.argsort(voter, kind="stable")
+        voter = voter[order]
+    return [voter] + [col[order] for col in columns]
 
 
 def load_credibility(voter_ids: np.ndarray | None = None) -> Credibility:
