@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -93,3 +95,17 @@ class PostScore(models.Model):
     upvotes = models.IntegerField(default=0)
     downvotes = models.IntegerField(default=0)
     updated_at = models.DateTimeField(null=True, blank=True)
+
+
+class RefitState(models.Model):
+    """Arrays from the last full refit that the per-author refresh reuses (derived; the refit keeps one row).
+
+    `arrays` is an `np.savez` payload: the ranked authors' ids and scores (the refresh ranks an
+    author by a bisect instead of counting the whole table), and every voter's credibility,
+    group, side and join time as the refit stored them (read once per refit by each worker
+    process instead of probing two tables for each of a heavy author's 14k voters).
+    """
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    arrays = models.BinaryField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from .models import (
     AuthorReputation,
     PendingRefresh,
     PostScore,
+    RefitState,
     ReputationSnapshot,
     VoterCredibility,
 )
@@ -76,10 +78,11 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
         return None
     now = time.time() if now is None else now
     seen = PendingRefresh.objects.filter(author_id=author_id).values_list("version", flat=True).first()
-    votes, cred = data.load_author(author_id)
+    state = refit_state()
+    votes, cred = data.load_author(author_id, state)
     scores = get_engine().score(votes, cred, now)
     with transaction.atomic():
-        rep = _write_one(author_id, scores)
+        rep = _write_one(author_id, scores, state)
         PostScore.objects.filter(post__author_id=author_id).exclude(post_id__in=scores.post_ids.tolist()).delete()
         _write_post_scores(scores)
         cleared = True
@@ -91,11 +94,11 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
     return rep
 
 
-def _write_one(author_id: int, scores: AuthorScores) -> AuthorReputation:
+def _write_one(author_id: int, scores: AuthorScores, state: dict | None) -> AuthorReputation:
     now = timezone.now()
     if len(scores.author_ids):
         values = _row_values(scores, 0, now)
-        values["percentile"] = _percentile_of(author_id, values["score"], values["status"])
+        values["percentile"] = _percentile_of(author_id, values["score"], values["status"], state)
     else:  # every vote retracted
         values = {**_empty_values(), "updated_at": now, "percentile": None}
     rep, _ = AuthorReputation.objects.update_or_create(author_id=author_id, defaults=values)
@@ -125,13 +128,49 @@ def _row_values(scores: AuthorScores, i: int, now: datetime) -> dict:
     }
 
 
-def _percentile_of(author_id: int, score: float, status: str) -> float | None:
-    """Share of the other ranked authors scoring below this one: the full refit's rank / (n - 1)."""
+def _percentile_of(author_id: int, score: float, status: str, state: dict | None) -> float | None:
+    """Share of the other ranked authors scoring below this one: the full refit's rank / (n - 1).
+
+    Ranked against the last refit's scores (a bisect); the table is counted only before the first refit.
+    """
     if status == "insufficient_data":
         return None
-    others = AuthorReputation.objects.exclude(status="insufficient_data").exclude(author_id=author_id)
-    total = others.count()
-    return round(100.0 * others.filter(score__lt=score).count() / total, 1) if total else 100.0
+    if state is None:
+        others = AuthorReputation.objects.exclude(status="insufficient_data").exclude(author_id=author_id)
+        total = others.count()
+        return round(100.0 * others.filter(score__lt=score).count() / total, 1) if total else 100.0
+    ids, scores = state["ranked_ids"], state["ranked_scores"]
+    i = int(np.searchsorted(ids, author_id))
+    own = i < len(ids) and ids[i] == author_id
+    below = int(np.searchsorted(state["ranked_sorted"], score, "left")) - int(own and scores[i] < score)
+    total = len(ids) - int(own)
+    return round(100.0 * below / total, 1) if total else 100.0
+
+
+# The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
+_state_cache: dict = {}
+
+
+def refit_state() -> dict | None:
+    """The arrays the last full refit left (see `RefitState`), read once per refit and process."""
+    token = RefitState.objects.order_by("-id").values_list("token", flat=True).first()
+    if token is None:
+        return None
+    if _state_cache.get("token") != token:
+        payload = RefitState.objects.filter(token=token).values_list("arrays", flat=True).first()
+        if payload is None:  # a newer refit replaced it just now
+            return None
+        with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+            _state_cache.update(token=token, arrays={k: arrays[k] for k in arrays.files})
+    return _state_cache["arrays"]
+
+
+def _save_refit_state(arrays: dict) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with transaction.atomic():
+        state = RefitState.objects.create(arrays=buf.getvalue())
+        RefitState.objects.exclude(pk=state.pk).delete()
 
 
 def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None) -> dict:
@@ -155,6 +194,7 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
         scores = engine.score(votes, cred, now)
     timings["compute"] = time.perf_counter() - t
     n_votes = len(votes)
+    state = data.refit_arrays(scores, scores.status != "insufficient_data", cred, votes)
     del votes  # the engine's results are all the write-back needs; free the vote arrays
 
     t = time.perf_counter()
@@ -173,6 +213,8 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     if not second:
         _replace_post_scores(scores)
         _write_snapshots(scores, started.date())
+    # After the credibilities are committed: the refresh takes them from here from now on.
+    _save_refit_state(state)
     progress("posts", len(scores.post_ids), len(scores.post_ids))
     progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t

@@ -6,6 +6,7 @@ from reputation import services as rep_services
 from reputation.models import (
     AuthorReputation,
     PostScore,
+    RefitState,
     ReputationSnapshot,
     VoterCredibility,
 )
@@ -46,3 +47,56 @@ def test_an_author_whose_votes_were_all_retracted_returns_to_no_data(alice, post
     rep = AuthorReputation.objects.get(author=post.author)
     assert (rep.upvotes, rep.voters, rep.status, rep.score) == (0, 0, "insufficient_data", 50.0)
     assert not PostScore.objects.exists()
+
+
+def _ranked_world():
+    """Five authors with different up-shares, voted on by twelve established voters."""
+    posts = [services.post_register(url=f"https://x.com/rank{a}/status/{a}") for a in range(5)]
+    for i in range(12):
+        voter = make_user(f"r{i}", days_old=300)
+        for a, post in enumerate(posts):
+            services.vote_cast(voter=voter, post=post, value=1 if i < 3 + 2 * a else -1)
+    return posts
+
+
+def test_a_refresh_after_a_refit_gives_the_refits_numbers_and_percentile():
+    posts = _ranked_world()
+    rep_services.recompute_all()
+    fields = ["score", "low", "high", "effective_voters", "status", "percentile", "explanation"]
+    refit = {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", *fields)}
+    assert sorted(r["percentile"] for r in refit.values()) == [0.0, 25.0, 50.0, 75.0, 100.0]
+
+    for post in posts:
+        rep_services.author_refresh(author_id=post.author_id)
+    refreshed = {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", *fields)}
+    assert refreshed == refit
+
+
+def test_the_refresh_reads_the_same_from_the_refits_arrays_as_from_the_tables():
+    posts = _ranked_world()
+    rep_services.recompute_all()
+    newcomer = make_user("newcomer", days_old=40)  # not in the refit's arrays
+    services.vote_cast(voter=newcomer, post=posts[0], value=1)
+    services.vote_cast(voter=make_user("r_new", days_old=1), post=posts[2], value=-1)
+    assert rep_services.refit_state() is not None
+
+    def refreshed():
+        for post in posts:
+            rep_services.author_refresh(author_id=post.author_id)
+        return list(AuthorReputation.objects.order_by("author_id").values_list("author_id", "score", "percentile", "explanation"))
+
+    with_state = refreshed()
+    RefitState.objects.all().delete()  # as before any refit: everything from the tables
+    assert rep_services.refit_state() is None
+    without_state = refreshed()
+    assert [r[:2] + r[3:] for r in with_state] == [r[:2] + r[3:] for r in without_state]
+    assert AuthorReputation.objects.get(author=posts[4].author).percentile == 100.0
+
+
+def test_a_refit_replaces_the_refit_state():
+    _ranked_world()
+    rep_services.recompute_all()
+    first = RefitState.objects.get().token
+    rep_services.recompute_all()
+    assert RefitState.objects.get().token != first
+    assert len(rep_services.refit_state()["ranked_ids"]) == 5

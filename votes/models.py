@@ -74,10 +74,12 @@ class Reason(models.TextChoices):
 class Vote(models.Model):
     UP, DOWN = 1, -1
 
-    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
+    # No single-column indexes on voter and author: unique (voter, post) and the (author, voter)
+    # index below lead with them, and every extra index is work on each vote cast.
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes", db_index=False)
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="votes")
     # Denormalised from post.author (which never changes) so aggregation needs no join.
-    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="votes")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="votes", db_index=False)
     value = models.SmallIntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
     created_at = models.DateTimeField()
@@ -89,7 +91,11 @@ class Vote(models.Model):
             models.CheckConstraint(condition=Q(value__in=(1, -1)), name="vote_value_up_or_down"),
             models.CheckConstraint(condition=Q(reason="") | Q(value=-1), name="vote_reason_only_on_downvote"),
         ]
-        indexes = [models.Index(fields=["author", "voter"])]
+        indexes = [
+            # Covers the per-author refresh's read (an index-only scan): without the included
+            # columns its heaviest author (15k votes) reads one heap page per vote.
+            models.Index(fields=["author", "voter"], include=["post", "value", "created_at"], name="vote_author_voter_cover"),
+        ]
 
 
 class VoteEvent(models.Model):
