@@ -198,6 +198,26 @@ def test_an_interval_widens_when_the_viewpoint_sides_disagree():
     assert a.high[0] - a.low[0] > 1.5 * (b.high[0] - b.low[0])
 
 
+def test_the_smaller_camp_keeps_its_say_when_each_camp_favours_its_own_side():
+    """Competence is agreement with the bridged consensus (both viewpoint sides count equally),
+    so siding with the larger camp earns no extra credibility."""
+    rng = np.random.default_rng(0)
+    n_voters, n_authors = 200, 30
+    camp = (np.arange(n_voters) >= 140).astype(int)  # 140 against 60
+    post_author = np.repeat(np.arange(n_authors), 3)
+    voter = np.repeat(np.arange(n_voters), 20)
+    post = rng.integers(0, len(post_author), len(voter))
+    key = np.unique(voter * len(post_author) + post)
+    voter, post = key // len(post_author), key % len(post_author)
+    own = camp[voter] == post_author[post] % 2
+    value = np.where(rng.random(len(voter)) < np.where(own, 0.9, 0.1), 1, -1).astype(np.int8)
+    data = VoteData(voter, post_author[post], post, value, NOW - rng.uniform(1, 60, len(voter)) * DAY,
+                    np.arange(n_voters), np.full(n_voters, NOW - 400 * DAY))
+    cred, _ = get_engine().fit(data, NOW)
+    assert abs(np.corrcoef(cred.side, camp)[0, 1]) > 0.9  # the viewpoint axis finds the camps
+    assert abs(cred.credibility[camp == 0].mean() - cred.credibility[camp == 1].mean()) < 0.1
+
+
 def test_it_finds_an_attack_spread_too_thin_for_pairwise_co_voting():
     """Each account upvotes one post of 5 of the 12 targets and nothing else, so no two accounts share enough to pair up;
     the targets, though, share far more voters than chance."""

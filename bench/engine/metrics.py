@@ -27,7 +27,7 @@ def evaluate(world, res, clean_res=None) -> dict:
     score = np.nan_to_num(res.score, nan=np.nanmedian(res.score))
     E = world.honest_votes >= 5
     out = {"tau": float(stats.kendalltau(score[E], world.truth[E]).statistic)}
-    k = max(1, int(round(0.1 * E.sum())))
+    k = max(1, round(0.1 * E.sum()))
     idx = np.flatnonzero(E)
     true_top = set(idx[np.argsort(-world.truth[E], kind="stable")[:k]])
     pred_top = set(idx[np.argsort(-score[E], kind="stable")[:k]])

@@ -38,8 +38,8 @@ def write(rows, otc, out: Path, seeds, sizes, secs: float) -> str:
     scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
-        f"Seeds {seeds}, sizes {sizes}; mean ±sd over seeds and sizes. Target shift: mean move of the attacked "
-        "authors in the attacker's favour, in percentile points against the same world without the attack.",
+        (f"Seeds {seeds}, sizes {sizes}; mean ±sd over seeds and sizes. Target shift: mean move of the attacked "
+        "authors in the attacker's favour, in percentile points against the same world without the attack."),
         "",
         "| scenario | method | " + " | ".join(m[1] for m in METRICS) + " | secs |",
         "|---|---|" + "---|" * (len(METRICS) + 1),

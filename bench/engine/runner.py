@@ -25,7 +25,11 @@ def engine_result(data: VoteData, n_authors: int, now: float, engine=None) -> tu
     dense = lambda x: _dense(s.author_ids, x, n_authors)
     voter_cred = np.zeros(int(data.voter_ids.max(initial=0)) + 1)
     voter_cred[cred.voter_ids] = _effective_credibility(cred)
-    return Result(dense(s.score), dense(s.low), dense(s.high), voter_cred), secs
+    # An author nobody voted on gets the prior, as the service shows it (score 50, insufficient
+    # data), not the median the metrics give a baseline's undefined (NaN) scores.
+    score = dense(s.score)
+    score[np.isnan(score)] = 100 * getattr(engine, "prior_mean", 0.5)
+    return Result(score, dense(s.low), dense(s.high), voter_cred), secs
 
 
 def _effective_credibility(cred) -> np.ndarray:

@@ -23,8 +23,8 @@ from reputation.engine import VoteData
 DAY = 86400.0
 NOW = 1.75e9
 SIZES = {
-    "small": dict(n_authors=800, n_voters=2500, votes_per_voter=25.0),
-    "medium": dict(n_authors=3000, n_voters=9000, votes_per_voter=25.0),
+    "small": {"n_authors": 800, "n_voters": 2500, "votes_per_voter": 25.0},
+    "medium": {"n_authors": 3000, "n_voters": 9000, "votes_per_voter": 25.0},
 }
 ATTACKS = ["clean", "noise", "sybil", "camouflaged", "brigade", "slowdrip", "ring", "underthreshold", "polarized"]
 
@@ -101,10 +101,10 @@ class _Honest:
         s = rng.integers(0, V, 256)
         p_post = _sigmoid(care[s][None, :] * (post_q[:, None] - lenient[s][None, :])).mean(1)
         truth = np.bincount(post_author, p_post, A) / n_posts
-        return dict(
-            q=q, followers=followers, post_author=post_author, post_q=post_q, pop=pop, joined=joined,
-            voter=voter, post=post, value=value, created=created, truth=truth, author_camp=author_camp,
-        )
+        return {
+            "q": q, "followers": followers, "post_author": post_author, "post_q": post_q, "pop": pop, "joined": joined,
+            "voter": voter, "post": post, "value": value, "created": created, "truth": truth, "author_camp": author_camp,
+        }
 
 
 def make_world(scenario: str, seed: int, size: str = "small") -> World:
@@ -194,7 +194,7 @@ def make_world(scenario: str, seed: int, size: str = "small") -> World:
             strike(np.array([i]), push[push != a], 1, 0.9, 0, 30)
 
     voter, post, value, created = (np.concatenate(x) for x in zip(*parts))
-    key, first = np.unique(voter * P + post, return_index=True)  # one vote per (voter, post), first wins
+    _key, first = np.unique(voter * P + post, return_index=True)  # one vote per (voter, post), first wins
     voter, post, value, created = voter[first], post[first], value[first], created[first]
     joined = np.concatenate(joined)
     created = np.maximum(created, joined[voter] + 60)
