@@ -295,15 +295,20 @@ async function setServer(server) {
   memCache.clear();
   if (sessionArea) await sessionArea.remove("authors");
   await clearBlocked();
-  await registerPairingScript(url.origin);
+  await registerPairingScript(url);
   return status();
 }
 
-/** Pairing on a user-set server needs its origin and `scripting`, both optional permissions. */
-async function registerPairingScript(origin) {
+/**
+ * Pairing on a user-set server needs its host and `scripting`, both optional permissions.
+ * Match patterns name no port: Firefox never matches a pattern that has one, Chromium
+ * matches every port when none is given.
+ */
+async function registerPairingScript(url) {
   if (!ext.scripting || !ext.scripting.registerContentScripts) return;
-  const pattern = `${origin}/connect/*`;
-  const granted = await ext.permissions.contains({ origins: [`${origin}/*`] }).catch(() => false);
+  const host = `${url.protocol}//${url.hostname}`;
+  const pattern = `${host}/connect/*`;
+  const granted = await ext.permissions.contains({ origins: [`${host}/*`] }).catch(() => false);
   await ext.scripting.unregisterContentScripts({ ids: ["merit-pair-custom"] }).catch(() => {});
   if (!granted) return;
   await ext.scripting.registerContentScripts([

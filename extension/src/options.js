@@ -27,10 +27,13 @@ $("server-form").addEventListener("submit", async (ev) => {
     $("message").textContent = "That is not a URL.";
     return;
   }
-  const defaults = ["http://127.0.0.1:8000", "http://localhost:8000", self.MERIT_CONFIG.defaultServer].map((s) => new URL(s).origin);
-  if (!defaults.includes(url.origin) && ext.permissions) {
+  // Host permissions name no port (Firefox never matches a pattern that has one).
+  const hostOf = (u) => `${u.protocol}//${u.hostname}`;
+  const host = hostOf(url);
+  const manifestHosts = ["http://127.0.0.1", "http://localhost", self.MERIT_CONFIG.defaultServer].map((s) => hostOf(new URL(s)));
+  if (!manifestHosts.includes(host) && ext.permissions) {
     // A user-set server needs its host permission (and `scripting` to pair on its /connect/ page).
-    const granted = await ext.permissions.request({ origins: [`${url.origin}/*`], permissions: ["scripting"] }).catch(() => false);
+    const granted = await ext.permissions.request({ origins: [`${host}/*`], permissions: ["scripting"] }).catch(() => false);
     if (!granted) {
       $("message").textContent = `Merit needs permission to reach ${url.origin}.`;
       return;
