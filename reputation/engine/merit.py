@@ -96,6 +96,11 @@ class MeritEngine:
         cred0 = Credibility(voter_ids, earned, group)
         w, parts = self._weights(data, cred0, now)
         side = self._sides(data, vpos, n, w, parts["apos"], len(parts["author_ids"]))
+        if (group >= 0).any():
+            # A group's members share one side (their mean): the group's one voice then always
+            # lands on one side, so an added member vote cannot move weight between sides.
+            _, gpos, gsum = _segment_sum(group[group >= 0], side[group >= 0])
+            side[group >= 0] = (gsum / np.bincount(gpos))[gpos]
         cred0 = Credibility(voter_ids, earned, group, side)
         w, parts = self._weights(data, cred0, now)
         agg = self._aggregate(data, w, parts)
@@ -182,12 +187,6 @@ class MeritEngine:
         grouped = group >= 0
         voice = np.minimum(1.0, self.group_voice_size / np.maximum(group_size(group), 1))  # 1 unless a large group
         w_big = w0 * voice
-        w1 = w_big.copy()
-        if grouped.any():
-            # One voice per post: the members voting on a post share one vote.
-            _, pos, cnt = self._memo(data, "gp", lambda: _segment_sum(
-                group[grouped] * (int(data.post.max()) + 1) + data.post[grouped], np.ones(grouped.sum())))
-            w1[grouped] = w_big[grouped] / cnt[pos]
         own = np.zeros(m, bool)
         if len(data.owned_author):
             owner_group = cred.lookup_group(data.owner_voter)
@@ -196,13 +195,27 @@ class MeritEngine:
             p = np.minimum(np.searchsorted(oa, data.author), len(oa) - 1)
             hit = oa[p] == data.author
             own = hit & ((ov[p] == data.voter) | (grouped & (og[p] == group)))
-        w_own = np.where(own, 0.0, w1)
+        w_own = np.where(own, 0.0, w_big)
+        w1 = w_own.copy()
+        voiced = grouped & ~own
+        if voiced.any():
+            # One voice per post: a group's members on a post speak with its most credible member's
+            # weight in each direction, split by how many voted each way. Unlike the mean, an added
+            # upvote then never takes weight from the group's other upvotes (monotone).
+            up = data.value[voiced] > 0
+            gp = group[voiced] * (int(data.post.max()) + 1) + data.post[voiced]
+            _, pos, cnt = self._memo(data, "gp", lambda: _segment_sum(gp, np.ones(len(gp))))
+            _, dpos = self._memo(data, "gpd", lambda: np.unique(gp * 2 + up, return_inverse=True))
+            top = np.zeros(dpos.max() + 1)
+            np.maximum.at(top, dpos, w_own[voiced])
+            w1[voiced] = top[dpos] / cnt[pos]
 
         a_ids, apos = self._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
         A = len(a_ids)
         ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
-        ua_sum = np.bincount(ua_pos, w_own, len(ua_key))
-        w2 = w_own * np.minimum(1.0, self.voter_author_cap / np.maximum(ua_sum[ua_pos], 1e-12))
+        ua_sum = np.bincount(ua_pos, np.where(grouped, 0.0, w1), len(ua_key))
+        # (A group member's say on an author is bounded by the group cap, at most one vote-equivalent.)
+        w2 = np.where(grouped, w1, w1 * np.minimum(1.0, self.voter_author_cap / np.maximum(ua_sum[ua_pos], 1e-12)))
         w3 = w2.copy()
         if grouped.any():
             ga_key, ga_pos = self._memo(data, "ga", lambda: np.unique(group[grouped] * A + apos[grouped], return_inverse=True))
@@ -211,8 +224,8 @@ class MeritEngine:
             w3[grouped] = w2[grouped] * np.minimum(1.0, cap / np.maximum(ga_sum[ga_pos], 1e-12))
         parts = {
             "author_ids": a_ids, "apos": apos, "group": group, "side": side,
-            "new_or_low": 1.0 - w0, "large_group": w0 - w_big, "collapsed": w_big - w1, "own": w1 - w_own,
-            "voter_cap": w_own - w2, "group_cap": w2 - w3,
+            "new_or_low": 1.0 - w0, "large_group": w0 - w_big, "own": w_big - w_own, "collapsed": w_own - w1,
+            "voter_cap": w1 - w2, "group_cap": w2 - w3,
         }
         return w3, parts
 
