@@ -9,6 +9,7 @@ databases (SQLite in development) use plain cursors and `bulk_create`, in
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -391,7 +392,8 @@ def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: s
 
 def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
     # Numbers go as binary COPY; statuses as codes into a label array; the explanations as one
-    # JSON array joined back by position (one json.dumps instead of one per author).
+    # JSON document per line of a text COPY, joined back by position (the server parses 100k
+    # small documents in about a third of the time it takes to parse one array of them).
     labels, codes = np.unique(np.asarray(scores.status, dtype=str), return_inverse=True)
     _staging(
         cur, "h_rep",
@@ -407,6 +409,10 @@ def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algor
          ("int4", scores.voters), ("float8", scores.effective_voters), ("float8", scores.weight_up),
          ("float8", scores.weight_down), ("int4", codes.reshape(-1)), ("float8", percentile)],
     )
+    _staging(cur, "h_exp", "pos int8, explanation jsonb")
+    # json.dumps escapes tabs, newlines and non-ASCII; COPY text then only needs backslashes doubled.
+    lines = "".join(f"{i}\t{json.dumps(e)}\n" for i, e in enumerate(scores.explanations, 1))
+    cur.copy_expert("COPY h_exp (pos, explanation) FROM STDIN", io.StringIO(lines.replace("\\", "\\\\")))
     cur.execute(
         "UPDATE reputation_authorreputation r SET "
         + ", ".join(f"{k} = %s" for k in empty)
@@ -418,12 +424,12 @@ def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algor
     cur.execute(
         f"INSERT INTO reputation_authorreputation AS r ({cols}) "
         "SELECT h.author_id, h.score, h.low, h.high, h.upvotes, h.downvotes, h.voters, h.effective_voters, "
-        "h.weight_up, h.weight_down, (%s::text[])[h.status + 1], NULLIF(h.percentile, 'NaN'), e.value, %s, %s "
-        "FROM h_rep h JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(value, pos) ON e.pos = h.pos "
+        "h.weight_up, h.weight_down, (%s::text[])[h.status + 1], NULLIF(h.percentile, 'NaN'), e.explanation, %s, %s "
+        "FROM h_rep h JOIN h_exp e ON e.pos = h.pos "
         "ORDER BY h.author_id "
         "ON CONFLICT (author_id) DO UPDATE SET "
         + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
-        [labels.tolist(), algorithm, now, json.dumps(scores.explanations)],
+        [labels.tolist(), algorithm, now],
     )
 
 
