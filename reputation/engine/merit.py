@@ -32,7 +32,7 @@ def _segment_sum(key: np.ndarray, w: np.ndarray):
 
 
 class MeritEngine:
-    name = "merit-v2"
+    name = "merit-v3"
     # Age ramp at the time of the vote. A 30-day ramp cost clean tau ~0.012 (honest newcomers'
     # votes hardly counted) and the groups catch aged rings anyway; 3 days still halves a
     # fresh sybil's first-day votes (bench, tuning seeds).
