@@ -58,34 +58,35 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
 
 
 def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, votes: VoteData) -> dict:
-    """What a refit leaves for the per-author refresh (see `RefitState`), as the tables hold it."""
+    """What a refit leaves for the per-author refresh (see `RefitState`), as the tables hold it.
+
+    Per voter of the refit: join time and stored credibility, group and side (-1 = none);
+    per ranked author: id and score.
+    """
+    ids = votes.voter_ids
+    at = np.minimum(np.searchsorted(cred.voter_ids, ids), max(len(cred.voter_ids) - 1, 0))
+    has = cred.voter_ids[at] == ids if len(cred.voter_ids) else np.zeros(len(ids), bool)
+    pick = (lambda col, none: np.where(has, col[at], none)) if len(cred.voter_ids) else (lambda col, none: np.full(len(ids), none))
     return {
         "ranked_ids": scores.author_ids[ranked],
         "ranked_scores": scores.score[ranked],
-        "ranked_sorted": np.sort(scores.score[ranked]),
-        "voter_ids": votes.voter_ids,
+        "voter_ids": ids,
         "voter_joined": votes.voter_joined,
-        "cred_ids": cred.voter_ids,
-        "credibility": cred.credibility,
-        "group": cred.group,
-        "side": np.round(cred.side, 4),  # as written to VoterCredibility.flags
+        "credibility": pick(cred.credibility, -1.0),
+        "group": pick(np.asarray(cred.group, np.int64), -1),
+        "side": pick(np.round(cred.side, 4), 0.0),  # as written to VoterCredibility.flags
     }
 
 
 def refit_lookup(arrays: dict) -> dict:
     """The refit's arrays made ready for `load_author` (once per refit and process).
 
-    Adds every voter's credibility, group and side aligned with `voter_ids` (-1 = none), and
-    `slot`, a dense voter id -> row table (when the ids are dense, as auto ids are): the
-    heaviest author's 14k voters are then looked up in one gather instead of binary searches.
+    Adds the ranked scores sorted, and `slot`, a dense voter id -> row table (when the ids are
+    dense, as auto ids are): the heaviest author's 14k voters are then one gather, not 14k
+    binary searches.
     """
+    out = dict(arrays, ranked_sorted=np.sort(arrays["ranked_scores"]))
     ids = arrays["voter_ids"]
-    at = np.minimum(np.searchsorted(arrays["cred_ids"], ids), max(len(arrays["cred_ids"]) - 1, 0))
-    has = arrays["cred_ids"][at] == ids if len(arrays["cred_ids"]) else np.zeros(len(ids), bool)
-    out = dict(arrays)
-    out["v_cred"] = np.where(has, arrays["credibility"][at] if has.any() else -1.0, -1.0)
-    out["v_group"] = np.where(has, arrays["group"][at] if has.any() else -1, -1)
-    out["v_side"] = np.where(has, arrays["side"][at] if has.any() else 0.0, 0.0)
     top = int(ids[-1]) if len(ids) else -1
     if 0 <= top <= 8 * len(ids) + 1_000_000 and (not len(ids) or ids[0] >= 0):
         out["slot"] = np.full(top + 1, -1, np.int32)
@@ -103,7 +104,7 @@ def _from_state(state: dict, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarr
     else:
         known = _member(state["voter_ids"], ids)
         row = np.searchsorted(state["voter_ids"], ids[known])
-    return known, [state[k][row] for k in ("voter_joined", "v_cred", "v_group", "v_side")]
+    return known, [state[k][row] for k in ("voter_joined", "credibility", "group", "side")]
 
 
 def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:

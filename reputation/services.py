@@ -162,6 +162,7 @@ def _percentile_of(author_id: int, score: float, status: str, state: dict | None
 
 # The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
 _state_cache: dict = {}
+STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side"}
 
 
 def refit_state() -> dict | None:
@@ -174,6 +175,8 @@ def refit_state() -> dict | None:
         if payload is None:  # a newer refit replaced it just now
             return None
         with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+            if set(arrays.files) != STATE_ARRAYS:  # written by another version: use the tables
+                return None
             _state_cache.update(token=token, arrays=data.refit_lookup({k: arrays[k] for k in arrays.files}))
     return _state_cache["arrays"]
 
@@ -217,8 +220,11 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
         # writes credibilities and reputations: about half the server's work each.
         second = _in_thread(_write_posts_and_snapshots_on_own_connection, scores, started.date())
     try:
-        if refit_credibility:
-            _write_credibility(cred, progress)
+        with transaction.atomic():
+            # The credibilities and the refresh's copy of them (see RefitState) commit together.
+            if refit_credibility:
+                _write_credibility(cred, progress)
+            _save_refit_state(state)
         _write_reputations(scores, progress)
     finally:
         if second:
@@ -226,8 +232,6 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     if not second:
         _replace_post_scores(scores)
         _write_snapshots(scores, started.date())
-    # After the credibilities are committed: the refresh takes them from here from now on.
-    _save_refit_state(state)
     progress("posts", len(scores.post_ids), len(scores.post_ids))
     progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t
