@@ -280,23 +280,26 @@ def _vote_data(voter, author, post, value, created, user_ids, joined, owned_auth
     )
 
 
-def _by_voter(voter: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
-    """The votes reordered by voter (a voter's votes keep their table order).
+def _by_voter(voter: np.ndarray, author: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """The votes reordered by voter, then author (ties keep their table order).
 
     The table holds votes in time order; the engine's per-voter passes and its sorts of
-    voter-major keys run about twice as fast over voter-ordered votes (10M votes: fit
-    52 s -> 29 s CPU, the same as the in-memory bench, whose votes come voter-ordered).
+    (voter, author) keys run about twice as fast over votes in this order (10M votes: fit
+    52 s -> 28 s CPU, the in-memory bench's speed, whose votes come voter-ordered).
     """
     n = len(voter)
     bits = max(n - 1, 1).bit_length()
-    if n and voter.min() >= 0 and int(voter.max()) < 1 << (63 - bits):
-        # One plain sort of (voter, row) packed in an int64: far faster than an argsort.
-        key = np.sort((voter.astype(np.int64) << bits) | np.arange(n, dtype=np.int64))
-        order, voter = key & ((1 << bits) - 1), key >> bits
-    else:
-        order = np.argsort(voter, kind="stable")
-        voter = voter[order]
-    return [voter] + [col[order] for col in columns]
+    if n and voter.min() >= 0 and author.min() >= 0:
+        abits = int(author.max()).bit_length()
+        if int(voter.max()) < 1 << (63 - abits - bits):
+            # One plain sort of (voter, author, row) packed in an int64: far faster than an argsort.
+            key = np.sort(
+                (voter.astype(np.int64) << (abits + bits)) | (author.astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
+            )
+            order = key & ((1 << bits) - 1)
+            return [key >> (abits + bits), (key >> bits) & ((1 << abits) - 1)] + [col[order] for col in columns]
+    order = np.lexsort((author, voter))
+    return [voter[order], author[order]] + [col[order] for col in columns]
 
 
 def load_credibility(voter_ids: np.ndarray | None = None) -> Credibility:

@@ -272,3 +272,21 @@ def test_an_author_voted_on_during_the_refit_is_marked_and_enqueued_again(alice,
 
     assert list(PendingRefresh.objects.values_list("author_id", flat=True)) == [post.author_id]
     assert enqueued == [post.author_id]
+
+
+def test_votes_load_ordered_by_voter_then_author():
+    """The engine runs about twice as fast over voter-ordered votes; the order must hold on every path."""
+    _world()
+    loaded = data.load_votes()
+    keys = list(zip(loaded.voter.tolist(), loaded.author.tolist()))
+    assert keys == sorted(keys)
+
+
+def test_the_voter_order_is_the_same_with_packed_keys_and_without():
+    rng = np.random.default_rng(1)
+    voter, author, row = rng.integers(1, 50, 1000), rng.integers(1, 20, 1000), np.arange(1000)
+    order = np.lexsort((author, voter))  # stable: ties keep the table order
+    packed = data._by_voter(voter, author, row)
+    unpacked = data._by_voter(voter + 2**50, author, row)  # too wide to pack: the lexsort path
+    assert [c.tolist() for c in packed] == [voter[order].tolist(), author[order].tolist(), row[order].tolist()]
+    assert [c.tolist() for c in unpacked] == [(voter[order] + 2**50).tolist(), author[order].tolist(), row[order].tolist()]
