@@ -81,10 +81,13 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
     state = refit_state()
     votes, cred = data.load_author(author_id, state)
     scores = get_engine().score(votes, cred, now)
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if data.is_postgres():
-            # Only derived rows and the outbox row change here, together: a crash that loses this
-            # commit leaves the outbox row, and the sweep runs the refresh again. No WAL flush wait.
+        if own_transaction and data.is_postgres():
+            # Only derived rows and the outbox row change here, together: a server crash that loses
+            # this commit leaves the outbox row, so the sweep runs the refresh again (and the next
+            # full refit rewrites these rows anyway). So no wait for the WAL flush.
+            # (Not inside a caller's transaction: that one may hold votes, which must be durable.)
             with connection.cursor() as cur:
                 cur.execute("SET LOCAL synchronous_commit = off")
         rep = _write_one(author_id, scores, state)
