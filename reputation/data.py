@@ -389,12 +389,25 @@ REP_COLUMNS = [
 ]
 
 
-def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
-    """Upsert every scored author; reset the stored authors that have no votes left to `empty`."""
-    _in_transaction(_upsert_reputations, scores, percentile, algorithm, now, empty)
+def write_reputations(
+    scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict, explained: str | None = None
+) -> None:
+    """Upsert every scored author; reset the stored authors that have no votes left to `empty`.
+
+    `explained` is `explanation_lines(scores.explanations)` if the caller encoded it already.
+    """
+    _in_transaction(_upsert_reputations, scores, percentile, algorithm, now, empty, explained)
 
 
-def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+def explanation_lines(explanations: list[dict]) -> str:
+    """COPY text of (position, explanation JSON) rows, positions from 1."""
+    # json.dumps escapes tabs, newlines and non-ASCII; COPY text then only needs backslashes doubled.
+    return "".join(f"{i}\t{json.dumps(e)}\n" for i, e in enumerate(explanations, 1)).replace("\\", "\\\\")
+
+
+def _upsert_reputations(
+    cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict, explained: str | None
+) -> None:
     # Numbers go as binary COPY; statuses as codes into a label array; the explanations as one
     # JSON document per line of a text COPY, joined back by position (the server parses 100k
     # small documents in about a third of the time it takes to parse one array of them).
@@ -414,9 +427,9 @@ def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algor
          ("float8", scores.weight_down), ("int4", codes.reshape(-1)), ("float8", percentile)],
     )
     _staging(cur, "h_exp", "pos int8, explanation jsonb")
-    # json.dumps escapes tabs, newlines and non-ASCII; COPY text then only needs backslashes doubled.
-    lines = "".join(f"{i}\t{json.dumps(e)}\n" for i, e in enumerate(scores.explanations, 1))
-    cur.copy_expert("COPY h_exp (pos, explanation) FROM STDIN", io.StringIO(lines.replace("\\", "\\\\")))
+    if explained is None:
+        explained = explanation_lines(scores.explanations)
+    cur.copy_expert("COPY h_exp (pos, explanation) FROM STDIN", io.StringIO(explained))
     cur.execute(
         "UPDATE reputation_authorreputation r SET "
         + ", ".join(f"{k} = %s" for k in empty)

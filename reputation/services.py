@@ -217,18 +217,20 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     del votes  # the engine's results are all the write-back needs; free the vote arrays
 
     t = time.perf_counter()
-    second = None
+    second = explained = None
     if data.is_postgres() and not connection.in_atomic_block and len(scores.post_ids) >= data.PARALLEL_MIN_POSTS:
         # Post scores and snapshots go on a second connection (a second core) while this one
         # writes credibilities and reputations: about half the server's work each.
         second = _in_thread(_write_posts_and_snapshots_on_own_connection, scores, started.date())
+        # The explanations' JSON (a second of Python) is encoded while the server writes credibilities.
+        explained = _in_thread(data.explanation_lines, scores.explanations)
     try:
         with transaction.atomic():
             # The credibilities and the refresh's copy of them (see RefitState) commit together.
             if refit_credibility:
                 _write_credibility(cred, progress)
             _save_refit_state(state)
-        _write_reputations(scores, progress)
+        _write_reputations(scores, progress, explained() if explained else None)
     finally:
         if second:
             second()
@@ -264,25 +266,27 @@ def _write_posts_and_snapshots_on_own_connection(scores: AuthorScores, day) -> N
     data.write_snapshots(scores, day, own_connection=True)
 
 
-def _in_thread(fn, *args, **kwargs) -> Callable[[], None]:
-    """Start fn in a thread; the returned function waits for it and re-raises its error."""
+def _in_thread(fn, *args, **kwargs) -> Callable[[], object]:
+    """Start fn in a thread; the returned function waits for it, re-raises its error or returns its result."""
     import threading
 
     errors: list[Exception] = []
+    result: list = []
 
     def run() -> None:
         try:
-            fn(*args, **kwargs)
+            result.append(fn(*args, **kwargs))
         except Exception as exc:  # noqa: BLE001 (re-raised by join() in the caller's thread)
             errors.append(exc)
 
     thread = threading.Thread(target=run, name="refit-writer")
     thread.start()
 
-    def join() -> None:
+    def join():
         thread.join()
         if errors:
             raise errors[0]
+        return result[0]
 
     return join
 
@@ -317,13 +321,13 @@ def _percentiles(scores: AuthorScores) -> np.ndarray:
     return ranks
 
 
-def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
+def _write_reputations(scores: AuthorScores, progress: Progress, explained: str | None = None) -> None:
     now = timezone.now()
     n = len(scores.author_ids)
     ranks = _percentiles(scores)
     if data.is_postgres():
         empty = {k: v for k, v in _empty_values().items() if k != "updated_at"}
-        data.write_reputations(scores, ranks, get_engine().name, now, empty)
+        data.write_reputations(scores, ranks, get_engine().name, now, empty, explained)
         progress("authors", n, n)
         return
     with transaction.atomic():

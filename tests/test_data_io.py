@@ -290,3 +290,16 @@ def test_the_voter_order_is_the_same_with_packed_keys_and_without():
     unpacked = data._by_voter(voter + 2**50, author, row)  # too wide to pack: the lexsort path
     assert [c.tolist() for c in packed] == [voter[order].tolist(), author[order].tolist(), row[order].tolist()]
     assert [c.tolist() for c in unpacked] == [(voter[order] + 2**50).tolist(), author[order].tolist(), row[order].tolist()]
+
+
+def test_explanations_with_escapes_survive_the_copy_write():
+    if not data.is_postgres():
+        pytest.skip("the COPY write-back is PostgreSQL's")
+    _world()
+    _, scores = get_engine().fit(data.load_votes(), NOW)
+    tricky = {"note": 'back\\slash "quoted"\ttab\nnewline \\N é ☃', "nested": {"x": [1.5, None, "\\t"]}}
+    scores.explanations[0] = tricky
+    ranks = rep_services._percentiles(scores)
+    data.write_reputations(scores, ranks, "x", timezone.now(), {"score": 50.0})
+    assert AuthorReputation.objects.get(author_id=int(scores.author_ids[0])).explanation == tricky
+    assert AuthorReputation.objects.get(author_id=int(scores.author_ids[1])).explanation == scores.explanations[1]
