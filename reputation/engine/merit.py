@@ -3,16 +3,17 @@
 A vote's weight is, in [0, 1]:
     credibility(voter) * age_ramp(account age when the vote was cast)
     * min(1, group_voice_size / size of the voter's co-voting group)
-    / (members of the voter's co-voting group voting on the same post)
-    then capped so one voter, and one group, adds at most `*_author_cap`
-    vote-equivalents to any author; a group's votes on its own members' authors
-    count for nothing.
+    and a group's members on one post share one voice (their most credible
+    member's weight per direction, split by how many voted each way); then
+    capped so one voter, and one group, adds at most `*_author_cap` (a large
+    group: that times its voice share) vote-equivalents to any author; a group's
+    votes on its own members' authors count for nothing.
 credibility = earned history (votes cast) * competence (agreement with the
 leave-one-out bridged author consensus, Dawid-Skene log-odds, floored) * standing (an
 account whose own author profile is badly rated earns less say).
 Each author's score is the mean of two shrunk weighted up-shares, one per side of
-the voters' viewpoint axis (bridging: a larger camp cannot out-vote the smaller
-one), with its evidence the counted weight (groups count once); its interval has a
+the voters' viewpoint axis (a one-factor fit iterated to convergence; a group's
+members share one side. Bridging: a larger camp cannot out-vote the smaller one), with its evidence the counted weight (groups count once); its interval has a
 calibrated over-dispersion and widens where the two sides disagree beyond chance.
 """
 
