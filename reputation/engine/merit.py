@@ -117,6 +117,8 @@ class MeritEngine:
         percentiles), not on the population mean, so the larger camp does not
         define "neutral"; scaled to about -1..1.
         """
+        if not len(data):
+            return np.zeros(n)
         y = data.value.astype(float)
         W = np.bincount(apos, w, A)
         m = np.divide(np.bincount(apos, w * y, A), W, out=np.zeros(A), where=W > 0)
