@@ -242,7 +242,7 @@ def vacuum_derived_tables() -> None:
     with connection.cursor() as cur:
         cur.execute(
             "VACUUM ANALYZE reputation_votercredibility, reputation_authorreputation, "
-            "reputation_postscore, reputation_reputationsnapshot"
+            "reputation_postscore, reputation_reputationsnapshot, reputation_refitstate"
         )
 
 
