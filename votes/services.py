@@ -57,12 +57,40 @@ def _insert(model: type[models.Model], *, if_absent: bool = False, **values) -> 
     return row[0] if row else None
 
 
+# The two lookups every vote makes, as raw querysets: building the ORM's queries (select_related,
+# the Lower() alias) cost 0.7-1.2 ms of CPU each, several times their round trip (measured).
+_AUTHOR_BY_HANDLE = f"SELECT * FROM {Author._meta.db_table} WHERE platform = %s AND lower(handle) = lower(%s)"
+_POST_WITH_AUTHOR = (
+    f"SELECT p.*, a.handle AS author_handle, a.follower_count AS author_follower_count, "
+    f"a.owner_id AS author_owner_id, a.first_seen AS author_first_seen "
+    f"FROM {Post._meta.db_table} p JOIN {Author._meta.db_table} a ON a.id = p.author_id "
+    f"WHERE p.platform = %s AND p.external_id = %s"
+)
+
+
+def _author_by_handle(platform: str, handle: str) -> Author | None:
+    found = list(Author.objects.raw(_AUTHOR_BY_HANDLE, [platform, handle]))
+    return found[0] if found else None
+
+
+def _post_by_id(platform: str, post_id: str) -> Post | None:
+    """The post with its author attached (one query)."""
+    found = list(Post.objects.raw(_POST_WITH_AUTHOR, [platform, post_id]))
+    if not found:
+        return None
+    post = found[0]
+    post.author = Author(
+        pk=post.author_id, platform=post.platform, handle=post.author_handle,
+        follower_count=post.author_follower_count, owner_id=post.author_owner_id, first_seen=post.author_first_seen,
+    )
+    return post
+
+
 def author_get_or_create(*, platform: str, handle: str) -> Author:
     handle = normalize_handle(platform, handle)
-    try:
-        return Author.objects.get_by_handle(platform, handle)
-    except Author.DoesNotExist:
-        pass
+    author = _author_by_handle(platform, handle)
+    if author is not None:
+        return author
     now = timezone.now()
     pk = _insert(Author, if_absent=True, platform=platform, handle=handle, first_seen=now)
     if pk is None:  # created concurrently
@@ -89,7 +117,7 @@ def post_register(
     except PostURLError as exc:
         raise InvalidInput(str(exc)) from None
 
-    post = Post.objects.select_related("author").filter(platform=platform, external_id=post_id).first()
+    post = _post_by_id(platform, post_id)
     if post is None:
         author = author_get_or_create(platform=platform, handle=handle)
         now = timezone.now()
