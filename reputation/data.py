@@ -143,7 +143,7 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         # Rows: id, join time, credibility (-1 = none), group, side; in the server's order.
         asked = [np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0)]
         if not known.all():
-            asked = bulk.copy_out(cur, VOTERS_SQL, ("int8", "timestamptz") + CRED_KINDS[1:], [ids[~known].tolist()])
+            asked = bulk.copy_out(cur, VOTERS_SQL, ("int8", "timestamptz") + CRED_KINDS[1:], [_pg_array(ids[~known])])
     if columns:
         ids, joined, cred, group, side = (np.concatenate(pair) for pair in zip([ids[known], *columns], asked))
     else:
@@ -490,16 +490,22 @@ def write_author_post_scores(author_id: int, scores: AuthorScores, now) -> None:
         cur.execute(
             "DELETE FROM reputation_postscore p USING votes_post po "
             "WHERE p.post_id = po.id AND po.author_id = %s AND p.post_id <> ALL(%s::int8[])",
-            [author_id, scores.post_ids.tolist()],
+            [author_id, _pg_array(scores.post_ids)],
         )
         cur.execute(
             "INSERT INTO reputation_postscore AS p (post_id, quality, upvotes, downvotes, updated_at) "
             "SELECT t.*, %s FROM unnest(%s::int8[], %s::float8[], %s::int4[], %s::int4[]) t ORDER BY 1 "
             "ON CONFLICT (post_id) DO UPDATE SET quality = EXCLUDED.quality, upvotes = EXCLUDED.upvotes, "
             "downvotes = EXCLUDED.downvotes, updated_at = EXCLUDED.updated_at",
-            [now, scores.post_ids.tolist(), scores.post_quality.tolist(), scores.post_upvotes.tolist(),
-             scores.post_downvotes.tolist()],
+            [now, *map(_pg_array, (scores.post_ids, scores.post_quality, scores.post_upvotes, scores.post_downvotes))],
         )
+
+
+def _pg_array(values: np.ndarray) -> str:
+    """An array parameter as PostgreSQL's text form '{1,2.5}': the server parses it as the cast's
+    element type directly, where a list (ARRAY[1, 2.5]) goes through numeric first, 3x slower.
+    repr() is the shortest text that reads back as the same float."""
+    return "{" + ",".join(map(repr, values.tolist())) + "}"
 
 
 def write_snapshots(scores: AuthorScores, day, own_connection: bool = False) -> None:

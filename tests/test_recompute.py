@@ -64,12 +64,15 @@ def test_a_refresh_after_a_refit_gives_the_refits_numbers_and_percentile():
     rep_services.recompute_all()
     fields = ["score", "low", "high", "effective_voters", "status", "percentile", "explanation"]
     refit = {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", *fields)}
+    refit_posts = list(PostScore.objects.order_by("post_id").values_list("post_id", "quality", "upvotes", "downvotes"))
     assert sorted(r["percentile"] for r in refit.values()) == [0.0, 25.0, 50.0, 75.0, 100.0]
 
     for post in posts:
         rep_services.author_refresh(author_id=post.author_id)
     refreshed = {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", *fields)}
     assert refreshed == refit
+    # Exactly: the refresh's post scores travel as text, the refit's as binary floats.
+    assert list(PostScore.objects.order_by("post_id").values_list("post_id", "quality", "upvotes", "downvotes")) == refit_posts
 
 
 def test_the_refresh_reads_the_same_from_the_refits_arrays_as_from_the_tables():
