@@ -24,6 +24,16 @@ def test_handles_are_unique_per_platform_case_insensitively():
     assert Author.objects.count() == 1
 
 
+def test_registering_a_known_post_returns_it_with_its_author_as_stored(alice):
+    first = services.post_register(url="https://x.com/Writer/status/7")
+    Author.objects.filter(pk=first.author_id).update(follower_count=1200, owner=alice)
+    again = services.post_register(url="https://x.com/writer/status/7")
+    assert (again.pk, again.author_id, again.url) == (first.pk, first.author_id, first.url)
+    stored = Author.objects.get()
+    assert (again.author.handle, again.author.follower_count, again.author.owner_id) == ("Writer", 1200, alice.pk)
+    assert again.author.first_seen == stored.first_seen
+
+
 def test_it_refuses_to_reattribute_a_post_to_another_author():
     services.post_register(url="https://x.com/writer/status/5")
     with pytest.raises(services.AuthorConflict, match="already registered as a post by @writer"):

@@ -62,7 +62,7 @@ def _insert(model: type[models.Model], *, if_absent: bool = False, **values) -> 
 _AUTHOR_BY_HANDLE = f"SELECT * FROM {Author._meta.db_table} WHERE platform = %s AND lower(handle) = lower(%s)"
 _POST_WITH_AUTHOR = (
     f"SELECT p.*, a.handle AS author_handle, a.follower_count AS author_follower_count, "
-    f"a.owner_id AS author_owner_id, a.first_seen AS author_first_seen "
+    f"a.owner_id AS author_owner_id "
     f"FROM {Post._meta.db_table} p JOIN {Author._meta.db_table} a ON a.id = p.author_id "
     f"WHERE p.platform = %s AND p.external_id = %s"
 )
@@ -79,9 +79,11 @@ def _post_by_id(platform: str, post_id: str) -> Post | None:
     if not found:
         return None
     post = found[0]
-    post.author = Author(
-        pk=post.author_id, platform=post.platform, handle=post.author_handle,
-        follower_count=post.author_follower_count, owner_id=post.author_owner_id, first_seen=post.author_first_seen,
+    # Extra columns of a raw query skip the backend's type conversion, so only plain ones are taken;
+    # first_seen stays deferred (loaded if ever read).
+    post.author = Author.from_db(
+        post._state.db, ["id", "platform", "handle", "follower_count", "owner_id"],
+        [post.author_id, post.platform, post.author_handle, post.author_follower_count, post.author_owner_id],
     )
     return post
 
