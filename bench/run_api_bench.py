@@ -264,8 +264,8 @@ def main() -> None:
     single_ratio = ratios[len(ratios) // 2]
     summary = {
         "config": {
-            "gunicorn_workers": os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count()} cpus x 2"),
-            "gunicorn_threads": os.environ.get("GUNICORN_THREADS", "4"), "cpus": os.cpu_count(),
+            "gunicorn_workers": os.environ.get("GUNICORN_WORKERS", f"{os.cpu_count()} (one per cpu)"),
+            "gunicorn_threads": os.environ.get("GUNICORN_THREADS", "8"), "cpus": os.cpu_count(),
             "wrk_connections": args.connections, "wrk_threads": args.threads, "rounds": args.rounds,
             "seconds_per_round": args.seconds, "load_average_after": os.getloadavg(),
             "authors": args.authors, "hot_handles": args.hot, "users": args.users,
