@@ -74,6 +74,8 @@ class HistoryPointSerializer(serializers.Serializer):
     low = serializers.FloatField()
     high = serializers.FloatField()
     votes = serializers.IntegerField()
+    note = serializers.CharField(allow_blank=True, help_text="Why the score moved that day, if the engine says so "
+                                 "(e.g. a correction after a coordinated group was detected); usually empty.")
 
 
 class HistorySerializer(serializers.Serializer):

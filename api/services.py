@@ -149,8 +149,8 @@ def author_history(author: Author, days: int) -> list[dict]:
     rows = ReputationSnapshot.objects.filter(author=author, day__gte=since).order_by("day")
     return [
         {"day": r.day.isoformat(), "score": _round(r.score), "low": _round(r.low), "high": _round(r.high),
-         "votes": r.votes}
-        for r in rows.only("day", "score", "low", "high", "votes")
+         "votes": r.votes, "note": r.note}
+        for r in rows.only("day", "score", "low", "high", "votes", "note")
     ]
 
 

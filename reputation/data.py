@@ -513,17 +513,48 @@ def write_snapshots(scores: AuthorScores, day, own_connection: bool = False) -> 
     (_on_own_connection if own_connection else _in_transaction)(_upsert_snapshots, scores, day)
 
 
+# The reversal pass's trace in an author's history: the day a refit first sets aside at least one vote's
+# weight (and a tenth of the author's votes) more as coordinated than on the author's previous snapshot.
+CORRECTION_NOTE = "Correction: votes from a newly detected coordinated group stopped counting."
+_IS_CORRECTION = (
+    "s.coordinated - COALESCE((SELECT p.coordinated FROM reputation_reputationsnapshot p "
+    "WHERE p.author_id = s.author_id AND p.day < s.day ORDER BY p.day DESC LIMIT 1), s.coordinated) "
+    ">= CASE WHEN s.votes > 10 THEN 0.1 * s.votes ELSE 1 END"
+)
+
+
+def mark_corrections(cur, day) -> None:
+    """Note the correction on `day`'s snapshots (SQLite and small tables; PostgreSQL uses the staged rows)."""
+    cur.execute(
+        f"UPDATE reputation_reputationsnapshot AS s SET note = %s "
+        f"WHERE s.day = %s AND s.coordinated > 0 AND {_IS_CORRECTION}",
+        [CORRECTION_NOTE, day],
+    )
+
+
 def _upsert_snapshots(cur, scores: AuthorScores, day) -> None:
-    _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4")
+    _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4, coordinated float8")
     bulk.copy_in(
-        cur, "h_snap", ["author_id", "score", "low", "high", "votes"],
+        cur, "h_snap", ["author_id", "score", "low", "high", "votes", "coordinated"],
         [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
-         ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes))],
+         ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes)),
+         ("float8", coordinated_weights(scores))],
     )
     cur.execute(
-        "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, note) "
-        "SELECT author_id, %s, score, low, high, votes, '' FROM h_snap ORDER BY author_id "
+        "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, coordinated, note) "
+        "SELECT author_id, %s, score, low, high, votes, coordinated, '' FROM h_snap ORDER BY author_id "
         "ON CONFLICT (author_id, day) DO UPDATE SET score = EXCLUDED.score, low = EXCLUDED.low, "
-        "high = EXCLUDED.high, votes = EXCLUDED.votes",
+        "high = EXCLUDED.high, votes = EXCLUDED.votes, coordinated = EXCLUDED.coordinated",
         [day],
     )
+    # Only authors with coordinated weight can have a correction: index probes for those, not a scan.
+    cur.execute(
+        f"UPDATE reputation_reputationsnapshot AS s SET note = %s FROM h_snap h "
+        f"WHERE h.coordinated > 0 AND s.author_id = h.author_id AND s.day = %s AND {_IS_CORRECTION}",
+        [CORRECTION_NOTE, day],
+    )
+
+
+def coordinated_weights(scores: AuthorScores) -> np.ndarray:
+    coordinated = np.asarray(scores.coordinated_discount, dtype=np.float64)
+    return coordinated if len(coordinated) == len(scores.author_ids) else np.zeros(len(scores.author_ids))

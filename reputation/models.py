@@ -66,6 +66,9 @@ class ReputationSnapshot(models.Model):
     low = models.FloatField()
     high = models.FloatField()
     votes = models.IntegerField()
+    # Vote weight the refit set aside as coordinated (null on rows written before it was recorded);
+    # a jump from one day to the next is a correction, and `note` says so.
+    coordinated = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:

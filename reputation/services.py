@@ -360,15 +360,20 @@ def _write_snapshots(scores: AuthorScores, day) -> None:
         return
     rows = [
         ReputationSnapshot(
-            author_id=int(a), day=day, score=float(s), low=float(lo), high=float(hi), votes=int(u + d)
+            author_id=int(a), day=day, score=float(s), low=float(lo), high=float(hi), votes=int(u + d), coordinated=float(c)
         )
-        for a, s, lo, hi, u, d in zip(scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes)
+        for a, s, lo, hi, u, d, c in zip(
+            scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes,
+            data.coordinated_weights(scores),
+        )
     ]
     for start in range(0, len(rows), BATCH):
         ReputationSnapshot.objects.bulk_create(
             rows[start : start + BATCH], update_conflicts=True, unique_fields=["author", "day"],
-            update_fields=["score", "low", "high", "votes"],
+            update_fields=["score", "low", "high", "votes", "coordinated"],
         )
+    with connection.cursor() as cur:
+        data.mark_corrections(cur, day)
 
 
 def _write_post_scores(scores: AuthorScores) -> None:

@@ -134,7 +134,7 @@ def test_history_returns_daily_points_within_the_window(client):
         (today - timedelta(days=30)).isoformat(), (today - timedelta(days=1)).isoformat(), today.isoformat()
     ]
     assert body["points"][0] == {"day": (today - timedelta(days=30)).isoformat(), "score": 63.0, "low": 50.0,
-                                 "high": 70.0, "votes": 5}
+                                 "high": 70.0, "votes": 5, "note": ""}
     assert_problem(client.get("/api/v1/authors/x/writer/history", {"days": 0}), 400)
     assert_problem(client.get("/api/v1/authors/x/ghost/history"), 404)
 

@@ -103,3 +103,35 @@ def test_a_refit_replaces_the_refit_state():
     rep_services.recompute_all()
     assert RefitState.objects.get().token != first
     assert len(rep_services.refit_state()["ranked_ids"]) == 5
+
+
+def test_a_newly_detected_group_leaves_a_correction_in_the_authors_history():
+    """The reversal pass: the day a refit sets aside a group's votes, the snapshot says so; later days don't."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from reputation import data
+
+    authors = [services.post_register(url=f"https://x.com/a{i}/status/{i}").author_id for i in range(3)]
+
+    def snapshot(day, coordinated, ids=authors):
+        n = len(ids)
+        scores = SimpleNamespace(
+            author_ids=np.array(ids), score=np.full(n, 60.0), low=np.full(n, 50.0), high=np.full(n, 70.0),
+            upvotes=np.full(n, 15), downvotes=np.full(n, 5), coordinated_discount=np.array(coordinated, dtype=float),
+        )
+        rep_services._write_snapshots(scores, day)
+
+    def notes(day):
+        rows = ReputationSnapshot.objects.filter(day=day).order_by("author_id")
+        return {r.author_id: r.note for r in rows}
+
+    snapshot(date(2026, 11, 1), [0.0, 0.0], ids=authors[:2])  # the third author is new on day two
+    snapshot(date(2026, 11, 2), [8.0, 0.5, 8.0])  # a group found behind a0 (b: below the threshold)
+    snapshot(date(2026, 11, 3), [8.0, 0.5, 8.0])  # same group, nothing new
+
+    assert notes(date(2026, 11, 1)) == {authors[0]: "", authors[1]: ""}
+    assert notes(date(2026, 11, 2)) == {authors[0]: data.CORRECTION_NOTE, authors[1]: "", authors[2]: ""}
+    assert set(notes(date(2026, 11, 3)).values()) == {""}

@@ -76,22 +76,22 @@ class HistoryPoint:
     low: float
     high: float
     votes: int
+    note: str = ""  # e.g. a correction: votes of a newly detected coordinated group stopped counting
 
 
 def author_history(*, author: Author, days: int = 180) -> list[HistoryPoint]:
     """Daily snapshots, with today's point taken from the live reputation (refreshed after each vote)."""
     since = timezone.now().date() - timezone.timedelta(days=days)
     points = [
-        HistoryPoint(s.day, s.score, s.low, s.high, s.votes)
+        HistoryPoint(s.day, s.score, s.low, s.high, s.votes, s.note)
         for s in ReputationSnapshot.objects.filter(author=author, day__gte=since).order_by("day")
     ]
     rep = getattr(author, "rep", None)
     if rep is not None and rep.updated_at is not None and rep.votes:
         today = timezone.now().date()
-        if points and points[-1].day == today:
-            points.pop()
+        note = points.pop().note if points and points[-1].day == today else ""
         if not points or points[-1].day < today:
-            points.append(HistoryPoint(today, rep.score, rep.low, rep.high, rep.votes))
+            points.append(HistoryPoint(today, rep.score, rep.low, rep.high, rep.votes, note))
     return points
 
 
