@@ -271,8 +271,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    call_command("migrate", verbosity=0)  # a reused world gets the code's newer migrations too
     if not args.reuse:
-        call_command("migrate", verbosity=0)
         t = time.perf_counter()
         generate(args)
         log(f"generation took {time.perf_counter() - t:.0f} s")
