@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker test lint bench bench-api bench-import bench-refit check-deploy clean
+.PHONY: install browsers run worker test lint bench bench-api bench-import bench-refit check-deploy clean
 
 install: $(VENV)/.installed
 
@@ -26,7 +26,16 @@ run: install
 	    --schedule=var/celerybeat-schedule & \
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install
+# The browser tests drive Debian's chromium and firefox-esr (Playwright cannot download browsers here).
+browsers:
+	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium"; [ -x /usr/bin/firefox-esr ] || missing="$$missing firefox-esr"; \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing $$missing for the browser tests (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	    || { echo "Could not install $$missing: install them (Debian packages) and run make test again" >&2; exit 1; }; \
+	fi
+
+test: install browsers
 	@if command -v node >/dev/null; then node --test extension/tests/; \
 	else echo "NOTE: node not found, the extension's JS unit tests were not run (the browser e2e tests still run)"; fi
 	$(BIN)/pytest
