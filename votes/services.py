@@ -96,7 +96,7 @@ def author_get_or_create(*, platform: str, handle: str) -> Author:
     now = timezone.now()
     pk = _insert(Author, if_absent=True, platform=platform, handle=handle, first_seen=now)
     if pk is None:  # created concurrently
-        return Author.objects.get_by_handle(platform, handle)
+        return _author_by_handle(platform, handle)
     return Author(pk=pk, platform=platform, handle=handle, first_seen=now)
 
 
