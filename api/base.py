@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions, renderers
 from rest_framework.generics import GenericAPIView
@@ -28,15 +28,12 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
-class RawJSON(str):
-    """Text that is already JSON (assembled from cached, pre-encoded cards)."""
+class RawJSONResponse(HttpResponse):
+    """Text that is already JSON (assembled from cached, pre-encoded cards), sent without DRF's
+    Response/renderer round (a fifth of a cached single lookup's time)."""
 
-
-class JSONRenderer(renderers.JSONRenderer):
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, RawJSON):
-            return data.encode()
-        return super().render(data, accepted_media_type, renderer_context)
+    def __init__(self, text: str):
+        super().__init__(text.encode(), content_type=renderers.JSONRenderer.media_type)
 
 
 class JSONFirstNegotiation(DefaultContentNegotiation):
@@ -52,7 +49,7 @@ class JSONFirstNegotiation(DefaultContentNegotiation):
 
 class ApiViewMixin:
     content_negotiation_class = JSONFirstNegotiation
-    renderer_classes = (JSONRenderer,)
+    renderer_classes = (renderers.JSONRenderer,)
     # Public data: shared caches may keep it unless the answer is personal.
     personal = False
 
@@ -88,7 +85,8 @@ class ApiViewMixin:
         return response
 
     def _conditional(self, request, response):
-        response.render()
+        if hasattr(response, "render"):
+            response.render()
         etag = etag_for(response.content)
         personal = self.personal and request.user.is_authenticated
         if request.auth is None and not personal:

@@ -107,8 +107,8 @@ class VoteSerializer(serializers.Serializer):
 
 def _handle_list(values: list[str]) -> list[str]:
     """Lower-cased, de-duplicated, without '@'; empty items are skipped."""
-    cleaned = (h.strip().lstrip("@").lower() for h in values)
-    return list(dict.fromkeys(h for h in cleaned if h))
+    cleaned = [h.strip().lstrip("@").lower() for h in values]
+    return list(dict.fromkeys(filter(None, cleaned)))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -18,7 +18,7 @@ from votes.platforms import PLATFORMS
 
 from . import serializers as s
 from . import services
-from .base import BaseApiView, BaseListView, RawJSON
+from .base import BaseApiView, BaseListView, RawJSONResponse
 from .permissions import IsTokenUser
 
 
@@ -75,7 +75,7 @@ class AuthorBatchView(BaseApiView):
     )
     def get(self, request):
         query = _valid(s.BatchQuerySerializer, request.query_params)
-        return Response(RawJSON(services.batch_json(query["platform"], query["handles"])))
+        return RawJSONResponse(services.batch_json(query["platform"], query["handles"]))
 
 
 class AuthorLookupView(BaseApiView):
@@ -87,16 +87,17 @@ class AuthorLookupView(BaseApiView):
     )
     def post(self, request):
         data = _valid(s.LookupSerializer, request.data)
-        return Response(RawJSON(services.batch_json(data["platform"], data["handles"])))
+        return RawJSONResponse(services.batch_json(data["platform"], data["handles"]))
 
 
 class AuthorDetailView(BaseApiView):
     @extend_schema(operation_id="author_detail", responses=s.AuthorSerializer, summary="One author's reputation")
     def get(self, request, platform: str, handle: str):
-        card = services.authors_lookup_json(_platform_or_404(platform), [handle])[handle.lower()]
+        handle = handle.lower()
+        card = services.authors_lookup_json(_platform_or_404(platform), [handle])[handle]
         if card == "null":
             raise Http404
-        return Response(RawJSON(card))
+        return RawJSONResponse(card)
 
 
 class AuthorHistoryView(BaseApiView):
