@@ -199,3 +199,16 @@ def test_rate_counters_batch_far_from_the_limit_and_stay_exact_near_it(monkeypat
     assert limit <= sum(count <= limit for count in counts) <= limit * (1 + 2 / 64)
     # Past the limit every hit syncs, so both processes agree the quota is spent.
     assert all(p.hit("api:rl:test:window", limit, 60) > limit for p in processes)
+
+
+def test_input_serializers_validate_each_request_on_its_own_copy_of_the_fields():
+    from api.serializers import LookupSerializer
+
+    good = LookupSerializer(data={"platform": "x", "handles": ["@Alice", "bob"]})
+    bad = LookupSerializer(data={"platform": "x", "handles": ["@"]})
+
+    assert good.is_valid() and good.validated_data["handles"] == ["alice", "bob"]
+    assert not bad.is_valid() and "handles" in bad.errors
+    assert good.fields["handles"] is not bad.fields["handles"]
+    assert good.fields["handles"].parent is good and bad.fields["handles"].parent is bad
+    assert LookupSerializer._declared_fields["handles"].parent is None  # the class's own fields stay unbound
