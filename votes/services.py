@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -43,48 +45,61 @@ def _insert(model: type[models.Model], *, if_absent: bool = False, **values) -> 
     INSERT that hits the constraint would abort the transaction unless wrapped in a savepoint, which costs
     two more round trips; the ORM's own INSERT costs more CPU than the round trip itself.
     """
-    quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in values]
-    columns = ", ".join(quote(f.column) for f in fields)
-    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    sql, fields = _insert_statement(model, tuple(values), if_absent)
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
     with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"{'ON CONFLICT DO NOTHING ' if if_absent else ''}RETURNING {quote(model._meta.pk.column)}",
-            params,
-        )
+        cur.execute(sql, params)
         row = cur.fetchone()
     return row[0] if row else None
 
 
-# The two lookups every vote makes, as raw querysets: building the ORM's queries (select_related,
-# the Lower() alias) cost 0.7-1.2 ms of CPU each, several times their round trip (measured).
-_AUTHOR_BY_HANDLE = f"SELECT * FROM {Author._meta.db_table} WHERE platform = %s AND lower(handle) = lower(%s)"
+@functools.cache
+def _insert_statement(model: type[models.Model], names: tuple[str, ...], if_absent: bool) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"{'ON CONFLICT DO NOTHING ' if if_absent else ''}RETURNING {quote(model._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+# The two lookups every vote makes, as plain SQL turned into models with from_db: building the ORM's
+# queries (select_related, the Lower() alias) cost 0.7-1.2 ms of CPU each, several times their round
+# trip, and a raw queryset's column mapping another 0.1 ms (measured).
+# first_seen stays deferred (loaded if ever read): plain SQL skips the backend's type conversion, and
+# SQLite hands datetimes back as text. Columns in model field order, as from_db expects.
+_AUTHOR_COLUMNS = ["id", "platform", "handle", "follower_count", "owner_id"]
+_POST_COLUMNS = ["id", "platform", "external_id", "author_id", "url"]
+_AUTHOR_BY_HANDLE = (
+    f"SELECT {', '.join(_AUTHOR_COLUMNS)} FROM {Author._meta.db_table} WHERE platform = %s AND lower(handle) = lower(%s)"
+)
 _POST_WITH_AUTHOR = (
-    f"SELECT p.*, a.handle AS author_handle, a.follower_count AS author_follower_count, "
-    f"a.owner_id AS author_owner_id "
+    f"SELECT {', '.join('p.' + c for c in _POST_COLUMNS)}, {', '.join('a.' + c for c in _AUTHOR_COLUMNS)} "
     f"FROM {Post._meta.db_table} p JOIN {Author._meta.db_table} a ON a.id = p.author_id "
     f"WHERE p.platform = %s AND p.external_id = %s"
 )
 
 
+def _fetch_one(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()
+
+
 def _author_by_handle(platform: str, handle: str) -> Author | None:
-    found = list(Author.objects.raw(_AUTHOR_BY_HANDLE, [platform, handle]))
-    return found[0] if found else None
+    row = _fetch_one(_AUTHOR_BY_HANDLE, [platform, handle])
+    return None if row is None else Author.from_db(connection.alias, _AUTHOR_COLUMNS, row)
 
 
 def _post_by_id(platform: str, post_id: str) -> Post | None:
     """The post with its author attached (one query)."""
-    found = list(Post.objects.raw(_POST_WITH_AUTHOR, [platform, post_id]))
-    if not found:
+    row = _fetch_one(_POST_WITH_AUTHOR, [platform, post_id])
+    if row is None:
         return None
-    post = found[0]
-    # Extra columns of a raw query skip the backend's type conversion, so only plain ones are taken;
-    # first_seen stays deferred (loaded if ever read).
-    post.author = Author.from_db(
-        post._state.db, ["id", "platform", "handle", "follower_count", "owner_id"],
-        [post.author_id, post.platform, post.author_handle, post.author_follower_count, post.author_owner_id],
-    )
+    post = Post.from_db(connection.alias, _POST_COLUMNS, row[: len(_POST_COLUMNS)])
+    post.author = Author.from_db(connection.alias, _AUTHOR_COLUMNS, row[len(_POST_COLUMNS) :])
     return post
 
 
