@@ -111,6 +111,17 @@ def test_a_user_cannot_vote_on_a_handle_they_linked(alice, post):
     assert not Vote.objects.exists()
 
 
+def test_a_vote_cast_before_linking_the_handle_cannot_be_changed_after(alice, post):
+    services.vote_cast(voter=alice, post=post, value=1)
+    services.author_link(user=alice, platform="x", handle="writer")
+
+    with pytest.raises(services.SelfVote):
+        services.vote_cast(voter=alice, post=post, value=-1, reason="spam")
+
+    assert list(Vote.objects.values_list("value", flat=True)) == [1]  # and the transaction is still usable
+    assert VoteEvent.objects.count() == 1
+
+
 def test_a_handle_links_to_only_one_account(alice, bob):
     services.author_link(user=alice, platform="x", handle="writer")
     with pytest.raises(services.AuthorConflict, match="already linked"):

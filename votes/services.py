@@ -38,28 +38,36 @@ class SelfVote(VoteError):
     code = "self-vote"
 
 
-def _insert(model: type[models.Model], *, if_absent: bool = False, **values) -> int | None:
+def _insert(
+    model: type[models.Model], *, if_absent: bool = False, unless: tuple[str, list] | None = None, **values
+) -> int | None:
     """One INSERT ... RETURNING id, built once from the model's fields: the voting path's writes.
 
     With if_absent, ON CONFLICT DO NOTHING: None when a unique constraint says the row exists. A plain
     INSERT that hits the constraint would abort the transaction unless wrapped in a savepoint, which costs
-    two more round trips; the ORM's own INSERT costs more CPU than the round trip itself.
+    two more round trips; the ORM's own INSERT costs more CPU than the round trip itself. With
+    unless=(query, params), nothing is inserted (None) when that query finds a row, checked in the same
+    statement.
     """
-    sql, fields = _insert_statement(model, tuple(values), if_absent)
+    sql, fields = _insert_statement(model, tuple(values), if_absent, unless[0] if unless else None)
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, params + (unless[1] if unless else []))
         row = cur.fetchone()
     return row[0] if row else None
 
 
 @functools.cache
-def _insert_statement(model: type[models.Model], names: tuple[str, ...], if_absent: bool) -> tuple[str, list]:
+def _insert_statement(
+    model: type[models.Model], names: tuple[str, ...], if_absent: bool, unless: str | None
+) -> tuple[str, list]:
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    source = f"SELECT {placeholders} WHERE NOT EXISTS ({unless})" if unless else f"VALUES ({placeholders})"
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
         f"{'ON CONFLICT DO NOTHING ' if if_absent else ''}RETURNING {quote(model._meta.pk.column)}"
     )
     return sql, fields
@@ -153,12 +161,12 @@ def post_register(
     return post
 
 
+# Ownership is asked of the database, not of post.author, which the caller may have loaded before a link.
+_OWNED_BY = f"SELECT 1 FROM {Author._meta.db_table} WHERE id = %s AND owner_id = %s"
+
+
 def _owns(user_id: int, author_id: int) -> bool:
-    # Asked of the database, not of post.author, which the caller may have loaded before a link.
-    # Plain SQL: the ORM's query building costs twice the round trip on the voting path.
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT 1 FROM {Author._meta.db_table} WHERE id = %s AND owner_id = %s", [author_id, user_id])
-        return cur.fetchone() is not None
+    return _fetch_one(_OWNED_BY, [author_id, user_id]) is not None
 
 
 def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str) -> None:
@@ -168,8 +176,6 @@ def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str)
         raise InvalidInput(f"Unknown reason '{reason}'. Use one of: {', '.join(Reason.values)}.")
     if reason and value != Vote.DOWN:
         raise InvalidInput("A reason can only be given with a downvote.")
-    if _owns(voter.pk, post.author_id):
-        raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
 
 
 def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = "", source: str = "web") -> Vote:
@@ -185,27 +191,39 @@ def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = 
     # here aborts the whole request anyway, and a savepoint costs two round trips.
     with transaction.atomic(savepoint=False):
         vote, created = _lock_or_create(voter, post, value, reason, now)
-        if created:
-            _log(vote, VoteEvent.Action.CAST, previous=0, source=source, at=now)
-        elif vote.value == value and vote.reason == reason:
-            return vote  # the same vote again (a double click): nothing changes
-        else:
-            previous = vote.value
-            vote.value, vote.reason, vote.updated_at = value, reason, now
-            vote.save(update_fields=["value", "reason", "updated_at"])
-            _log(vote, VoteEvent.Action.CHANGED, previous=previous, source=source, at=now)
-        _schedule_refresh(post.author_id)
+        if vote is not None and _record(vote, created, value=value, reason=reason, source=source, at=now):
+            _schedule_refresh(post.author_id)
+    if vote is None:  # raised here, not inside the block, so a caller's own transaction stays usable
+        raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
     return vote
 
 
-def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vote, bool]:
-    # Another request may insert (or retract) the same vote between our insert and our read;
-    # the unique constraint tells us, and we look again.
+def _record(vote: Vote, created: bool, *, value: int, reason: str, source: str, at) -> bool:
+    """Log a new vote, or change and log an existing one; False when it already was this vote (a double click)."""
+    if created:
+        _log(vote, VoteEvent.Action.CAST, previous=0, source=source, at=at)
+        return True
+    if vote.value == value and vote.reason == reason:
+        return False
+    previous = vote.value
+    vote.value, vote.reason, vote.updated_at = value, reason, at
+    vote.save(update_fields=["value", "reason", "updated_at"])
+    _log(vote, VoteEvent.Action.CHANGED, previous=previous, source=source, at=at)
+    return True
+
+
+def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vote | None, bool]:
+    # (None, False) when the voter owns the post's author. The insert itself refuses such a vote (one round
+    # trip fewer on every vote); when nothing was inserted, we ask which of the two it was. Another request may insert (or retract) the same
+    # vote between our insert and our read; the unique constraint tells us, and we look again.
     for _ in range(5):
         pk = _insert(
-            Vote, if_absent=True, voter=voter.pk, post=post.pk, author=post.author_id, value=value, reason=reason,
+            Vote, if_absent=True, unless=(_OWNED_BY, [post.author_id, voter.pk]),
+            voter=voter.pk, post=post.pk, author=post.author_id, value=value, reason=reason,
             created_at=now, updated_at=now,
         )
+        if pk is None and _owns(voter.pk, post.author_id):
+            return None, False
         if pk is not None:
             return Vote(
                 pk=pk, voter_id=voter.pk, post=post, author_id=post.author_id, value=value, reason=reason,
