@@ -7,6 +7,10 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from . import authentication  # noqa: F401  registers the OpenAPI security schemes
+        from votes.signals import authors_changed
+
         from .middleware import install_log_record_factory
+        from .services import cards_forget
 
         install_log_record_factory()
+        authors_changed.connect(cards_forget, dispatch_uid="api.cards_forget")

@@ -1,8 +1,10 @@
 """API reads: author cards from the denormalised AuthorReputation row, cached in Redis.
 
 Nothing here aggregates votes; a card is one row of AuthorReputation joined to
-its Author. Cards live in the cache for CARD_TTL seconds (below the public
-max-age, so a client that revalidates sees a change within about a minute).
+its Author. A card stays cached until its author changes (votes.signals.authors_changed:
+a refresh, a refit, a new author drops it); CARD_TTL is only a backstop. Each worker
+process also keeps cards for LOCAL_TTL seconds, so a change reaches every reader
+within that, well inside the public max-age.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from django.utils import timezone
 from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status
 from votes.models import Author, Post, Vote
 
-CARD_TTL = 30
+CARD_TTL = 600
 LOCAL_TTL = 15
+POST_TTL = 30
 _UNKNOWN = 0  # cached marker for "no such post", so misses are cheap too
 
 
 class LocalCache:
     """A few seconds of cards in each worker process, in front of Redis: hot authors cost no round trip.
 
-    Staleness adds up to CARD_TTL + LOCAL_TTL (45 s), inside the public max-age of 60 s. Entries are kept per
-    platform and keyed by the bare handle, so a 100-handle batch is one dictionary probe per handle.
+    Another process's change reaches these copies within LOCAL_TTL (15 s), inside the public max-age of 60 s.
+    Entries are kept per platform and keyed by the bare handle, so a 100-handle batch is one dictionary probe
+    per handle.
     """
 
     def __init__(self, ttl: float, max_entries: int = 20000):
@@ -53,6 +57,11 @@ class LocalCache:
         # expire together, or every worker refills them at the same moment (seen as p95 spikes in the bench).
         now, ttl = time.monotonic(), self.ttl
         cards.update({handle: (now + ttl * (0.75 + 0.25 * random.random()), text) for handle, text in items.items()})
+
+    def forget(self, platform: str, handles) -> None:
+        cards = self.data.get(platform, {})
+        for handle in handles:
+            cards.pop(handle, None)
 
     def clear(self) -> None:
         self.data = {}
@@ -141,6 +150,21 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     return {h: found[h] for h in wanted}
 
 
+def cards_forget(sender=None, *, author_ids: list[int] | None, **kwargs) -> None:
+    """Drop the cached cards of authors that changed (receives votes.signals.authors_changed).
+
+    Shared cards go at once; other processes' local copies live out their LOCAL_TTL.
+    """
+    authors = Author.objects.all() if author_ids is None else Author.objects.filter(pk__in=author_ids)
+    by_platform: dict[str, list[str]] = {}
+    for platform, handle in authors.values_list("platform", "handle").iterator(chunk_size=5000):
+        by_platform.setdefault(platform, []).append(handle.lower())
+    for platform, handles in by_platform.items():
+        for start in range(0, len(handles), 1000):
+            cache.delete_many([_card_key(platform, h) for h in handles[start : start + 1000]])
+        local_cards.forget(platform, handles)
+
+
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -188,7 +212,7 @@ def post_card(platform: str, post_id: str) -> dict | None:
                 "upvotes": score.upvotes if score else 0,
                 "downvotes": score.downvotes if score else 0,
             }
-        cache.set(key, card, CARD_TTL)
+        cache.set(key, card, POST_TTL)
     return card or None
 
 

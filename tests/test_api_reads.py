@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from reputation import services as reputation_services
 from reputation.models import PostScore, ReputationSnapshot
 from votes import services as vote_services
 
@@ -37,6 +38,44 @@ def test_it_returns_one_author_with_the_contract_fields(client):
     assert body["votes"] == 12 and body["status"] == "established" and body["effective_voters"] == 8.46
     assert body["url"].endswith("/a/x/Writer/")
     assert body["explanation"] == {"summary": "Mostly upvoted by credible voters."}
+
+
+def test_a_refreshed_author_is_served_fresh_at_once_not_when_the_cached_card_expires(
+    client, alice, django_capture_on_commit_callbacks
+):
+    author = make_author("writer", score=72.34)
+    assert client.get("/api/v1/authors/x/writer").json()["votes"] == 12  # now cached
+    post = vote_services.post_register(url="https://x.com/writer/status/1")
+    vote_services.vote_cast(voter=alice, post=post, value=-1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reputation_services.author_refresh(author_id=author.pk)
+
+    for path in ("/api/v1/authors/x/writer", "/api/v1/authors?handles=writer"):
+        body = client.get(path).json()
+        card = body["results"]["writer"] if "results" in body else body
+        assert card["votes"] == 1 and card["downvotes"] == 1
+
+
+def test_a_handle_answered_unknown_is_known_as_soon_as_a_vote_registers_it(client, django_capture_on_commit_callbacks):
+    assert client.get("/api/v1/authors?handles=newcomer").json()["results"] == {"newcomer": None}  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        vote_services.post_register(url="https://x.com/Newcomer/status/7")
+
+    assert client.get("/api/v1/authors?handles=newcomer").json()["results"]["newcomer"]["handle"] == "Newcomer"
+
+
+def test_a_full_refit_drops_every_cached_card(client, alice, django_capture_on_commit_callbacks):
+    make_author("writer", score=72.34)
+    post = vote_services.post_register(url="https://x.com/writer/status/1")
+    vote_services.vote_cast(voter=alice, post=post, value=1)
+    assert client.get("/api/v1/authors/x/writer").json()["votes"] == 12  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reputation_services.recompute_all()
+
+    assert client.get("/api/v1/authors/x/writer").json()["votes"] == 1
 
 
 def test_it_answers_with_and_without_a_trailing_slash(client):

@@ -18,6 +18,7 @@ from .platforms import (
     parse_post_url,
     validate_post_id,
 )
+from .signals import announce_authors_changed
 
 
 class VoteError(Exception):
@@ -120,6 +121,7 @@ def author_get_or_create(*, platform: str, handle: str) -> Author:
     pk = _insert(Author, if_absent=True, platform=platform, handle=handle, first_seen=now)
     if pk is None:  # created concurrently
         return _author_by_handle(platform, handle)
+    announce_authors_changed([pk])  # readers may hold "no such author"
     return Author(pk=pk, platform=platform, handle=handle, first_seen=now)
 
 

@@ -36,6 +36,7 @@ from reputation.models import ReputationSnapshot
 from reputation.services import recompute_all
 from votes.models import Author, Post, Vote, VoteEvent
 from votes.platforms import get_platform
+from votes.signals import announce_authors_changed
 
 User = get_user_model()
 SEED = 20240917
@@ -116,6 +117,7 @@ def _authors(rng: random.Random) -> dict[str, Author]:
     existing = {(a.platform, a.handle.lower()): a for a in Author.objects.all()}
     new = [Author(platform=p, handle=h, follower_count=f) for h, p, f, _ in rows if (p, h.lower()) not in existing]
     Author.objects.bulk_create(new)
+    announce_authors_changed(None)
     by_handle = {**{a.handle.lower(): a for a in existing.values()}, **{a.handle.lower(): a for a in new}}
     result = {}
     for handle, _, _, quality in rows:

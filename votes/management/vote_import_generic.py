@@ -15,6 +15,7 @@ from tqdm import tqdm
 from reputation.services import refresh_request
 from votes.models import Author, Post, Vote, VoteEvent
 from votes.platforms import get_platform
+from votes.signals import announce_authors_changed
 
 from .vote_import import CHUNK, ImportRejected, RowError, Staged, Summary, User, timed
 
@@ -93,6 +94,8 @@ def _authors(staged: Staged, summary: Summary) -> dict[tuple[str, str], int]:
     )
     summary.authors_new = len(missing)
     ids.update(_existing_authors({(p, h.lower()): None for p, h, _ in missing}))
+    if missing:
+        announce_authors_changed([ids[(p, h.lower())] for p, h, _ in missing])
     return ids
 
 
