@@ -46,7 +46,11 @@ lint: install
 bench: install
 	$(BIN)/python bench/run_engine_bench.py
 
+# The API benchmark's load generator is Debian's wrk.
 bench-api: install
+	@command -v wrk >/dev/null || { echo "Installing wrk for the API benchmark (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null \
+	    || { echo "Could not install wrk: install the Debian package wrk and run make bench-api again" >&2; exit 1; }; }
 	$(BIN)/python bench/run_api_bench.py
 
 bench-import: install
