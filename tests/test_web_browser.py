@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import make_user
 from votes import services
@@ -29,6 +30,9 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+        # While Playwright's loop runs on this thread, Django keeps this thread's ORM connection in
+        # context-local storage: close it here, or it outlives the test database's teardown.
+        connections.close_all()
 
 
 def log_in(page, base: str, username: str) -> None:
