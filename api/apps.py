@@ -6,9 +6,9 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import authentication  # noqa: F401  registers the OpenAPI security schemes
         from votes.signals import authors_changed
 
+        from . import authentication  # noqa: F401  registers the OpenAPI security schemes
         from .middleware import install_log_record_factory
         from .services import cards_forget
 

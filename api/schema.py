@@ -68,6 +68,6 @@ def add_problem_responses(result, generator, request, public):
                 responses.setdefault(
                     code, {"description": description, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
                 )
-            for code, response in responses.items():
+            for response in responses.values():
                 response.setdefault("headers", {}).update(header_refs)
     return result

@@ -15,6 +15,7 @@ stays exact where it matters.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -151,10 +152,8 @@ def _counter_decr(key: str) -> None:
         return
     import redis
 
-    try:
+    with contextlib.suppress(redis.RedisError):  # Redis down: the refund is lost, like the rest of the cache
         client.decr(cache.make_key(key))
-    except redis.RedisError:
-        pass
 
 
 def hit(scope: str, ident: str) -> Window:

@@ -29,7 +29,7 @@ def broker_is_reachable():
 
         try:
             redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the reason, the run must fail, not skip
             pytest.fail(f"REDIS_URL={settings.REDIS_URL} is set but Redis is unreachable: {exc}")
     return True
 
@@ -42,9 +42,11 @@ def celery_worker_thread(broker_is_reachable, django_db_setup, django_db_blocker
     from config.celery import app
 
     app.control.purge() if settings.REDIS_URL else _purge_filesystem_broker()
-    with django_db_blocker.unblock():
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
-            yield worker
+    with (
+        django_db_blocker.unblock(),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker,
+    ):
+        yield worker
 
 
 def _purge_filesystem_broker():

@@ -103,7 +103,7 @@ def test_concurrent_flip_flopping_votes_leave_exactly_one_vote_each():
                     services.vote_retract(voter=voter, post=post_)
                 else:
                     services.vote_cast(voter=voter, post=post_, value=rng.choice([1, -1]))
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - surfaced below, whatever it is
             errors.append(exc)
         finally:
             connection.close()

@@ -22,7 +22,10 @@ def engine_result(data: VoteData, n_authors: int, now: float, engine=None) -> tu
     t = time.perf_counter()
     cred, s = engine.fit(data, now)
     secs = time.perf_counter() - t
-    dense = lambda x: _dense(s.author_ids, x, n_authors)
+
+    def dense(x):
+        return _dense(s.author_ids, x, n_authors)
+
     voter_cred = np.zeros(int(data.voter_ids.max(initial=0)) + 1)
     voter_cred[cred.voter_ids] = _effective_credibility(cred)
     # An author nobody voted on gets the prior, as the service shows it (score 50, insufficient
