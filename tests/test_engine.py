@@ -215,7 +215,17 @@ def test_the_smaller_camp_keeps_its_say_when_each_camp_favours_its_own_side():
                     np.arange(n_voters), np.full(n_voters, NOW - 400 * DAY))
     cred, _ = get_engine().fit(data, NOW)
     assert abs(np.corrcoef(cred.side, camp)[0, 1]) > 0.9  # the viewpoint axis finds the camps
+    assert np.abs(cred.side).mean() > 0.5  # at full strength
     assert abs(cred.credibility[camp == 0].mean() - cred.credibility[camp == 1].mean()) < 0.1
+
+
+def test_the_viewpoint_sides_stay_neutral_when_voters_form_no_camps():
+    """Bridging only where there are camps: without them the axis fits noise, and a two-sided score
+    would only add that noise, so every voter's side is pulled most of the way to neutral."""
+    for seed in range(3):
+        data, _ = world(seed)
+        cred, _ = get_engine().fit(data, NOW)
+        assert np.abs(cred.side).max() < 0.35
 
 
 def test_a_groups_members_share_one_viewpoint_side():
