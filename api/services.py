@@ -9,6 +9,7 @@ within that, well inside the public max-age.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -109,7 +110,13 @@ def _rep_of(author: Author) -> AuthorReputation | None:
         return None
 
 
+_PLAIN_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
 def _card_key(platform: str, handle: str) -> str:
+    # Cache keys stay printable ASCII (as memcached requires): odd handles are keyed by their digest.
+    if not _PLAIN_KEY.fullmatch(handle):
+        handle = "sha256-" + hashlib.sha256(handle.encode()).hexdigest()
     return f"api:card:{platform}:{handle}"
 
 
