@@ -2,9 +2,10 @@
 
 Nothing here aggregates votes; a card is one row of AuthorReputation joined to
 its Author. A card stays cached until its author changes (votes.signals.authors_changed:
-a refresh, a refit, a new author drops it); CARD_TTL is only a backstop. Each worker
-process also keeps cards for LOCAL_TTL seconds, so a change reaches every reader
-within that, well inside the public max-age.
+a refresh, a refit, a new author drops it); settings.API_CARD_TTL is only a backstop
+(and the limit when the cache is per process, without Redis). Each worker process
+also keeps cards for LOCAL_TTL seconds, so a change reaches every reader within
+that, well inside the public max-age.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from django.utils import timezone
 from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status
 from votes.models import Author, Post, Vote
 
-CARD_TTL = 600
 LOCAL_TTL = 15
 POST_TTL = 30
 _UNKNOWN = 0  # cached marker for "no such post", so misses are cheap too
@@ -150,7 +150,7 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
         fresh = {h: known.get(h, "null") for h in missing}
         cache.set_many(
             {_card_key(platform, h): text for h, text in fresh.items()},
-            round(CARD_TTL * (0.75 + 0.25 * random.random())),  # spread refills too
+            round(settings.API_CARD_TTL * (0.75 + 0.25 * random.random())),  # spread refills too
         )
         local_cards.set_many(platform, fresh)
         found.update(fresh)

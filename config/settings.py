@@ -254,6 +254,10 @@ REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so api.DeviceToken can point at it
 # The author page on the site that <Author>.url points at.
 API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{handle}/")
+# Seconds an author's API card stays cached. A change drops the card (votes.signals.authors_changed), but
+# only from a cache every process shares: without Redis each process caches for itself, and a refresh in
+# the worker cannot reach the web process's copy, so it must expire soon.
+API_CARD_TTL = env.int("API_CARD_TTL", default=600 if REDIS_URL else 30)
 
 LOGGING = {
     "version": 1,
