@@ -131,17 +131,16 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     `handles` are lower-cased and distinct (as the serializers leave them). Per-process cache first, then
     one Redis round trip, then at most one query for the rest.
     """
-    wanted = handles
-    found = local_cards.get_many(platform, wanted)
-    if len(found) == len(wanted):
+    found = local_cards.get_many(platform, handles)
+    if len(found) == len(handles):
         return found
-    missing = [h for h in wanted if h not in found]
-    shared = cache.get_many([_card_key(platform, h) for h in missing])
+    keys = {h: _card_key(platform, h) for h in handles if h not in found}
+    shared = cache.get_many(list(keys.values()))
     if shared:
-        shared = {h: shared[key] for h in missing if (key := _card_key(platform, h)) in shared}
+        shared = {h: shared[key] for h, key in keys.items() if key in shared}
         local_cards.set_many(platform, shared)
         found.update(shared)
-        missing = [h for h in missing if h not in shared]
+    missing = [h for h in keys if h not in found]
     if missing:
         known = {
             a.handle.lower(): card_json(author_card(a, _rep_of(a)))
@@ -149,12 +148,12 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
         }
         fresh = {h: known.get(h, "null") for h in missing}
         cache.set_many(
-            {_card_key(platform, h): text for h, text in fresh.items()},
+            {keys[h]: text for h, text in fresh.items()},
             round(settings.API_CARD_TTL * (0.75 + 0.25 * random.random())),  # spread refills too
         )
         local_cards.set_many(platform, fresh)
         found.update(fresh)
-    return {h: found[h] for h in wanted}
+    return {h: found[h] for h in handles}
 
 
 def cards_forget(sender=None, *, author_ids: list[int] | None, **kwargs) -> None:

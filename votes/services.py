@@ -216,21 +216,22 @@ def _record(vote: Vote, created: bool, *, value: int, reason: str, source: str, 
 
 def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vote | None, bool]:
     # (None, False) when the voter owns the post's author. The insert itself refuses such a vote (one round
-    # trip fewer on every vote); when nothing was inserted, we ask which of the two it was. Another request may insert (or retract) the same
-    # vote between our insert and our read; the unique constraint tells us, and we look again.
+    # trip fewer on every vote); when nothing was inserted, we ask which of the two it was. Another request
+    # may insert (or retract) the same vote between our insert and our read; the unique constraint tells
+    # us, and we look again.
     for _ in range(5):
         pk = _insert(
             Vote, if_absent=True, unless=(_OWNED_BY, [post.author_id, voter.pk]),
             voter=voter.pk, post=post.pk, author=post.author_id, value=value, reason=reason,
             created_at=now, updated_at=now,
         )
-        if pk is None and _owns(voter.pk, post.author_id):
-            return None, False
         if pk is not None:
             return Vote(
                 pk=pk, voter_id=voter.pk, post=post, author_id=post.author_id, value=value, reason=reason,
                 created_at=now, updated_at=now,
             ), True
+        if _owns(voter.pk, post.author_id):
+            return None, False
         vote = Vote.objects.select_for_update().filter(voter=voter, post=post).first()
         if vote is not None:
             return vote, False

@@ -7,55 +7,43 @@
 
 import django.db.models.deletion
 from django.conf import settings
+from django.contrib.postgres import operations as postgres_operations
 from django.db import migrations, models
 
 
-class _OnPostgresConcurrently:
-    """AddIndex / RemoveIndex that run CONCURRENTLY on PostgreSQL (outside a transaction), plainly elsewhere."""
+def _plain_off_postgres(concurrent_operation, plain_operation):
+    """Django's CONCURRENTLY operations are PostgreSQL's; on SQLite (`make run`) the plain one runs."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        state = to_state if isinstance(self, migrations.AddIndex) else from_state
-        model = state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        concurrently = schema_editor.connection.vendor == "postgresql"
-        if isinstance(self, migrations.AddIndex):
-            schema_editor.add_index(model, self.index, **({"concurrently": True} if concurrently else {}))
-        else:
-            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.remove_index(model, index, **({"concurrently": True} if concurrently else {}))
+    class Operation(concurrent_operation):
+        def database_forwards(self, app_label, schema_editor, from_state, to_state):
+            base = concurrent_operation if schema_editor.connection.vendor == "postgresql" else plain_operation
+            base.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
+        def database_backwards(self, app_label, schema_editor, from_state, to_state):
+            base = concurrent_operation if schema_editor.connection.vendor == "postgresql" else plain_operation
+            base.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
-class AddIndexConcurrently(_OnPostgresConcurrently, migrations.AddIndex):
-    pass
+    return Operation
 
 
-class RemoveIndexConcurrently(_OnPostgresConcurrently, migrations.RemoveIndex):
-    pass
+AddIndexConcurrently = _plain_off_postgres(postgres_operations.AddIndexConcurrently, migrations.AddIndex)
+RemoveIndexConcurrently = _plain_off_postgres(postgres_operations.RemoveIndexConcurrently, migrations.RemoveIndex)
+# The foreign keys' single-column indexes, as 0001 named them.
+FK_INDEXES = {"votes_vote_author_id_05d289d5": "author_id", "votes_vote_voter_id_5a5a77f0": "voter_id"}
 
 
-def _fk_indexes(schema_editor, model):
-    return [
-        (schema_editor._create_index_name(model._meta.db_table, [column]), column)
-        for column in ("author_id", "voter_id")
-    ]
+def _concurrently(schema_editor) -> str:
+    return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
 
 
 def _drop_fk_indexes(apps, schema_editor):
-    model = apps.get_model("votes", "Vote")
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    for name, _ in _fk_indexes(schema_editor, model):
-        schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {schema_editor.quote_name(name)}")
+    for name in FK_INDEXES:
+        schema_editor.execute(f'DROP INDEX {_concurrently(schema_editor)}IF EXISTS "{name}"')
 
 
 def _create_fk_indexes(apps, schema_editor):
-    model = apps.get_model("votes", "Vote")
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    for name, column in _fk_indexes(schema_editor, model):
-        schema_editor.execute(
-            f"CREATE INDEX {concurrently}IF NOT EXISTS {schema_editor.quote_name(name)} "
-            f"ON {schema_editor.quote_name(model._meta.db_table)} ({schema_editor.quote_name(column)})"
-        )
+    for name, column in FK_INDEXES.items():
+        schema_editor.execute(f'CREATE INDEX {_concurrently(schema_editor)}IF NOT EXISTS "{name}" ON "votes_vote" ("{column}")')
 
 
 class Migration(migrations.Migration):
