@@ -98,6 +98,9 @@ def pytest_collection_modifyitems(config, items):
     """Without REDIS_URL (the no-services default), Redis fault tests are left out, loudly."""
     import os
 
+    if os.environ.get("REQUIRE_SERVICES") and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        # Else the PostgreSQL-only paths (COPY write-back) would quietly take their SQLite fallbacks.
+        raise pytest.UsageError("REQUIRE_SERVICES is set but DATABASE_URL is not PostgreSQL: CI must run every test.")
     if settings.REDIS_URL:
         return
     if os.environ.get("REQUIRE_SERVICES"):
