@@ -14,31 +14,18 @@ the honest voters).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from reputation.engine import VoteData
 
-DAY = 86400.0
-NOW = 1.75e9
+from .world import DAY, NOW, World
 SIZES = {
     "small": {"n_authors": 800, "n_voters": 2500, "votes_per_voter": 25.0},
     "medium": {"n_authors": 3000, "n_voters": 9000, "votes_per_voter": 25.0},
 }
 ATTACKS = ["clean", "noise", "sybil", "camouflaged", "brigade", "slowdrip", "ring", "underthreshold", "polarized"]
-
-
-@dataclass
-class World:
-    data: VoteData
-    truth: np.ndarray  # per author, honest up-share 0-1
-    followers: np.ndarray  # per author
-    honest_votes: np.ndarray  # per author
-    attacker: np.ndarray  # per voter, bool (noise voters, sybils, brigaders, ring owners)
-    push: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # author ids the attack pushes up
-    sink: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # ... and down
-    author_camp: np.ndarray | None = None  # polarized world: 0 = larger camp
 
 
 def _sigmoid(x):
@@ -203,4 +190,6 @@ def make_world(scenario: str, seed: int, size: str = "small") -> World:
         value=value, created=created, voter_ids=np.arange(V, dtype=np.int64), voter_joined=joined,
         owned_author=owner_author.astype(np.int64), owner_voter=owner_voter.astype(np.int64),
     )
-    return World(data, h["truth"], h["followers"], honest_votes, attacker, push, sink, h["author_camp"])
+    return World(data, h["truth"], h["followers"], honest_votes, attacker, push, sink, h["author_camp"],
+                 post_author=h["post_author"].astype(np.int64), post_popularity=h["pop"],
+                 budget_accounts=int(attacker.sum()))
