@@ -43,7 +43,7 @@ class VoteData:
 
     `owned_author` / `owner_voter` pair each claimed author with the voter account
     that owns it (optional): a detected group's votes on its own members' posts
-    then count for nothing.
+    then count for nothing. `solicited` (optional) marks votes Merit asked for.
     """
 
     voter: np.ndarray  # int64 voter id per vote
@@ -55,6 +55,12 @@ class VoteData:
     voter_joined: np.ndarray = field(default_factory=_floats)
     owned_author: np.ndarray = field(default_factory=_ints)
     owner_voter: np.ndarray = field(default_factory=_ints)
+    # Per vote, True when Merit chose the post for the voter ("Rate next"): the voter could not
+    # direct it. Empty means no vote was solicited (data without the column).
+    solicited: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+    def solicited_mask(self) -> np.ndarray:
+        return self.solicited.astype(bool) if len(self.solicited) == len(self.value) else np.zeros(len(self.value), bool)
 
     def __len__(self) -> int:
         return len(self.value)
