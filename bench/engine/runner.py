@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import time
-from pathlib import Path
 
 import numpy as np
 
 from reputation.engine import VoteData, get_engine
 
 from .baselines import BASELINES, Result
-from .metrics import auc, evaluate
+from .metrics import evaluate
+from .otc import OTC, run_otc_product  # noqa: F401 (OTC: the data's place, ../shared beside the repository)
 from .sim import NOW, make_world
-
-OTC = Path("/work/shared/data/real/bitcoin_otc_alpha")
 
 
 def engine_result(data: VoteData, n_authors: int, now: float, engine=None) -> tuple[Result, float]:
@@ -71,38 +68,9 @@ def run_world(scenario: str, seed: int, size: str, clean_cache: dict, methods: l
     return rows
 
 
-def _otc_votes(drop_raters: tuple[int, ...]) -> tuple[VoteData, int]:
-    rows = np.loadtxt(OTC / "soc-sign-bitcoinotc.csv", delimiter=",")
-    keep = ~np.isin(rows[:, 0], drop_raters)
-    src, dst, rating, t = rows[keep, 0].astype(np.int64), rows[keep, 1].astype(np.int64), rows[keep, 2], rows[keep, 3]
-    n = int(max(src.max(), dst.max())) + 1
-    # A member "joined" when they first appear in the network, as rater or ratee.
-    first = np.full(n, np.inf)
-    np.minimum.at(first, np.concatenate([rows[:, 0], rows[:, 1]]).astype(np.int64), np.concatenate([rows[:, 3], rows[:, 3]]))
-    voter_ids = np.unique(src)
-    data = VoteData(
-        voter=src, author=dst, post=np.arange(len(src), dtype=np.int64), value=np.sign(rating).astype(np.int8),
-        created=t, voter_ids=voter_ids, voter_joined=first[voter_ids],
-        owned_author=voter_ids, owner_voter=voter_ids,  # every member rates and is rated
-    )
-    return data, n
-
-
 def run_otc(methods: list[str]) -> list[dict]:
-    labels = {}
-    with open(OTC / "otc_gt.csv") as f:
-        for user, label in csv.reader(f):
-            labels[int(user)] = int(label)
-    users = np.array(list(labels))
-    fraud = np.array([labels[u] == -1 for u in users])
-    rows = []
-    for variant, drop in (("all ratings", ()), ("without raters 1, 2125", (1, 2125))):
-        data, n = _otc_votes(drop)
-        now = float(data.created.max()) + 86400
-        for name in methods:
-            if name == "followers":
-                continue
-            res = engine_result(data, n, now)[0] if name == "engine" else BASELINES[name](data, n, None)
-            s = np.nan_to_num(res.score, nan=np.nanmedian(res.score))[users]
-            rows.append({"scenario": f"bitcoin_otc ({variant})", "method": name, "otc_auc": auc(-s[fraud], -s[~fraud])})
-    return rows
+    """Bitcoin OTC by the product's protocol: the engine through import_votes / recompute_reputation /
+    export_reputation, the baselines in memory on the same votes (see bench/engine/otc.py).
+
+    Rows: {"scenario", "method", "otc_auc"} (plus "path", "secs", "votes")."""
+    return run_otc_product(methods)
