@@ -94,7 +94,49 @@ def _verify(X: sparse.csr_matrix, k: np.ndarray, u, v, threshold: float, min_co:
     return u[ok], v[ok]
 
 
-def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hits, hit_share, n_hash, rows):
+def _first_times(vpos, token, created, voters):
+    """(voter, token) -> earliest vote time, for the votes of `voters` only: (keys, times, base)."""
+    sel = np.isin(vpos, voters)
+    vp, tk, t = vpos[sel].astype(np.int64), token[sel].astype(np.int64), created[sel]
+    base = int(tk.max(initial=0)) + 1
+    key = vp * base + tk
+    order = np.lexsort((t, key))
+    key, t = key[order], t[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
+    return key[first], t[first], base
+
+
+def _lead_shares(vpos, token, created, u, v, lag: float):
+    """Per pair: the share of the tokens both voted on where u voted first (by more than `lag`
+    seconds), and where v did. A copier replaying another's public votes is later on nearly all."""
+    if not len(u):
+        return np.zeros(0), np.zeros(0)
+    voters = np.union1d(u, v)
+    key, t, base = _first_times(vpos, token, created, voters)
+    rows = np.searchsorted(voters, key // base)
+    cols = _factorize(key % base)
+    T = sparse.csr_matrix((t - t.min() + 1.0, (rows, cols)), shape=(len(voters), int(cols.max(initial=0)) + 1))
+    A, B = T[np.searchsorted(voters, u)], T[np.searchsorted(voters, v)]
+    both = (A > 0).multiply(B > 0)
+    shared = np.maximum(np.asarray(both.sum(axis=1)).ravel(), 1)
+    D = (A.multiply(both) - B.multiply(both)).tocsr()
+    row = np.repeat(np.arange(len(u)), np.diff(D.indptr))
+    u_first = np.bincount(row, D.data < -lag, len(u)) / shared
+    v_first = np.bincount(row, D.data > lag, len(u)) / shared
+    return u_first, v_first
+
+
+def _asymmetric(u, v, u_first, v_first, lead_share: float):
+    """Split pairs into mutual ones (kept) and one-sided ones (leader, follower)."""
+    u_leads, v_leads = u_first >= lead_share, v_first >= lead_share
+    mutual = ~(u_leads | v_leads)
+    leader = np.where(u_leads, u, v)[~mutual]
+    follower = np.where(u_leads, v, u)[~mutual]
+    return u[mutual], v[mutual], leader, follower
+
+
+def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hits, hit_share, n_hash, rows,
+                 timing=None, early_rank: float = 0.25):
     """Voter pairs that hit the same dense block of (author, direction) targets.
 
     Pairwise co-voting misses attacks spread thin (each account strikes a few
@@ -127,8 +169,40 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
     pb, pv = bkey // n_voters, bkey % n_voters
     ok = (cnt >= min_hits) & (cnt >= hit_share * size[pb])
     pb, pv = pb[ok], pv[ok]
+    if timing is not None and len(pb):
+        # Members who voted on the block's targets before most of the others were there first:
+        # a later crowd copying them (framing) must not make them members of its group.
+        keep = timing(block, pb, pv) >= early_rank
+        pb, pv = pb[keep], pv[keep]
     same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
     return pv[:-1][same], pv[1:][same]
+
+
+def _member_ranks(vpos, node_of, created):
+    """A function (block per node, member blocks, member voters) -> each member's mean time rank
+    (0 = first, 1 = last) among the block's members on the block's nodes it voted on."""
+    def ranks(block, pb, pv):
+        members = np.unique(pv)
+        sel = np.isin(vpos, members)
+        vp, nd, t = vpos[sel], node_of(sel), created[sel]
+        on = nd >= 0
+        vp, nd, t = vp[on], nd[on], t[on]
+        b = block[nd]
+        mkey = pb * (int(vpos.max(initial=0)) + 1) + pv  # (block, member) pairs, sorted
+        mine = np.isin(b * (int(vpos.max(initial=0)) + 1) + vp, mkey)
+        vp, nd, t = vp[mine], nd[mine], t[mine]
+        order = np.lexsort((t, nd))
+        ndo = nd[order]
+        start = np.flatnonzero(np.r_[True, ndo[1:] != ndo[:-1]]) if len(ndo) else np.empty(0, np.int64)
+        size = np.diff(np.r_[start, len(ndo)])
+        r = np.arange(len(ndo)) - np.repeat(start, size)
+        pct = np.empty(len(ndo))
+        pct[order] = r / np.maximum(np.repeat(size, size) - 1, 1)
+        key = block[nd] * (int(vpos.max(initial=0)) + 1) + vp
+        pos = np.searchsorted(mkey, key)
+        return np.bincount(pos, pct, len(mkey)) / np.maximum(np.bincount(pos, minlength=len(mkey)), 1)
+
+    return ranks
 
 
 def detect_groups(
@@ -148,11 +222,21 @@ def detect_groups(
     block_threshold: float | None = 0.2,
     block_hit_share: float = 0.15,
     block_hashes: int = 12,
+    created: np.ndarray | None = None,
+    lag: float = 3600.0,
+    lead_share: float = 0.8,
 ) -> np.ndarray:
-    """Group id per voter position (-1 = none). Votes must be sorted by vpos."""
+    """Group id per voter position (-1 = none). Votes must be sorted by vpos.
+
+    With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
+    on at least `lead_share` of what they share: the later one may copy the earlier, not the
+    reverse. One-sided pairs link only followers (accounts that are the later side of some
+    pair) to each other, so copycats cannot chain honest voters into one group.
+    """
     sign = (value > 0).astype(np.int64)
     n_votes = np.bincount(vpos, minlength=n_voters)
     us, vs = [], []
+    leaders, followers = [], []
     for level, tokens, threshold in (
         (0, post.astype(np.int64) * 2 + sign, post_threshold),
         (1, author.astype(np.int64) * 2 + sign, author_threshold),
@@ -169,14 +253,36 @@ def detect_groups(
         sig = _minhash(tv, tt, n_voters, n_hash, seed=level)
         u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
         u, v = _verify(X, k, u, v, threshold, min_co, collide)
+        if created is not None:
+            u, v, lead, follow = _asymmetric(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
+            leaders.append(lead)
+            followers.append(follow)
         us.append(u)
         vs.append(v)
+    node_tokens = _uniq(tt)  # (author, direction) tokens in node order of X's columns
     del key, tv, tt, tcol, sig  # free the token arrays before the block pass (peak memory at 10M votes)
     if block_threshold is not None:  # X is now voters x (author, direction)
+        timing = None
+        if created is not None:
+            tok = author.astype(np.int64) * 2 + sign
+
+            def node_of(sel):
+                t = tok[sel]
+                i = np.minimum(np.searchsorted(node_tokens, t), len(node_tokens) - 1)
+                return np.where(node_tokens[i] == t, i, -1)
+
+            timing = _member_ranks(vpos, node_of, created)
         u, v = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10,
-                            min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows)
+                            min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows, timing=timing)
         us.append(u)
         vs.append(v)
+    if leaders:
+        leader, follower = np.concatenate(leaders), np.concatenate(followers)
+        is_follower = np.zeros(n_voters, bool)
+        is_follower[follower] = True
+        both = is_follower[leader]  # the leader copies someone too: two copiers, linked
+        us.append(leader[both])
+        vs.append(follower[both])
     u, v = np.concatenate(us), np.concatenate(vs)
     group = np.full(n_voters, -1, np.int64)
     if not len(u):

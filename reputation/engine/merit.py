@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse, special, stats
 
+from . import trust
 from .groups import detect_groups
 from .types import DAY, AuthorScores, Credibility, VoteData, group_ids, group_size
 
@@ -35,7 +36,7 @@ def _segment_sum(key: np.ndarray, w: np.ndarray):
 
 
 class MeritEngine:
-    name = "merit-v4"
+    name = "merit-v5"
     # Age ramp at the time of the vote. A 30-day ramp cost clean tau ~0.012 (honest newcomers'
     # votes hardly counted) and the groups catch aged rings anyway; 3 days still halves a
     # fresh sybil's first-day votes (bench, tuning seeds).
@@ -77,6 +78,24 @@ class MeritEngine:
     side_ridge = 1.0  # ridge of the one-factor viewpoint fit
     side_gain = 4.0  # membership of a side: (1 + gain * side) / 2, clipped to [0, 1]
     review_share = 0.3  # share of raw weight removed as coordinated that puts an author under review
+    # Records (trust.py). A vote is a prediction when fewer than `valid_visible` votes were visible
+    # on its post; `proven_credit` net right predictions make a full record, which counts fully
+    # once the account was `proven_age_days` old or so when it voted (exponential ramp).
+    valid_visible = 5
+    proven_credit = 1.0
+    proven_age_days = 30.0
+    # The unproven pool per author, side and direction: at most pool_ratio x the proven weight
+    # in that direction, plus pool_floor vote-equivalents.
+    pool_ratio = 0.5
+    pool_floor = 1.0
+    # Behaviour change: a burst, within burst_days, of at least burst_min_votes votes on authors new
+    # to the voter against their established voters, at p < burst_alpha under its own past rate.
+    burst_days = 14.0
+    burst_min_votes = 5
+    burst_alpha = 1e-4  # many windows per voter are tested: 1e-2 flagged 14% of honest voters (sim1)
+    axis_weight = "aged"
+    group_lead_share = 0.8  # a pair is one-sided when one voted first on this share of what they share
+    contested_share = 0.5  # unproven weight the pool held back, over the counted weight: "contested"
 
     _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
 
@@ -103,28 +122,98 @@ class MeritEngine:
         order = np.argsort(vpos, kind="stable")
         group = np.full(n, -1, np.int64)
         if len(data):
-            group = group_ids(detect_groups(vpos[order], data.post[order], data.author[order], data.value[order], n))
-        cred0 = Credibility(voter_ids, earned, group)
-        w, parts = self._weights(data, cred0, now)
-        side = self._sides(data, vpos, n, w, parts["apos"], len(parts["author_ids"]))
-        if (group >= 0).any():
-            # A group's members share one side (their mean): the group's one voice then always
-            # lands on one side, so an added member vote cannot move weight between sides.
-            _, gpos, gsum = _segment_sum(group[group >= 0], side[group >= 0])
-            side[group >= 0] = (gsum / np.bincount(gpos))[gpos]
-        w, parts = self._weights(data, Credibility(voter_ids, earned, group, side), now)
+            group = group_ids(detect_groups(vpos[order], data.post[order], data.author[order], data.value[order], n,
+                                            created=data.created[order], lead_share=self.group_lead_share))
+        # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
+        # judged fairly), and who changed. A first axis from every voter serves that judgement.
+        w, parts = self._weights(data, Credibility(voter_ids, earned, group), now)
+        side = self._group_sides(group, self._sides(data, vpos, n, w, parts["apos"], len(parts["author_ids"])))
+        parts["side"] = side[vpos]
         agg = self._aggregate(data, w, parts)
-        strength = self._camp_strength(agg)
+        parts["side"] = parts["side"] * self._camp_strength(agg)
+        agg = self._aggregate(data, w, parts)
+        proven, changed = self._record(data, vpos, n, self._right(data, w, agg, own_side=True), parts)
+        # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it).
+        w, parts = self._weights(data, Credibility(voter_ids, earned, group, None, proven, changed), now)
+        w_axis = {"proven": w * parts["ps"], "aged": w * parts["aged"], "all": w}[self.axis_weight]
+        side = self._group_sides(group, self._sides(data, vpos, n, w_axis, parts["apos"], len(parts["author_ids"])))
+        w, parts = self._weights(data, Credibility(voter_ids, earned, group, side, proven, changed), now)
+        # Whether voters form camps is a fact about the voters: judged on every vote (the pool
+        # thins the evidence and would hide the camps' gap in chance).
+        strength = self._camp_strength(self._aggregate(data, w, {**parts, "ps": np.ones(len(w))}))
+        agg = self._aggregate(data, w, parts)
         if strength < 1.0:
             # Weak camps: the axis is mostly noise, so the sides are pulled toward neutral (a voter
             # with side 0 counts half on each side, and the two-sided score becomes a plain one).
             side = side * strength
             parts["side"] = parts["side"] * strength
             agg = self._aggregate(data, w, parts)
-        competence = self._competence(data, vpos, n, w, agg)
+        competence = self._competence(data, vpos, n, self._right(data, agg["w_eff"], agg))
         standing = self._standing(data, voter_ids, agg)
-        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side)
+        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed)
         return cred, self.score(data, cred, now)
+
+    @staticmethod
+    def _group_sides(group: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """A group's members share one side (their mean): the group's one voice then always lands
+        on one side, so an added member vote cannot move weight between sides."""
+        if (group >= 0).any():
+            _, gpos, gsum = _segment_sum(group[group >= 0], side[group >= 0])
+            side[group >= 0] = (gsum / np.bincount(gpos))[gpos]
+        return side
+
+    def _valid(self, data: VoteData) -> np.ndarray:
+        """Votes that were predictions: cast before `valid_visible` others had voted on the post
+        (or solicited: Merit chose the post). Only these earn a record or competence."""
+        def compute():
+            return (trust.visible_before(data.post, data.created) < self.valid_visible) | data.solicited_mask()
+
+        return self._memo(data, "valid", compute)
+
+    def _record(self, data: VoteData, vpos, n, right, parts) -> tuple[np.ndarray, np.ndarray]:
+        """Per voter: proven record in [0, 1] and when its behaviour changed (inf = never).
+
+        The record is the net of right over wrong predictions (each vote's agreement with the
+        consensus formed without it, beyond a coin's), `proven_credit` of them for a full record.
+        The change test looks for a burst of votes on authors new to the voter against what the
+        authors' voters had said `burst_days` earlier (see trust.changed_at).
+        """
+        valid = self._valid(data)
+        credit = np.bincount(vpos, valid * (2 * right - 1), n)
+        proven = np.clip(credit / self.proven_credit, 0.0, 1.0)
+        up = data.value > 0
+        window = self.burst_days * DAY
+        est_up, est_n = trust.established_consensus(parts["apos"], up, data.created, data.created - window)
+        q = (est_up + 1.0) / (est_n + 2.0)
+        against = (est_n >= 3) & np.where(up, q < 0.5, q > 0.5)
+        _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * len(parts["author_ids"]) + parts["apos"],
+                                                             return_inverse=True))
+        new_here = trust.first_on_author(ua_pos, data.created) > data.created - window
+        changed = trust.changed_at(vpos, n, data.created, new_here & against, window_days=self.burst_days,
+                                   min_votes=self.burst_min_votes, base_rate=0.25, prior_votes=8.0,
+                                   alpha=self.burst_alpha)
+        return proven, changed
+
+    def _right(self, data: VoteData, w: np.ndarray, agg: dict, own_side: bool = False) -> np.ndarray:
+        """Per vote: how far it agrees with its author's consensus formed without it (0..1).
+
+        The consensus is the bridged one (both viewpoint sides count equally), each side formed
+        without this vote: agreeing with the larger camp earns nothing extra. (Against the plain
+        weighted share, the polarized lift was +3.1 instead of +2.7; tuning seeds.) With
+        `own_side`, each side's consensus counts by the vote's membership of that side instead:
+        a record is predicting one's peers, which either camp can do equally well.
+        """
+        apos = agg["apos"]
+        up = data.value > 0
+        prior = self.prior_mean * self.prior_strength * self.side_prior
+        q_loo = 0.0
+        for c, m_c in enumerate((agg["mp"], 1 - agg["mp"])):
+            mine = w * m_c / self.dispersion
+            n_c = agg["side_n"][c][apos] - mine
+            q_c = (agg["side_U"][c][apos] - mine * up + prior) / np.maximum(n_c, 1e-9)
+            q_loo = q_loo + q_c * (m_c if own_side else 0.5)
+        q_loo = np.clip(q_loo, 0.01, 0.99)
+        return np.where(up, q_loo, 1 - q_loo)
 
     def _camp_strength(self, agg) -> float:
         """How far the voters form camps, 0..1: the two sides' gap on authors, squared, over its chance
@@ -182,24 +271,14 @@ class MeritEngine:
         lo, hi = np.quantile(f[active], [0.2, 0.8])
         return np.clip((f - (lo + hi) / 2) / max((hi - lo) / 2, 1e-9), -1.0, 1.0)
 
-    def _competence(self, data, vpos, n, w, agg) -> np.ndarray:
-        """Dawid-Skene style: how often a voter's votes match the consensus formed without them."""
-        apos = agg["apos"]
-        up = data.value > 0
-        # The consensus is the bridged one (both viewpoint sides count equally), each side formed
-        # without this vote: agreeing with the larger camp earns nothing extra. (Against the plain
-        # weighted share, the polarized lift was +3.1 instead of +2.7; tuning seeds.)
-        prior = self.prior_mean * self.prior_strength * self.side_prior
-        q_loo = 0.0
-        for c, m_c in enumerate((agg["mp"], 1 - agg["mp"])):
-            mine = w * m_c / self.dispersion
-            n_c = agg["side_n"][c][apos] - mine
-            q_loo = q_loo + (agg["side_U"][c][apos] - mine * up + prior) / np.maximum(n_c, 1e-9) / 2
-        q_loo = np.clip(q_loo, 0.01, 0.99)
-        right = np.where(up, q_loo, 1 - q_loo)
-        alpha = (np.bincount(vpos, right, n) + 2) / (np.bincount(vpos, minlength=n) + 4)
+    def _competence(self, data, vpos, n, right) -> np.ndarray:
+        """Dawid-Skene style: how often a voter's predictions match the consensus formed without
+        them. Only valid votes count: agreeing with a consensus already visible earns nothing."""
+        valid = self._valid(data)
+        k = np.bincount(vpos, valid, n)
+        alpha = (np.bincount(vpos, valid * right, n) + 2) / (k + 4)
         lo = special.logit(alpha)
-        active = np.bincount(vpos, minlength=n) >= 5
+        active = k >= 3
         q95 = np.quantile(lo[active], 0.95) if active.sum() >= 20 else 1.0
         return np.clip(self.competence_floor + np.maximum(lo, 0) / max(q95, self.competence_scale_min), self.competence_floor, 1.0)
 
@@ -242,11 +321,19 @@ class MeritEngine:
             base = np.where(vfound, cred.credibility[vidx], default)
             group = np.where(vfound, cred.group[vidx], -1)
             side = np.where(vfound, cred.side[vidx], 0.0)
+            proven = np.where(vfound, cred.proven[vidx], 0.0)
+            changed = np.where(vfound, cred.changed[vidx], np.inf)
         else:
-            base, group, side = cred.lookup_all(data.voter, self.new_voter_credibility())
+            base, group, side, proven, changed = cred.lookup_all(data.voter, self.new_voter_credibility())
         age = np.maximum(data.created - joined, 0.0) / DAY
         w0 = base * (1.0 - np.exp(-age / self.age_scale_days))
-        del base, joined, age
+        # How far each vote carries its voter's record (the rest shares the per-author pool of
+        # unproven weight): the record, ramped by the account's age at the vote, and nothing after
+        # its behaviour changed. A solicited vote needs no record: its voter did not choose the post.
+        aged = trust.proven_ramp(age, self.proven_age_days)
+        ps = proven * aged * (data.created < changed)
+        ps = np.where(data.solicited_mask(), 1.0, ps)
+        del base, joined, age, proven, changed
 
         grouped = group >= 0
         any_group = bool(grouped.any())
@@ -296,7 +383,7 @@ class MeritEngine:
             ga_sum = np.bincount(ga_pos, w2[grouped], len(ga_key))
             cap = self.group_author_cap * voice
             w3[grouped] = w2[grouped] * np.minimum(1.0, cap / np.maximum(ga_sum[ga_pos], 1e-12))
-        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key}
+        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key, "ps": ps, "aged": aged}
         if explain:
             parts.update({
                 "new_or_low": 1.0 - w0, "large_group": w0 - w_big, "own": w_big - w_own, "collapsed": w_own - w1,
@@ -308,31 +395,50 @@ class MeritEngine:
         a_ids, apos, group = parts["author_ids"], parts["apos"], parts["group"]
         A = len(a_ids)
         up = data.value > 0
-        w_up, w_down = np.bincount(apos, w * up, A), np.bincount(apos, w * ~up, A)
+        k, pm = self.prior_strength, self.prior_mean
+        # Bridging, monotone: each side of the viewpoint axis (membership (1 +- gain * side) / 2,
+        # clipped) gets its own shrunk up-share, and the two count equally, so a larger camp cannot
+        # out-vote the smaller one and praise from both sides beats praise from one.
+        # The unproven pool, per side and direction: votes without a record (ps < 1) add at most
+        # `pool_ratio` times what proven votes said in that direction, plus `pool_floor` (split
+        # between the sides), however many accounts cast them. Each side's share only rises with
+        # an added upvote (proven or not: a proven one only widens the pool for upvotes), so the
+        # blend does too.
+        mp = np.clip((1 + self.side_gain * parts["side"]) / 2, 0.0, 1.0)
+        ps = parts["ps"]
+        wp, wu = w * ps, w * (1.0 - ps)
+        sides, side_n, side_U = [], [], []
+        factor = np.zeros(len(w))  # per vote: the share of its unproven weight the pool kept
+        cut = np.zeros(A)
+        for m_c in (mp, 1 - mp):
+            kept = []
+            for d in (up, ~up):
+                proven = np.bincount(apos, wp * m_c * d, A)
+                raw = np.bincount(apos, wu * m_c * d, A)
+                allowed = np.minimum(raw, self.pool_ratio * proven + self.pool_floor / 2)
+                f = np.divide(allowed, raw, out=np.ones(A), where=raw > 0)
+                factor += np.where(d, m_c * f[apos], 0.0)
+                cut += raw - allowed
+                kept.append(proven + allowed)
+            W_c = (kept[0] + kept[1]) / self.dispersion
+            U_c = kept[0] / self.dispersion
+            sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
+            side_n.append(k * self.side_prior + W_c)
+            side_U.append(U_c)
+        w_eff = wp + wu * factor
+        w_up, w_down = np.bincount(apos, w_eff * up, A), np.bincount(apos, w_eff * ~up, A)
         # Independent voices: a group is one unit; n_eff = (sum w)^2 / sum w^2 over units.
         unit = np.where(group >= 0, -1 - group, data.voter)
         ukey, upos = self._memo(data, "units", lambda: np.unique(unit * A + apos, return_inverse=True))
-        uw = np.bincount(upos, w, len(ukey))
+        uw = np.bincount(upos, w_eff, len(ukey))
         u_author = np.empty(len(ukey), np.int64)
         u_author[upos] = apos
         sw, sw2 = np.bincount(u_author, uw, A), np.bincount(u_author, uw**2, A)
         n_eff = np.divide(sw**2, sw2, out=np.zeros(A), where=sw2 > 0)
         total = w_up + w_down
         share = np.divide(w_up, total, out=np.full(A, self.prior_mean), where=total > 0)
-        k, pm, ev = self.prior_strength, self.prior_mean, total / self.dispersion
+        ev = total / self.dispersion
         plain = (pm * k + w_up / self.dispersion) / (k + ev)
-        # Bridging, monotone: each side of the viewpoint axis (membership (1 +- gain * side) / 2,
-        # clipped) gets its own shrunk up-share, and the two count equally, so a larger camp cannot
-        # out-vote the smaller one and praise from both sides beats praise from one. Each
-        # side's share only rises with an added upvote, so the blend does too.
-        mp = np.clip((1 + self.side_gain * parts["side"]) / 2, 0.0, 1.0)
-        sides, side_n, side_U = [], [], []
-        for m_c in (mp, 1 - mp):
-            W_c = np.bincount(apos, w * m_c, A) / self.dispersion
-            U_c = np.bincount(apos, w * m_c * up, A) / self.dispersion
-            sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
-            side_n.append(k * self.side_prior + W_c)
-            side_U.append(U_c)
         mean = self.bridging * (sides[0] + sides[1]) / 2 + (1 - self.bridging) * plain
         # Evidence is the counted weight (groups already collapsed, voters capped): using n_eff
         # here would let an extra upvote from a known voter lower a score.
@@ -349,7 +455,8 @@ class MeritEngine:
         return {
             "author_ids": a_ids, "apos": apos, "w_up": w_up, "w_down": w_down, "n_eff": n_eff, "a": a, "b": b, "mean": a / (a + b),
             "m": ev, "units": counted_units, "groups": groups_present, "share": share, "total": total, "sides": sides,
-            "mp": mp, "side_n": side_n, "side_U": side_U,
+            "mp": mp, "side_n": side_n, "side_U": side_U, "w_eff": w_eff, "pool_cut": cut,
+            "unproven": np.bincount(apos, wu, A),
         }
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
@@ -374,6 +481,14 @@ class MeritEngine:
         status = np.where(n_eff < self.min_effective_voters, "insufficient_data",
                           np.where(n_eff < self.established_effective_voters, "provisional", "established"))
         status = np.where((raw >= 5) & (coordinated > self.review_share * raw), "under_review", status)
+        # Contested: the pool held back more unproven weight than it counts in all; the score
+        # moves only as proven voters weigh in (author page and API say so in words).
+        held = agg["pool_cut"]
+        status = np.where((raw >= 5) & (held > self.contested_share * agg["total"]) & (status != "under_review"),
+                          "contested", status)
+        solicited = data.solicited_mask()
+        s_votes = np.bincount(apos, solicited, A).astype(np.int64)
+        s_weight = np.bincount(apos, agg["w_eff"] * solicited, A)
         a, b = agg["a"], agg["b"]
         # Rounded as whole arrays, then plain Python numbers (100k authors: per-item round() was slow).
         def r3(x):
@@ -385,6 +500,7 @@ class MeritEngine:
             "n_eff": np.round(n_eff, 2).tolist(), "counted": r3(agg["w_up"] + agg["w_down"]),
             "coord": r3(coordinated), "coord_share": r3(np.divide(coordinated, raw, out=np.zeros(A), where=raw > 0)),
             "dgroups": discounting_groups.tolist(), "side0": r3(agg["sides"][0]), "side1": r3(agg["sides"][1]),
+            "unproven": r3(agg["unproven"]), "held": r3(held), "s_votes": s_votes.tolist(), "s_weight": r3(s_weight),
             **{k: r3(sums[k]) for k in kinds},
         }
         explanations = [
@@ -409,12 +525,15 @@ class MeritEngine:
                     "groups": cols["dgroups"][i],
                 },
                 "viewpoint_sides_up_share": [cols["side0"][i], cols["side1"][i]],
+                "unproven_pool": {"weight": cols["unproven"][i], "held_back": cols["held"][i]},
+                "solicited": {"votes": cols["s_votes"][i], "weight": cols["s_weight"][i]},
                 "prior_votes": self.prior_strength,
             }
             for i in range(A)
         ]
         post_ids, ppos = np.unique(data.post, return_inverse=True)
         P = len(post_ids)
+        w = agg["w_eff"]
         p_up, p_down = np.bincount(ppos, w * up, P), np.bincount(ppos, w * ~up, P)
         post_mean = np.empty(P)
         post_mean[ppos] = agg["mean"][apos]

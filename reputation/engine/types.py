@@ -75,13 +75,19 @@ class Credibility:
     `group_ids`: the id carries the group's size): a group counts as about one
     voice per post, less for a large group, and is capped per author. `side` is the
     voter's viewpoint in [-1, 1] from the bridging factor (0 = unknown).
-    `flags(i)` gives the JSON to persist in VoterCredibility.flags.
+    `proven` is the voter's earned record in [0, 1] (predictions that came true; see
+    trust.py): the votes of accounts without one share a bounded pool per author.
+    `changed` is when the voter's behaviour changed (epoch seconds, inf = never): its votes
+    from then on do not carry its record. `flags(i)` gives the JSON to persist in
+    VoterCredibility.flags.
     """
 
     voter_ids: np.ndarray  # sorted
     credibility: np.ndarray  # in [0, 1]
     group: np.ndarray | None = None  # int64, -1 = not in a group
     side: np.ndarray | None = None  # float in [-1, 1]
+    proven: np.ndarray | None = None  # in [0, 1]; stored rows from before it read as 1
+    changed: np.ndarray | None = None  # epoch seconds, inf = never
 
     def __post_init__(self):
         n = len(self.voter_ids)
@@ -89,6 +95,10 @@ class Credibility:
             self.group = np.full(n, -1, np.int64)
         if self.side is None:
             self.side = np.zeros(n)
+        if self.proven is None:
+            self.proven = np.ones(n)
+        if self.changed is None:
+            self.changed = np.full(n, np.inf)
 
     def _index(self, voters: np.ndarray):
         if not len(self.voter_ids):
@@ -97,13 +107,16 @@ class Credibility:
         return idx, self.voter_ids[idx] == voters
 
     def lookup_all(self, voters: np.ndarray, default: float):
-        """(credibility, group, side) of each voter, with one index search; unseen voters get
-        `default` credibility, no group and a neutral side."""
+        """(credibility, group, side, proven, changed) of each voter, with one index search;
+        unseen voters get `default` credibility, no group, a neutral side and no record."""
         idx, found = self._index(voters)
-        cred = np.where(found, self.credibility[idx] if len(self.voter_ids) else 0.0, default)
-        group = np.where(found, self.group[idx] if len(self.voter_ids) else -1, -1)
-        side = np.where(found, self.side[idx] if len(self.voter_ids) else 0.0, 0.0)
-        return cred, group, side
+        some = len(self.voter_ids) > 0
+
+        def pick(col, none):
+            return np.where(found, col[idx] if some else none, none)
+
+        return (pick(self.credibility, default), pick(self.group, -1), pick(self.side, 0.0),
+                pick(self.proven, 0.0), pick(self.changed, np.inf))
 
     def lookup(self, voters: np.ndarray, default: np.ndarray | float) -> np.ndarray:
         """Credibility of each voter; `default` for voters the last refit has not seen."""
@@ -116,14 +129,18 @@ class Credibility:
         return self.lookup_all(voters, 0.0)[1]
 
     def flags(self, i: int) -> dict:
-        return {"group": int(self.group[i]), "side": round(float(self.side[i]), 4)}
+        changed = float(self.changed[i])
+        return {"group": int(self.group[i]), "side": round(float(self.side[i]), 4),
+                "proven": round(float(self.proven[i]), 4), "changed": changed if np.isfinite(changed) else None}
 
     @classmethod
     def from_flags(cls, voter_ids: np.ndarray, credibility: np.ndarray, flags: list[dict]) -> Credibility:
         """Rebuild from stored rows (VoterCredibility.credibility, .flags)."""
-        group = np.array([int(f.get("group", -1)) if f else -1 for f in flags], np.int64)
-        side = np.array([float(f.get("side", 0.0)) if f else 0.0 for f in flags])
-        return cls(np.asarray(voter_ids, np.int64), np.asarray(credibility, np.float64), group, side)
+        def col(key, none, dtype=np.float64):
+            return np.array([none if not f or f.get(key) is None else f[key] for f in flags], dtype)
+
+        return cls(np.asarray(voter_ids, np.int64), np.asarray(credibility, np.float64), col("group", -1, np.int64),
+                   col("side", 0.0), col("proven", 1.0), col("changed", np.inf))
 
 
 @dataclass
