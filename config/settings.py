@@ -170,6 +170,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport with the fix for a worker dying when Redis restarts while it holds
+    # unacknowledged tasks (issue 9.1; cause and fix in config/celery.py). Logs name the broker
+    # "config.celery:RedisTransport://host:port/db".
+    CELERY_BROKER_TRANSPORT = "config.celery:RedisTransport"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("out", "processed", "control"):

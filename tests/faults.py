@@ -115,11 +115,21 @@ def stop_process(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def cast_vote_in_subprocess(redis_url: str, post_id: int, user_id: int, value: int) -> dict:
+def cast_vote_in_subprocess(redis_url: str, post_id: int, user_id: int, value: int, **extra: str) -> dict:
     """Cast a vote from a separate process, as a web request would; returns its timing."""
     out = subprocess.run(
         [sys.executable, "-m", "tests.fault_driver", "vote", str(post_id), str(user_id), str(value)],
-        cwd=ROOT, env=service_env(redis_url), capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, env=service_env(redis_url, **extra), capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cast_votes_in_subprocess(redis_url: str, votes: list[tuple[int, int, int]], **extra: str) -> dict:
+    """Cast several (post_id, user_id, value) votes from one separate process; returns its timing."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.fault_driver", "votes", *(f"{p}:{u}:{v}" for p, u, v in votes)],
+        cwd=ROOT, env=service_env(redis_url, **extra), capture_output=True, text=True, timeout=60, check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])

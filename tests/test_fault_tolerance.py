@@ -16,6 +16,7 @@ from tests.conftest import make_user, wait_for
 from tests.faults import (
     PrivateRedis,
     cast_vote_in_subprocess,
+    cast_votes_in_subprocess,
     start_worker,
     stop_process,
 )
@@ -120,3 +121,68 @@ def test_a_refresh_lost_with_its_whole_worker_is_redone_by_the_sweep(redis_serve
         wait_for(lambda: not PendingRefresh.objects.filter(author_id=post.author_id).exists(), timeout=20)
     finally:
         stop_process(replacement)
+
+
+def test_a_worker_holding_countdown_refreshes_survives_a_broker_restart(redis_server, tmp_path):
+    """Issue 9.1: Redis restarts while the worker holds unacknowledged countdown refreshes.
+
+    Before the fix the worker logged "Restoring 4 unacknowledged message(s)" and exited with
+    AttributeError("'NoneType' object has no attribute 'hostname'") (cause in config/celery.py). Now it
+    must keep running, reconnect, and every refresh must complete without anyone's help. The held
+    tasks die with the broker (this Redis restarts empty, as after SHUTDOWN NOSAVE or a crash without
+    persistence), so the outbox sweep (beat, here embedded in the worker) re-queues them.
+    """
+    import time
+
+    import redis
+
+    started = time.monotonic()
+    timeline: dict[str, float] = {}
+
+    def mark(event: str) -> None:
+        timeline.setdefault(event, round(time.monotonic() - started, 1))
+
+    posts = [services.post_register(url=f"https://x.com/writer{i}/status/{900 + i}") for i in range(4)]
+    voter = make_user("restarter", days_old=500)
+    log = tmp_path / "worker.log"
+    worker = start_worker(
+        redis_server.url, log, beat=True,
+        # The sweep must not re-queue before the fault (votes at ~t+3, Redis killed at ~t+5).
+        REPUTATION_SWEEP_SECONDS="1", REPUTATION_SWEEP_AFTER_SECONDS="12",
+    )
+    broker = redis.Redis(port=redis_server.port, socket_timeout=2)
+
+    def alive() -> bool:
+        assert worker.poll() is None, f"worker exited ({worker.returncode}):\n{log.read_text()[-4000:]}"
+        return True
+
+    try:
+        wait_for(lambda: "ready" in log.read_text(), timeout=30)
+        mark("worker ready")
+        cast_votes_in_subprocess(redis_server.url, [(p.pk, voter.pk, 1) for p in posts], REPUTATION_REFRESH_COUNTDOWN="8")
+        # Countdown tasks are reserved at once and held until their ETA: unacknowledged in Redis.
+        wait_for(lambda: broker.hlen("unacked") == len(posts), timeout=15)
+        mark("4 refreshes reserved (unacked, ETA +8 s)")
+        assert all(refreshed(p) is None for p in posts)
+
+        redis_server.stop()  # SIGKILL; without persistence it comes back empty
+        mark("redis down")
+        time.sleep(3)
+        alive()
+        mark("worker alive while redis down")
+        redis_server.start()  # same port
+        mark("redis up")
+
+        wait_for(lambda: alive() and log.read_text().count("Connected to") >= 2, timeout=30)
+        mark("worker reconnected")
+        wait_for(lambda: alive() and all(refreshed(p) for p in posts), timeout=40)
+        mark("last refresh done")
+        wait_for(lambda: not PendingRefresh.objects.filter(author_id__in=[p.author_id for p in posts]).exists(),
+                 timeout=10)
+        time.sleep(1)
+        alive()
+        mark("worker still alive, outbox empty")
+        assert "Unrecoverable error" not in log.read_text()
+    finally:
+        print(f"\ntimeline (s since test start): {timeline}")
+        stop_process(worker)
