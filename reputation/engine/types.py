@@ -131,7 +131,7 @@ class Credibility:
     def flags(self, i: int) -> dict:
         changed = float(self.changed[i])
         return {"group": int(self.group[i]), "side": round(float(self.side[i]), 4),
-                "proven": round(float(self.proven[i]), 4), "changed": changed if np.isfinite(changed) else None}
+                "proven": float(self.proven[i]), "changed": changed if np.isfinite(changed) else None}
 
     @classmethod
     def from_flags(cls, voter_ids: np.ndarray, credibility: np.ndarray, flags: list[dict]) -> Credibility:
