@@ -14,6 +14,9 @@ class Status(models.TextChoices):
     PROVISIONAL = "provisional", "Provisional"
     ESTABLISHED = "established", "Established"
     UNDER_REVIEW = "under_review", "Under review"
+    # Many votes from accounts without a record on this author: the score moves only as far as
+    # the unproven pool allows, and only as proven voters weigh in.
+    CONTESTED = "contested", "Contested: many votes from accounts new to Merit's record"
 
 
 class AuthorReputation(models.Model):

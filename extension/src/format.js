@@ -10,6 +10,7 @@
     provisional: "provisional",
     established: "established",
     under_review: "under review",
+    contested: "contested: many votes from accounts without a record",
   };
 
   function round(x) {

@@ -93,6 +93,17 @@ def explanation_lines(explanation: dict | None) -> list[str]:
         if amount:
             why = _EXPLAINED.get(key, f"discounted ({key.replace('_', ' ')})")
             lines.append(f"{amount:.1f} vote-equivalents {why}.")
+    pool = data.pop("unproven_pool", None) or {}
+    if pool.get("held_back"):
+        lines.append(
+            f"{pool['held_back']:.1f} vote-equivalents from accounts without a record of good predictions were held back: "
+            "together, such accounts can add only a bounded amount to any author, however many of them vote."
+        )
+    solicited = data.pop("solicited", None) or {}
+    if solicited.get("votes"):
+        n = solicited["votes"]
+        lines.append(f"{n} vote{'s' if n != 1 else ''} came from people Merit asked to rate these posts (Rate next), "
+                     "which no one can steer.")
     prior = data.pop("prior_votes", None)
     if prior is not None:
         lines.append(
