@@ -37,8 +37,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 #   attached: it succeeds if Redis is already back, else fails with a connection error that is
 #   ignored) and the second close is a no-op;
 # - a channel whose transport was detached raises redis ConnectionError (a recoverable connection
-#   error) instead of AttributeError wherever it needs a client again (a late ack of a task that was
-#   running during the outage, a restore from the garbage collector).
+#   error) instead of AttributeError wherever it needs a client again (any later ack or restore
+#   through the old channel), which the callers already ignore or log.
+# No release fixes it: celery 5.7.0 and kombu 5.7.0 are the newest; celery 5.6.3 does not call
+# close() there but leaves the channel half closed the same way (not tried here). No setting avoids
+# it: the crash needs only a worker waiting in BRPOP with unacked messages when the connection drops.
 # Unacknowledged messages that could not be restored stay in Redis's `unacked` hash (restored after
 # the visibility timeout) if Redis kept its data; if it restarted empty they are gone with it, and
 # the PendingRefresh outbox sweep (beat, reputation.sweep_pending_refreshes) re-queues their
