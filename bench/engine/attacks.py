@@ -39,9 +39,11 @@ MIN_GAP = 60.0  # seconds between joining (or a post appearing) and a vote on it
 def thresholds(engine=None) -> dict:
     """The engine's caps and the group detector's settings, read at run time (never copied)."""
     engine = engine or get_engine()
-    out = {k: getattr(engine, k) for k in (
-        "voter_author_cap", "group_author_cap", "group_voice_size", "age_scale_days", "votes_to_earn",
-        "prior_strength", "prior_mean", "review_share") if hasattr(engine, k)}
+    out = {}
+    for k in dir(type(engine)):  # every public numeric setting (caps, ramps, valid_visible, burst_*, ...)
+        v = getattr(engine, k, None)
+        if not k.startswith("_") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = v
     try:
         # the detector of the engine's own package (reputation.engine.groups for the product's engine)
         pkg = type(engine).__module__.rsplit(".", 1)[0]
@@ -55,8 +57,8 @@ def thresholds(engine=None) -> dict:
             m = re.search(rf"\b{key}\s*=\s*([0-9.]+)", call)
             if m:
                 out[key] = float(m.group(1))
-            if hasattr(engine, key) and key not in ("voter_author_cap",):
-                out[key] = getattr(engine, key)
+            if isinstance(getattr(engine, "group_" + key, None), (int, float)):  # e.g. group_lead_share
+                out[key] = getattr(engine, "group_" + key)
         # The block pass's own settings are literals in detect_groups' call of _block_edges.
         src = inspect.getsource(groups.detect_groups)
         call = src[src.find("_block_edges("):] if "_block_edges(" in src else ""
@@ -74,6 +76,7 @@ def thresholds(engine=None) -> dict:
     out.setdefault("block_min_co", 10)
     out.setdefault("max_group_share", 0.25)
     out.setdefault("min_votes", 5)
+    out.setdefault("valid_visible", 0)  # 0: the engine does not judge votes by what was visible
     return out
 
 
@@ -158,8 +161,9 @@ class _Ctx:
 class _Builder:
     """Accumulates the attackers' accounts and votes, then assembles the attacked World."""
 
-    def __init__(self, world: World, rng: np.random.Generator, budget_share: float = 0.15):
+    def __init__(self, world: World, rng: np.random.Generator, budget_share: float = 0.15, engine=None):
         self.ctx = _Ctx(world)
+        self.th = thresholds(engine)
         self.world, self.rng, self.budget_share = world, rng, budget_share
         self.new_joined: list[np.ndarray] = []
         self.n_new = 0
@@ -240,7 +244,15 @@ class _Builder:
         start = np.maximum.reduce([self.joined_of(v) + MIN_GAP, np.full(len(v), NOW - t_hi * DAY)])
         end = NOW - t_lo * DAY
         if mode == "early":
-            t = np.maximum(c.post_created[p] + rng.uniform(60, 6 * 3600, len(v)), start)
+            # a prediction: cast while fewer than the engine's valid_visible votes are on the post
+            # (an engine without that rule: within hours of the post appearing)
+            t = np.maximum(c.post_created[p] + rng.uniform(MIN_GAP, 6 * 3600, len(v)), start)
+            vmax = int(self.th.get("valid_visible", 0))
+            if vmax > 0:
+                seen = c.post_crowd.counts(p, t)[1]
+                t = np.where(seen >= vmax, np.maximum(c.post_created[p] + MIN_GAP, start), t)
+                seen = c.post_crowd.counts(p, t)[1]
+                t = np.where(seen >= vmax, np.inf, t)  # too late for this post: dropped below
         else:
             t = np.maximum(c.post_created[p] + delay_days * DAY, start)
             t = t + rng.random(len(v)) * np.maximum(end - t, 0.0)
@@ -369,11 +381,11 @@ def _targets(c: _Ctx, rng, n_push, n_sink):
 
 # ---- the families --------------------------------------------------------------------------------
 def thin_aged(world, rng, share=0.135, age=(30, 120), camo=(10, 20), pair_share=0.5, cross=False,
-              n_targets=10, window=(0, 30), camo_mode="late", budget_share=0.15) -> World:
+              n_targets=10, window=(0, 30), camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Many aged accounts, each a thin crowd-follower adding 1-2 upvotes, arranged so no two attackers
     share more than one post: exploits pairwise co-vote detection (min_co) and, with all of an account's
     strike on one target (`cross=False`), the block pass (no two target nodes share attackers)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     push, _ = _targets(c, rng, n_targets, 0)
     ids = b.new_accounts(b.accounts_for(share), *age)
@@ -408,11 +420,11 @@ def thin_aged(world, rng, share=0.135, age=(30, 120), camo=(10, 20), pair_share=
 
 
 def sleepers(world, rng, share=0.043, age=(300, 700), camo=(80, 150), strike_days=3.0, posts_each=2,
-             targets_each=2, n_push=10, n_sink=10, camo_mode="late", budget_share=0.15) -> World:
+             targets_each=2, n_push=10, n_sink=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Old accounts with long honest-looking histories (full earned credibility and competence) that
     strike in their last days: exploits credibility earned by copying the crowd; `targets_each` small
     keeps the block pass blind."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), strike_days, 700, camo_mode,
@@ -424,10 +436,10 @@ def sleepers(world, rng, share=0.043, age=(300, 700), camo=(80, 150), strike_day
 
 
 def bought(world, rng, share=0.033, min_votes=30, votes_each=5, targets_each=1, window=14.0, n_targets=10,
-           budget_share=0.15) -> World:
+           engine=None, budget_share=0.15) -> World:
     """Established honest accounts taken over (earned credibility, real history, honest co-voting
     pattern): exploits that credibility never looks at a change of behaviour after a takeover."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     push, _ = _targets(c, rng, n_targets, 0)
     pool = c.honest_voters[c.votes_per_voter[c.honest_voters] >= min_votes]
@@ -441,10 +453,10 @@ def bought(world, rng, share=0.033, min_votes=30, votes_each=5, targets_each=1, 
 
 
 def sink_new(world, rng, share=0.022, age=(30, 300), camo=(15, 30), honest_range=(3, 10), posts_each=2,
-             targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", budget_share=0.15) -> World:
+             targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Downvotes on good but new, thinly voted authors: exploits the thin prior (prior_strength a few
     votes) and that few honest votes exist to out-vote the attackers."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     hv = c.honest_votes
     cand = np.flatnonzero((hv >= honest_range[0]) & (hv <= honest_range[1]))
@@ -461,8 +473,8 @@ def cap_sized(world, rng, share=0.043, age=(60, 400), camo=(20, 40), margin=1, n
     """Every knob just under the engine's thresholds, read from the engine at run time: at most
     floor(voter_author_cap) votes per target, at most block min_hits - `margin` targets per account, and
     accounts sharing target posts in cells of at most min_co - `margin` co-votes: exploits fixed caps."""
-    th = thresholds(engine)
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
+    th = b.th
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), window[0], 400, camo_mode,
@@ -486,19 +498,31 @@ def _supporters(c: _Ctx, targets, min_other: int):
     return sup[other[sup] >= min_other]
 
 
-def framing(world, rng, share=0.027, per_copycat=2, copy_frac=1.0, min_other=6, delay_days=(0.05, 3.0),
-            age=(200, 600), n_targets=10, min_support=10, budget_share=0.15) -> World:
+def framing(world, rng, share=0.027, per_copycat=2, link_copies=1, copy_frac=1.0, min_other=None,
+            delay_days=None, age=(200, 600), n_targets=10, min_support=10, engine=None,
+            budget_share=0.15) -> World:
     """The reverse attack: copycats replay honest supporters' public votes on OTHER authors (later in
-    time), each copying `per_copycat` consecutive supporters of a chain (consecutive copycats overlap by
-    one), so the detector links a target's honest supporters into one large group whose voice on the
-    target collapses. Copycats never vote on the targets. Targets: strong authors with at least
-    `min_support` linkable supporters, the fewest first (as many as the budget can chain). Exploits
-    co-voting as the only group evidence (a copy is indistinguishable from a clique)."""
-    b = _Builder(world, rng, budget_share)
+    time), each copying `per_copycat` consecutive supporters of one chain (consecutive copycats overlap by
+    one supporter; `link_copies` copycats per link for redundancy), so the detector links all the
+    targets' honest supporters into one large group whose voice on the targets collapses. Copycats never
+    vote on the targets. The chain is sorted by the supporters' vote counts so neighbours look alike to
+    the MinHash candidates; a supporter needs enough votes elsewhere to pass the pairwise check
+    (`min_other`, from the engine's post_threshold). Each copy follows its original by `delay_days`
+    (default: within the detector's `lag`, so that an engine which links only mutual pairs, where
+    neither voted first by more than `lag`, still sees a mutual pair). Targets: strong authors with at least `min_support`
+    linkable supporters, the fewest first. Exploits co-voting as the only group evidence (a copy is
+    indistinguishable from a clique)."""
+    b = _Builder(world, rng, budget_share, engine)
     c, d = b.ctx, world.data
+    lag = float(b.th.get("lag", 0.0))
+    lo_d, hi_d = delay_days if delay_days is not None else ((0.1 * lag or 120.0) / DAY, (0.9 * lag or 3 * DAY) / DAY)
     per = max(2, int(per_copycat))
+    copies = max(1, int(link_copies))
     n = b.accounts_for(share)
-    capacity = n * (per - 1) + 1
+    capacity = (n // copies) * (per - 1) + 1
+    if min_other is None:  # copied votes m of a supporter with ~2 target votes: m / (m + 2 + 10) >= post_threshold
+        th = b.th.get("post_threshold", 0.4)
+        min_other = max(int(b.th.get("min_co", 5)), int(np.ceil(th * 12 / max(1 - th, 1e-9))) + 1)
     _, strong = c.weak_strong()
     honest_vote = ~world.attacker[d.voter] if len(world.attacker) else np.ones(len(d), bool)
     total = np.bincount(d.voter, minlength=c.V0)
@@ -519,14 +543,17 @@ def framing(world, rng, share=0.027, per_copycat=2, copy_frac=1.0, min_other=6, 
         seen.update(new)
     targets = np.array(targets, np.int64)
     chain = np.array(chain, np.int64)
-    n = min(n, int(np.ceil((len(chain) - 1) / (per - 1)))) if len(chain) > 1 else 0
-    ids = b.new_accounts(n, *age)
     not_t = ~np.isin(d.author, targets)
+    m = np.bincount(d.voter[not_t], minlength=c.V0)
+    chain = chain[np.argsort(m[chain], kind="stable")]
+    windows = int(np.ceil((len(chain) - 1) / (per - 1))) if len(chain) > 1 else 0
+    ids = b.new_accounts(min(n, windows * copies), *age)
     order = np.argsort(d.voter, kind="stable")
     vstart = np.searchsorted(d.voter[order], np.arange(c.V0 + 1))
     vs, ps, vals, ts = [], [], [], []
     for j, i in enumerate(ids):
-        for h in chain[np.minimum(j * (per - 1) + np.arange(per), len(chain) - 1)]:
+        w_ = j // copies
+        for h in chain[np.minimum(w_ * (per - 1) + np.arange(per), len(chain) - 1)]:
             idx = order[vstart[h]: vstart[h + 1]]
             idx = idx[not_t[idx]]
             if copy_frac < 1:
@@ -534,7 +561,7 @@ def framing(world, rng, share=0.027, per_copycat=2, copy_frac=1.0, min_other=6, 
             vs.append(np.full(len(idx), i))
             ps.append(d.post[idx])
             vals.append(d.value[idx])
-            ts.append(d.created[idx] + rng.uniform(delay_days[0], delay_days[1], len(idx)) * DAY)
+            ts.append(d.created[idx] + rng.uniform(lo_d, hi_d, len(idx)) * DAY)
     if vs and len(ids):
         v, p, val, t = (np.concatenate(x) for x in (vs, ps, vals, ts))
         newj = b.new_joined[-1]  # a copycat joined before it started copying
@@ -551,7 +578,7 @@ def decoys(world, rng, share=0.11, votes_each=(20, 40), axis="orthogonal", split
     viewpoint axis (bridging) fits them instead of the real camps: exploits an axis fitted from votes
     anyone can cast. "orthogonal" splits each inferred camp in two, "camp" follows the inferred camps,
     "random" ignores them. The camps are inferred from public votes (the engine's own fit), not the truth."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c, d = b.ctx, world.data
     engine = engine or get_engine()
     cred, _ = engine.fit(d, NOW)
@@ -587,10 +614,10 @@ def decoys(world, rng, share=0.11, votes_each=(20, 40), axis="orthogonal", split
 
 
 def slow_drip(world, rng, share=0.09, age=(100, 600), camo=(20, 40), n_targets=4, per_target=2, targets_each=4,
-              days=60.0, camo_mode="late", budget_share=0.15) -> World:
+              days=60.0, camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Aged crowd-followers adding a couple of upvotes on a few targets, spread over two months:
     exploits detectors that look for bursts and the per-voter cap that lets 2 votes count fully."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, _ = _targets(b.ctx, rng, n_targets, 0)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), 0, 150, camo_mode, avoid=push)
@@ -599,9 +626,9 @@ def slow_drip(world, rng, share=0.09, age=(100, 600), camo=(20, 40), n_targets=4
 
 
 def sybil(world, rng, share=0.05, age=(0, 3), cover=0.8, window=(0, 0.5), n_push=10, n_sink=10, camo=0,
-          budget_share=0.15) -> World:
+          engine=None, budget_share=0.15) -> World:
     """Fresh accounts striking densely (the classic): tests the age ramp and the groups."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     if camo:
@@ -612,9 +639,9 @@ def sybil(world, rng, share=0.05, age=(0, 3), cover=0.8, window=(0, 0.5), n_push
 
 
 def camouflaged(world, rng, share=0.05, age=(200, 600), camo=30, cover=0.7, window=(0, 3), n_push=10, n_sink=10,
-                camo_mode="late", budget_share=0.15) -> World:
+                camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Aged accounts that copy the visible crowd, then strike densely (the classic)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, window[1], 150, camo_mode, avoid=np.concatenate([push, sink]))
@@ -624,9 +651,9 @@ def camouflaged(world, rng, share=0.05, age=(200, 600), camo=30, cover=0.7, wind
 
 
 def brigade(world, rng, share=0.05, min_votes=10, cover=0.8, window=(0, 5), n_sink=10, targets_each=None,
-            budget_share=0.15) -> World:
+            engine=None, budget_share=0.15) -> World:
     """Existing honest active accounts (taken over or recruited) downvote strong targets (the classic)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     _, sink = _targets(c, rng, 0, n_sink)
     pool = c.honest_voters[c.votes_per_voter[c.honest_voters] >= min_votes]
@@ -638,32 +665,32 @@ def brigade(world, rng, share=0.05, min_votes=10, cover=0.8, window=(0, 5), n_si
     return b.finish(sink=sink)
 
 
-def ring(world, rng, n_ring=30, camo=20, cover=0.9, window=(0, 30), age=(100, 600), extra_share=0.0,
-         budget_share=0.15) -> World:
+def ring(world, rng, n_ring=30, camo=20, cover=0.9, window=(0, 30), age=(100, 600), extra_share=0.0, camo_mode="late",
+         engine=None, budget_share=0.15) -> World:
     """A reciprocal ring of owned authors: each owner account upvotes the other members (the classic);
     `extra_share` adds unowned helper accounts voting for the ring the same way."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     eligible = np.flatnonzero(c.honest_votes >= 8)
     order = eligible[np.argsort(world.truth[eligible], kind="stable")]
     push = _pick(rng, order[: len(order) // 2], n_ring)
     ids = b.new_accounts(len(push), *age)
     push = push[: len(ids)]
-    b.camouflage(ids, camo, window[1], 150, "late", avoid=push)
+    b.camouflage(ids, camo, window[1], 150, camo_mode, avoid=push)
     b.owned_author, b.owner_voter = push.astype(np.int64), ids.astype(np.int64)
     for i, a in zip(ids, push):
         _dense_strike(b, [i], push[push != a], 1, cover, *window)
     if extra_share > 0:
         helpers = b.new_accounts(b.accounts_for(extra_share), *age)
-        b.camouflage(helpers, camo, window[1], 150, "late", avoid=push)
+        b.camouflage(helpers, camo, window[1], 150, camo_mode, avoid=push)
         _spread_strike(b, helpers, push, 1, 2, 1, *window)
     return b.finish(push=push)
 
 
 def under_threshold(world, rng, share=0.095, age=(200, 600), camo=60, cover=0.12, window=(0, 60), n_push=10,
-                    n_sink=10, camo_mode="late", budget_share=0.15) -> World:
+                    n_sink=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Each account hits a random few target posts (the classic sized under a co-vote threshold)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, 0, 150, camo_mode, avoid=np.concatenate([push, sink]))
@@ -678,7 +705,7 @@ def group_overflow(world, rng, share=0.15, copies_each=1, cover=0.6, window=(0, 
     """A dense strike whose co-voting component is made larger than `max_group_share` of all voters by
     linking honest voters into it (each attacker also replays `copies_each` honest voters' histories):
     exploits the detector's rule that a component that large is "the crowd itself" and is no group."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c, d = b.ctx, world.data
     push, sink = _targets(c, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
@@ -706,10 +733,10 @@ def group_overflow(world, rng, share=0.15, copies_each=1, cover=0.6, window=(0, 
 
 
 def thin_push(world, rng, share=0.03, age=(30, 300), camo=(15, 30), honest_range=(3, 10), posts_each=2,
-              targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", budget_share=0.15) -> World:
+              targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
     """Upvotes for weak authors with few honest votes: exploits the small prior (prior_strength) and the
     thin honest evidence (the mirror of sink_new: a handful of full-weight votes dominates)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c = b.ctx
     hv = c.honest_votes
     cand = np.flatnonzero((hv >= honest_range[0]) & (hv <= honest_range[1]))
@@ -722,11 +749,11 @@ def thin_push(world, rng, share=0.03, age=(30, 300), camo=(15, 30), honest_range
 
 
 def early_bird(world, rng, share=0.08, age=(60, 400), camo=(20, 40), posts_each=2, targets_each=1, window=(0, 30),
-               n_push=10, n_sink=10, budget_share=0.15) -> World:
+               n_push=10, n_sink=10, engine=None, budget_share=0.15) -> World:
     """Camouflage cast within hours of each post appearing, predicted from its author's visible record
     (no peeking at the post's crowd): looks predictive to any defense that credits only early votes
     (Community Notes' valid ratings), then a thin strike. Exploits competence judged by agreement alone."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), window[0], 400, "early",
@@ -737,13 +764,13 @@ def early_bird(world, rng, share=0.08, age=(60, 400), camo=(20, 40), posts_each=
     return b.finish(push=push, sink=sink)
 
 
-def side_amplify(world, rng, share=0.05, age=(60, 400), camo=(20, 40), posts_each=2, targets_each=1,
+def side_amplify(world, rng, share=0.05, age=(60, 400), camo=(20, 40), posts_each=2, targets_each=1, camo_mode="late",
                  window=(0, 14), n_targets=10, engine=None, budget_share=0.15) -> World:
     """Bridging counts each viewpoint side equally, so on an author the other side barely votes on, a
     few votes from that side move half the score: the attackers copy the crowd of the side that is thin
     on the targets (so the engine places them there), then upvote the targets. Exploits the two-sided
     blend's thin side (shrunk with only side_prior * prior_strength)."""
-    b = _Builder(world, rng, budget_share)
+    b = _Builder(world, rng, budget_share, engine)
     c, d = b.ctx, world.data
     engine = engine or get_engine()
     push, _ = _targets(c, rng, n_targets, 0)
@@ -757,10 +784,10 @@ def side_amplify(world, rng, share=0.05, age=(60, 400), camo=(20, 40), posts_eac
     other_voters = np.flatnonzero(side * lean < -0.3)
     pool = np.unique(d.post[np.isin(d.voter, other_voters) & ~on_t])
     ids = b.new_accounts(b.accounts_for(share), *age)
-    b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), window[0], 150, "late", avoid=push,
+    b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), window[0], 150, camo_mode, avoid=push,
                  pool=pool if len(pool) else None)
     # copy that side's majority (the side's own visible votes, not the whole crowd's)
-    if len(pool) and b.parts:
+    if len(pool) and b.parts and camo_mode != "early":
         v, p, _val, t = b.parts.pop()
         sel = np.isin(d.voter, other_voters)
         crowd = _Crowd(d.post[sel], d.created[sel], d.value[sel])
