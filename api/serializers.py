@@ -65,6 +65,11 @@ class AuthorSerializer(serializers.Serializer):
     downvotes = serializers.IntegerField()
     voters = serializers.IntegerField()
     effective_voters = serializers.FloatField(help_text="Independent voters after credibility weighting.")
+    solicited_share = serializers.FloatField(
+        min_value=0, max_value=1,
+        help_text="Share (0-1) of the author's votes cast on posts Merit picked for the voter (\"Rate next\"): "
+        "a random sample no voter chose, which coordinated accounts cannot aim.",
+    )
     percentile = serializers.FloatField(allow_null=True)
     follower_count = serializers.IntegerField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
@@ -111,8 +116,29 @@ class VoteSerializer(serializers.Serializer):
     author = serializers.CharField()
     value = serializers.IntegerField()
     reason = serializers.CharField(allow_blank=True)
+    solicited = serializers.BooleanField(
+        help_text="True when Merit had picked this post for you (\"Rate next\") when you cast the vote. "
+        "Set by the server only."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class RateNextPostSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    post_id = serializers.CharField()
+    author = serializers.CharField()
+    url = serializers.URLField()
+    quality = serializers.FloatField(allow_null=True, help_text="0-100; null until scored.")
+    upvotes = serializers.IntegerField()
+    downvotes = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(help_text="A vote cast before this counts as solicited.")
+
+
+class RateNextSerializer(serializers.Serializer):
+    about = serializers.CharField(help_text="Why Merit picked these posts, in plain words.")
+    page_url = serializers.URLField(help_text="The same queue on the site.")
+    results = RateNextPostSerializer(many=True, help_text="Oldest pick first; fewer (or none) when little is left to rate.")
 
 
 def _handle_list(values: list[str]) -> list[str]:
@@ -198,6 +224,11 @@ class VoteInputSerializer(InputSerializer):
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
+        if "solicited" in self.initial_data:
+            # Refused rather than ignored, so a client that thinks it can set it learns otherwise.
+            raise serializers.ValidationError(
+                {"solicited": ["Merit sets this itself: a vote is solicited only on a post GET /api/v1/rate-next gave you."]}
+            )
         if not attrs.get("url") and not all(attrs.get(k) for k in ("platform", "post_id", "author")):
             raise serializers.ValidationError("Give either `url`, or `platform`, `post_id` and `author`.")
         return attrs

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status
 from votes.models import Author, Post, Vote
+from votes.selectors import solicited_votes_fallback
 
 LOCAL_TTL = 15
 POST_TTL = 30
@@ -79,8 +80,30 @@ def author_page_url(platform: str, handle: str) -> str:
     return settings.SITE_URL.rstrip("/") + settings.API_AUTHOR_PAGE_PATH.format(platform=platform, handle=handle)
 
 
-def author_card(author: Author, rep: AuthorReputation | None) -> dict:
-    """The public <Author> object of the API contract."""
+def solicited_share(author: Author, rep: AuthorReputation, counted: int | None = None) -> float:
+    """Share of the author's votes that Merit solicited ("Rate next"), 0-1.
+
+    From the engine's explanation ({"solicited": {"votes": n, ...}}) when it has one, else from
+    `counted` (votes.selectors.solicited_votes_fallback), else from one count of the votes table.
+    """
+    explanation = rep.explanation or {}
+    given = explanation.get("solicited")
+    total = rep.upvotes + rep.downvotes
+    if isinstance(given, dict) and isinstance(given.get("votes"), int):
+        solicited = given["votes"]
+        total = explanation.get("votes", total) if isinstance(explanation.get("votes"), int) else total
+    elif counted is not None or not total:
+        solicited = counted or 0
+    else:
+        solicited = Vote.objects.filter(author_id=author.pk, solicited=True).count()
+    return round(min(max(solicited / total, 0.0), 1.0), 3) if total > 0 else 0.0
+
+
+def author_card(author: Author, rep: AuthorReputation | None, solicited_votes: int | None = None) -> dict:
+    """The public <Author> object of the API contract.
+
+    `solicited_votes` is the solicited_votes_fallback annotation where the query carried it.
+    """
     if rep is None:  # registered, never scored yet: the model's defaults
         rep = AuthorReputation(author=author)
     return {
@@ -96,6 +119,7 @@ def author_card(author: Author, rep: AuthorReputation | None) -> dict:
         "downvotes": rep.downvotes,
         "voters": rep.voters,
         "effective_voters": _round(rep.effective_voters, 2),
+        "solicited_share": solicited_share(author, rep, solicited_votes),
         "percentile": _round(rep.percentile),
         "follower_count": author.follower_count,
         "updated_at": rep.updated_at.isoformat().replace("+00:00", "Z") if rep.updated_at else None,
@@ -143,8 +167,10 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     missing = [h for h in keys if h not in found]
     if missing:
         known = {
-            a.handle.lower(): card_json(author_card(a, _rep_of(a)))
-            for a in Author.objects.with_handles(platform, missing).select_related("reputation")
+            a.handle.lower(): card_json(author_card(a, _rep_of(a), a.solicited_votes))
+            for a in Author.objects.with_handles(platform, missing)
+            .select_related("reputation")
+            .annotate(solicited_votes=solicited_votes_fallback())
         }
         fresh = {h: known.get(h, "null") for h in missing}
         cache.set_many(
@@ -235,6 +261,7 @@ def leaderboard_queryset(platform: str):
     return (
         AuthorReputation.objects.filter(author__platform=platform, status__in=LEADERBOARD_STATUSES)
         .select_related("author")
+        .annotate(solicited_votes=solicited_votes_fallback("author_id", "explanation"))
     )
 
 
@@ -245,6 +272,25 @@ def vote_card(vote: Vote) -> dict:
         "author": vote.author.handle,
         "value": vote.value,
         "reason": vote.reason,
+        "solicited": vote.solicited,
         "created_at": vote.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": vote.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def rate_next_card(post: Post, expires_at) -> dict:
+    """One post Merit picked for the caller (GET /api/v1/rate-next)."""
+    try:
+        score = post.score
+    except PostScore.DoesNotExist:
+        score = None
+    return {
+        "platform": post.platform,
+        "post_id": post.external_id,
+        "author": post.author.handle,
+        "url": post.url,
+        "quality": _round(score.quality) if score else None,
+        "upvotes": score.upvotes if score else 0,
+        "downvotes": score.downvotes if score else 0,
+        "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
     }

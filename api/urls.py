@@ -28,6 +28,7 @@ urlpatterns = [
     *both("leaderboard", views.LeaderboardView.as_view(), "leaderboard"),
     *both("votes", views.VoteListView.as_view(), "votes"),
     *both("votes/<str:platform>/<str:post_id>", views.VoteDetailView.as_view(), "vote-detail"),
+    *both("rate-next", views.RateNextView.as_view(), "rate-next"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

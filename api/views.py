@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -12,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from votes import rate_next
 from votes import services as vote_services
 from votes.models import Author, Post, Vote
 from votes.platforms import PLATFORMS
@@ -20,6 +23,11 @@ from . import serializers as s
 from . import services
 from .base import BaseApiView, BaseListView, RawJSONResponse
 from .permissions import IsTokenUser
+
+RATE_NEXT_ABOUT = (
+    "Merit picked these posts where ratings are thin; votes you cast on them count as a random sample, "
+    "which fake accounts cannot steer."
+)
 
 
 def ping(request):
@@ -122,7 +130,7 @@ class AuthorSearchView(BaseListView):
     pagination_class = type("SearchPage", (Page,), {"ordering": "handle_lower"})
 
     def card(self, author):
-        return services.author_card(author, services._rep_of(author))
+        return services.author_card(author, services._rep_of(author), author.solicited_votes)
 
     @extend_schema(
         operation_id="authors_search",
@@ -137,6 +145,7 @@ class AuthorSearchView(BaseListView):
             Author.objects.annotate(handle_lower=Lower("handle"))
             .filter(platform=query["platform"], handle_lower__startswith=prefix)
             .select_related("reputation")
+            .annotate(solicited_votes=services.solicited_votes_fallback())
         )
         return self.list_response(authors)
 
@@ -146,7 +155,7 @@ class LeaderboardView(BaseListView):
     pagination_class = type("LeaderboardPage", (Page,), {"ordering": ("-score", "-author_id")})
 
     def card(self, rep):
-        return services.author_card(rep.author, rep)
+        return services.author_card(rep.author, rep, rep.solicited_votes)
 
     @extend_schema(
         operation_id="leaderboard",
@@ -217,6 +226,30 @@ class VoteListView(BaseListView):
         vote.post, vote.author = post, post.author
         created = vote.created_at >= started
         return Response(services.vote_card(vote), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RateNextView(BaseApiView):
+    permission_classes = (IsTokenUser,)
+    personal = True
+
+    @extend_schema(
+        operation_id="rate_next",
+        responses=s.RateNextSerializer,
+        summary="Posts Merit picked for me to rate next",
+        description=(
+            "Merit draws the posts (the caller cannot choose them), leaning toward authors and posts with thin "
+            "evidence. The same picks come back until voted on or expired; a vote cast on one before it "
+            "expires, through any client, is recorded as solicited."
+        ),
+    )
+    def get(self, request):
+        picks = rate_next.rate_next_assign(user=request.user)
+        posts = Post.objects.select_related("author", "score").in_bulk([a.post_id for a in picks])
+        results = [
+            services.rate_next_card(posts[a.post_id], rate_next.expires_at(a)) for a in picks if a.post_id in posts
+        ]
+        page_url = settings.SITE_URL.rstrip("/") + reverse("rate-next")
+        return Response({"about": RATE_NEXT_ABOUT, "page_url": page_url, "results": results})
 
 
 class VoteDetailView(BaseApiView):

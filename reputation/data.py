@@ -18,11 +18,12 @@ from django.db import connection, transaction
 from . import bulk
 from .engine import AuthorScores, Credibility, VoteData
 
-VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz")
-# Casts pin the wire types the parser expects whatever the column types are.
+VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz", "bool")
+# Casts pin the wire types the parser expects whatever the column types are. Every column is in the
+# covering (author, voter) index, so one author's read is an index-only scan.
 VOTE_SQL = (
-    "SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, v.created_at::timestamptz "
-    "FROM votes_vote v"
+    "SELECT v.voter_id::int8, v.author_id::int8, v.post_id::int8, v.value::int2, v.created_at::timestamptz, "
+    "v.solicited::bool FROM votes_vote v"
 )
 USERS_SQL = "SELECT id::int8, date_joined::timestamptz FROM auth_user"
 OWNERS_SQL = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL"
@@ -136,7 +137,9 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         # A heavy author's plan costs past jit_above_cost, and compiling it takes longer than running it.
         cur.execute("SET LOCAL jit = off")
         # An index-only scan of the covering (author, voter) index.
-        voter, author, post, value, created = bulk.copy_out(cur, f"{VOTE_SQL} WHERE v.author_id = %s", VOTE_KINDS, [author_id])
+        voter, author, post, value, created, solicited = bulk.copy_out(
+            cur, f"{VOTE_SQL} WHERE v.author_id = %s", VOTE_KINDS, [author_id]
+        )
         owned_author, owner_voter = bulk.copy_out(cur, f"{OWNERS_SQL} AND id = %s", ("int8", "int8"), [author_id])
         ids = np.union1d(voter, owner_voter)
         known, columns = _from_state(state, ids) if state else (np.zeros(len(ids), bool), [])
@@ -148,7 +151,7 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         ids, joined, cred, group, side = (np.concatenate(pair) for pair in zip([ids[known], *columns], asked))
     else:
         ids, joined, cred, group, side = asked
-    votes = _vote_data(voter, author, post, value.astype(np.int8), created, ids, joined, owned_author, owner_voter)
+    votes = _vote_data(voter, author, post, value, created, solicited, ids, joined, owned_author, owner_voter)
     has = cred >= 0
     order = np.argsort(ids[has])
     return votes, Credibility(*(col[has][order] for col in (ids, cred, group, side)))
@@ -160,7 +163,7 @@ def _pg_load_votes(author_id: int | None) -> VoteData:
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", None)
     with connection.cursor() as c:
         cur = bulk.raw_cursor(c)
-        voter, author, post, value, created = bulk.copy_out(cur, f"{VOTE_SQL} {where}", VOTE_KINDS, params)
+        voter, author, post, value, created, solicited = bulk.copy_out(cur, f"{VOTE_SQL} {where}", VOTE_KINDS, params)
         if author_id is None:
             users, owners = USERS_SQL, OWNERS_SQL
         else:
@@ -168,7 +171,7 @@ def _pg_load_votes(author_id: int | None) -> VoteData:
             owners = f"{OWNERS_SQL} AND id = %s"
         user_ids, joined = bulk.copy_out(cur, users, ("int8", "timestamptz"), params)
         owned_author, owner_voter = bulk.copy_out(cur, owners, ("int8", "int8"), params)
-    return _vote_data(voter, author, post, value.astype(np.int8), created, user_ids, joined, owned_author, owner_voter)
+    return _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter)
 
 
 def _estimated_votes() -> float:
@@ -211,13 +214,13 @@ def _pg_load_all_votes_in_parallel() -> VoteData:
         other.join()
         if errors:
             raise errors[0]
-        voter, author, post, value, created = (np.concatenate(pair) for pair in zip(*halves))
+        voter, author, post, value, created, solicited = (np.concatenate(pair) for pair in zip(*halves))
         user_ids, joined = bulk.copy_out(first, USERS_SQL, ("int8", "timestamptz"))
         owned_author, owner_voter = bulk.copy_out(first, OWNERS_SQL, ("int8", "int8"))
     finally:
         for conn in conns:
             conn.close()
-    return _vote_data(voter, author, post, value.astype(np.int8), created, user_ids, joined, owned_author, owner_voter)
+    return _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter)
 
 
 def _new_connection():
@@ -231,11 +234,11 @@ def _generic_load_votes(author_id: int | None) -> VoteData:
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", [])
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT v.voter_id, v.author_id, v.post_id, v.value, {_sqlite_epoch('v.created_at')} "
+            f"SELECT v.voter_id, v.author_id, v.post_id, v.value, {_sqlite_epoch('v.created_at')}, v.solicited "
             f"FROM votes_vote v {where}",
             params,
         )
-        arr = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 5)
+        arr = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 6)
         if author_id is None:
             cur.execute(f"SELECT id, {_sqlite_epoch('date_joined')} FROM auth_user")
         else:
@@ -251,8 +254,8 @@ def _generic_load_votes(author_id: int | None) -> VoteData:
         )
         owners = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
     return _vote_data(
-        arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3].astype(np.int8),
-        arr[:, 4], users[:, 0].astype(np.int64), users[:, 1], owners[:, 0], owners[:, 1],
+        arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3],
+        arr[:, 4], arr[:, 5], users[:, 0].astype(np.int64), users[:, 1], owners[:, 0], owners[:, 1],
     )
 
 
@@ -261,8 +264,10 @@ def _sqlite_epoch(column: str) -> str:
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
-def _vote_data(voter, author, post, value, created, user_ids, joined, owned_author, owner_voter) -> VoteData:
-    voter, author, post, value, created = _by_voter(voter, author, post, value, created)
+def _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter) -> VoteData:
+    voter, author, post, value, created, solicited = _by_voter(
+        voter, author, post, value.astype(np.int8), created, solicited.astype(bool)
+    )
     voter_ids = np.unique(voter)
     order = np.argsort(user_ids)
     user_ids, joined = user_ids[order], joined[order]
@@ -273,6 +278,7 @@ def _vote_data(voter, author, post, value, created, user_ids, joined, owned_auth
         post=post,
         value=value,
         created=created,
+        solicited=solicited,
         voter_ids=voter_ids,
         voter_joined=joined[pos] if len(user_ids) else np.empty(0),
         owned_author=np.asarray(owned_author, np.int64),

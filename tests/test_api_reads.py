@@ -19,7 +19,7 @@ from .api_helpers import assert_problem, clear_local_cards, make_author, token_c
 pytestmark = pytest.mark.django_db
 AUTHOR_KEYS = {
     "platform", "handle", "url", "score", "low", "high", "status", "votes", "upvotes", "downvotes", "voters",
-    "effective_voters", "percentile", "follower_count", "updated_at", "explanation",
+    "effective_voters", "solicited_share", "percentile", "follower_count", "updated_at", "explanation",
 }
 
 

@@ -13,7 +13,7 @@ from .api_helpers import assert_problem, clear_local_cards, key_client, token_cl
 
 pytestmark = pytest.mark.django_db
 URL = "https://x.com/writer/status/1790000000000000001"
-VOTE_KEYS = {"platform", "post_id", "author", "value", "reason", "created_at", "updated_at"}
+VOTE_KEYS = {"platform", "post_id", "author", "value", "reason", "solicited", "created_at", "updated_at"}
 
 
 def test_it_casts_a_vote_by_url_then_changes_it(alice):

@@ -151,6 +151,44 @@ def test_a_missing_or_wrong_header_is_refused(tmp_path):
         run("import_votes", str(path))
 
 
+def test_a_file_without_the_solicited_column_imports_its_votes_as_unsolicited(tmp_path):
+    run("import_votes", write_csv(tmp_path, GOOD))
+    assert Vote.objects.count() == 4 and not Vote.objects.filter(solicited=True).exists()
+
+
+def test_the_optional_solicited_column_takes_0_or_1_and_refuses_anything_else_by_line(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text("\n".join([
+        HEADER + ",solicited",
+        GOOD[0] + ",1",  # line 2: fine
+        GOOD[1] + ",yes",  # line 3
+        GOOD[2],  # line 4: the column is missing
+        GOOD[3] + ",",  # line 5: empty
+    ]) + "\n", encoding="utf-8")
+    before = counts()
+
+    with pytest.raises(CommandError) as exc:
+        run("import_votes", str(path))
+
+    message = str(exc.value)
+    assert "3 bad row(s); nothing was imported" in message
+    assert "line 3: solicited must be 0 or 1, not 'yes'" in message
+    assert "line 4: expected 8 fields, found 7" in message
+    assert "line 5: solicited must be 0 or 1, not ''" in message
+    assert counts() == before
+
+
+def test_a_reimport_leaves_a_votes_solicited_flag_as_it_was_cast(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text(f"{HEADER},solicited\n{GOOD[0]},1\n", encoding="utf-8")
+    run("import_votes", str(path))
+    path.write_text(f"{HEADER},solicited\n{GOOD[0].replace(',1,2025-01-10T10', ',-1,2025-01-20T10')},0\n", encoding="utf-8")
+    run("import_votes", str(path))
+    vote = Vote.objects.get()
+    assert (vote.value, vote.solicited) == (-1, True)  # changed, and still the vote Merit asked for
+    assert list(VoteEvent.objects.order_by("pk").values_list("action", "solicited")) == [("cast", True), ("changed", True)]
+
+
 def test_recompute_reputation_rebuilds_scores_and_reports_what_it_did(tmp_path):
     run("import_votes", write_csv(tmp_path, GOOD))
     output = run("recompute_reputation")
@@ -172,16 +210,17 @@ def test_export_reputation_writes_every_author_best_first(tmp_path):
 
     with open(out_path, newline="") as f:
         exported = list(csv.DictReader(f))
-    assert list(exported[0]) == ["platform", "author", "score", "low", "high", "votes", "voters"]
+    # The original columns first, in their order (older readers keep working); new ones after.
+    assert list(exported[0]) == ["platform", "author", "score", "low", "high", "votes", "voters", "solicited_votes"]
     assert [r["author"] for r in exported] == ["good_author", "someone.bsky.social", "poor_author"]
     scores = [float(r["score"]) for r in exported]
     assert scores == sorted(scores, reverse=True)
     good = AuthorReputation.objects.get(author__handle="good_author")
     assert exported[0] == {
         "platform": "x", "author": "good_author", "score": f"{good.score:.3f}", "low": f"{good.low:.3f}",
-        "high": f"{good.high:.3f}", "votes": "6", "voters": "6",
+        "high": f"{good.high:.3f}", "votes": "6", "voters": "6", "solicited_votes": "0",
     }
-    assert run("export_reputation", "-").splitlines()[0] == "platform,author,score,low,high,votes,voters"
+    assert run("export_reputation", "-").splitlines()[0] == "platform,author,score,low,high,votes,voters,solicited_votes"
 
 
 def test_seed_demo_builds_a_living_world_and_if_empty_leaves_it_alone():

@@ -93,6 +93,25 @@ def test_it_loads_one_author_with_the_credibility_of_its_voters_and_owner():
     assert [cred.flags(i) for i in range(len(cred.voter_ids))] == [rows[v].flags for v in sorted(rows)]
 
 
+def test_it_loads_which_votes_were_solicited_on_every_path():
+    posts, _ = _world()
+    author_id = posts[0].author_id
+    every_fourth = list(Vote.objects.order_by("pk").values_list("pk", flat=True))[::4]
+    Vote.objects.filter(pk__in=every_fourth).update(solicited=True)
+    stored = {(v.voter_id, v.post_id): v.solicited for v in Vote.objects.all()}
+    assert any(stored.values()) and not all(stored.values())
+
+    def flags(loaded):
+        assert loaded.solicited.dtype == bool and len(loaded.solicited) == len(loaded)
+        return dict(zip(zip(loaded.voter.tolist(), loaded.post.tolist()), loaded.solicited.tolist()))
+
+    assert flags(data.load_votes()) == stored
+    one = {k: v for k, v in stored.items() if k[1] in {p.pk for p in posts if p.author_id == author_id}}
+    assert flags(data.load_votes(author_id)) == one
+    rep_services.recompute_all(now=NOW)
+    assert flags(data.load_author(author_id)[0]) == one
+
+
 def test_the_refit_writes_back_exactly_what_the_engine_computed():
     _world()
     votes = data.load_votes()
@@ -246,7 +265,8 @@ def test_the_two_connection_paths_read_and_write_the_same_as_one(monkeypatch):
     assert len(opened) == (6 if data.is_postgres() else 0)
 
     def rows(v):
-        return sorted(zip(v.voter.tolist(), v.post.tolist(), v.author.tolist(), v.value.tolist(), v.created.tolist()))
+        return sorted(zip(v.voter.tolist(), v.post.tolist(), v.author.tolist(), v.value.tolist(), v.created.tolist(),
+                          v.solicited.tolist()))
 
     assert rows(parallel) == rows(serial) and parallel.voter_joined.tolist() == serial.voter_joined.tolist()
     assert _rows() == expected

@@ -84,6 +84,11 @@ class Vote(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # True when Merit picked the post for the voter ("Rate next") and the vote was cast while that
+    # assignment was open: the voter could not have steered it. Set once, when the vote is created
+    # (votes.services); a client can never set it. The database default keeps writers that name no
+    # such column (bulk loads, COPY) valid, and their votes unsolicited.
+    solicited = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -93,8 +98,12 @@ class Vote(models.Model):
         ]
         indexes = [
             # Covers the per-author refresh's read (an index-only scan): without the included
-            # columns its heaviest author (15k votes) reads one heap page per vote.
-            models.Index(fields=["author", "voter"], include=["post", "value", "created_at"], name="vote_author_voter_cover"),
+            # columns its heaviest author (15k votes) reads one heap page per vote. `solicited` sits
+            # next to `value` where created_at's alignment left padding: the entries stay 48 bytes.
+            models.Index(
+                fields=["author", "voter"], include=["post", "value", "solicited", "created_at"],
+                name="vote_author_voter_cover2",
+            ),
         ]
 
 
@@ -113,7 +122,40 @@ class VoteEvent(models.Model):
     previous_value = models.SmallIntegerField(default=0)
     reason = models.CharField(max_length=16, blank=True, default="")
     source = models.CharField(max_length=16, default="web")
+    # The vote's `solicited` after the change, so a replay of the log rebuilds it too.
+    solicited = models.BooleanField(default=False, db_default=False)
     at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(value__in=(1, 0, -1)), name="voteevent_value_valid")]
+
+
+class RateAssignment(models.Model):
+    """A post Merit picked for a voter to rate next ("Rate next"; votes.rate_next).
+
+    Open while `used_at` is null and younger than rate_next.ASSIGNMENT_TTL. A vote cast on the post while
+    its assignment is open is solicited and closes it, in the vote's transaction. The voter never chooses
+    these posts, so solicited votes are a sample an attacker cannot aim.
+    """
+
+    # No single-column index on user: the open-assignment constraint leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rate_assignments", db_index=False
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    issued_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "user", "post", condition=Q(used_at__isnull=True), name="rateassignment_one_open_per_user_post"
+            ),
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True) | Q(used_at__gte=models.F("issued_at")),
+                name="rateassignment_used_after_issued",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} for user {self.user_id}"

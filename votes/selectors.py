@@ -7,7 +7,8 @@ from datetime import date
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reputation.models import AuthorReputation, ReputationSnapshot, Status
@@ -55,6 +56,12 @@ def feed_page(*, user, page_number, unrated_only: bool = False) -> Page:
 
 def post_get(*, pk: int, user) -> Post:
     return decorate_posts([_posts().get(pk=pk)], user)[0]
+
+
+def posts_in_order(*, ids: list[int], user) -> list[Post]:
+    """The posts with these ids, in that order, decorated for their cards (the "Rate next" page)."""
+    found = _posts().in_bulk(ids)
+    return decorate_posts([found[pk] for pk in ids if pk in found], user)
 
 
 def author_get(*, platform: str, handle: str) -> Author:
@@ -127,3 +134,19 @@ def site_stats() -> dict[str, int]:
         "authors": AuthorReputation.objects.exclude(status=Status.INSUFFICIENT).count(),
         "votes": Vote.objects.count(),
     }
+
+
+def solicited_votes_fallback(author: str = "pk", explanation: str = "reputation__explanation") -> Case:
+    """An annotation: the author's solicited votes counted in the votes table, asked only where the
+    engine's explanation has no count of its own (its "solicited" key); NULL where it has one.
+
+    `author` and `explanation` name the author id and the explanation as seen from the queried model.
+    """
+    counted = (
+        Vote.objects.filter(author=OuterRef(author), solicited=True).order_by().values("author").annotate(n=Count("pk"))
+    )
+    return Case(
+        When(**{f"{explanation}__has_key": "solicited"}, then=Value(None)),
+        default=Coalesce(Subquery(counted.values("n")[:1]), 0),
+        output_field=IntegerField(),
+    )

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from reputation.services import refresh_enqueue, refresh_request
 
-from .models import Author, Post, Reason, Vote, VoteEvent
+from . import rate_next
+from .models import Author, Post, RateAssignment, Reason, Vote, VoteEvent
 from .platforms import (
     PostURLError,
     get_platform,
@@ -50,26 +51,45 @@ def _insert(
     unless=(query, params), nothing is inserted (None) when that query finds a row, checked in the same
     statement.
     """
-    sql, fields = _insert_statement(model, tuple(values), if_absent, unless[0] if unless else None)
+    row = _insert_row(model, if_absent=if_absent, unless=unless, **values)
+    return row[0] if row else None
+
+
+def _insert_row(
+    model: type[models.Model], *, if_absent: bool = False, unless: tuple[str, list] | None = None,
+    computed: tuple[str, str, list] | None = None, **values,
+) -> tuple | None:
+    """`_insert`, returning (id, computed value): with computed=(field, expression, params), that field
+    takes the SQL expression's value, evaluated in the same statement."""
+    sql, fields = _insert_statement(
+        model, tuple(values), if_absent, unless[0] if unless else None, computed[:2] if computed else None
+    )
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
     with connection.cursor() as cur:
-        cur.execute(sql, params + (unless[1] if unless else []))
-        row = cur.fetchone()
-    return row[0] if row else None
+        cur.execute(sql, params + (computed[2] if computed else []) + (unless[1] if unless else []))
+        return cur.fetchone()
 
 
 @functools.cache
 def _insert_statement(
-    model: type[models.Model], names: tuple[str, ...], if_absent: bool, unless: str | None
+    model: type[models.Model], names: tuple[str, ...], if_absent: bool, unless: str | None,
+    computed: tuple[str, str] | None = None,
 ) -> tuple[str, list]:
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    source = f"SELECT {placeholders} WHERE NOT EXISTS ({unless})" if unless else f"VALUES ({placeholders})"
+    columns = [quote(f.column) for f in fields]
+    placeholders = ["%s"] * len(fields)
+    returning = [quote(model._meta.pk.column)]
+    if computed:
+        column = quote(model._meta.get_field(computed[0]).column)
+        columns.append(column)
+        placeholders.append(f"({computed[1]})")
+        returning.append(column)
+    values = ", ".join(placeholders)
+    source = f"SELECT {values} WHERE NOT EXISTS ({unless})" if unless else f"VALUES ({values})"
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source} "
-        f"{'ON CONFLICT DO NOTHING ' if if_absent else ''}RETURNING {quote(model._meta.pk.column)}"
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) {source} "
+        f"{'ON CONFLICT DO NOTHING ' if if_absent else ''}RETURNING {', '.join(returning)}"
     )
     return sql, fields
 
@@ -219,16 +239,23 @@ def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vo
     # trip fewer on every vote); when nothing was inserted, we ask which of the two it was. Another request
     # may insert (or retract) the same vote between our insert and our read; the unique constraint tells
     # us, and we look again.
+    # A new vote is solicited when an open "Rate next" assignment covers it (asked in the same statement;
+    # a client has no say) and then closes that assignment, in this transaction: one more round trip,
+    # on solicited votes only.
+    solicited = ("solicited", rate_next.OPEN_ASSIGNMENT_SQL, [voter.pk, post.pk, _db_time(rate_next.open_since(now))])
     for _ in range(5):
-        pk = _insert(
-            Vote, if_absent=True, unless=(_OWNED_BY, [post.author_id, voter.pk]),
+        row = _insert_row(
+            Vote, if_absent=True, unless=(_OWNED_BY, [post.author_id, voter.pk]), computed=solicited,
             voter=voter.pk, post=post.pk, author=post.author_id, value=value, reason=reason,
             created_at=now, updated_at=now,
         )
-        if pk is not None:
+        if row is not None:
+            pk, was_solicited = row[0], bool(row[1])
+            if was_solicited:
+                rate_next.assignment_close(user_id=voter.pk, post_id=post.pk, at=now)
             return Vote(
                 pk=pk, voter_id=voter.pk, post=post, author_id=post.author_id, value=value, reason=reason,
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, solicited=was_solicited,
             ), True
         if _owns(voter.pk, post.author_id):
             return None, False
@@ -255,8 +282,12 @@ def _log(vote: Vote, action: str, *, previous: int, source: str, at, value: int 
     _insert(
         VoteEvent, voter=vote.voter_id, post=vote.post_id, action=action,
         value=vote.value if value is None else value, previous_value=previous,
-        reason=vote.reason, source=source, at=at,
+        reason=vote.reason, source=source, solicited=vote.solicited, at=at,
     )
+
+
+def _db_time(value):
+    return RateAssignment._meta.get_field("issued_at").get_db_prep_value(value, connection)
 
 
 def _schedule_refresh(author_id: int) -> None:

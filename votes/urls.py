@@ -12,6 +12,7 @@ urlpatterns = [
     path("a/<str:platform>/<str:handle>/claim/", views.author_claim, name="author-claim"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("me/votes/", views.my_votes, name="my-votes"),
+    path("rate-next/", views.rate_next, name="rate-next"),
     path("signup/", views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

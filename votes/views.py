@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from . import rate_next as rate_next_service
 from . import selectors, services
 from .forms import PostURLForm, SignUpForm, VoteForm
 from .models import Author, Post
@@ -105,6 +106,8 @@ def vote(request: HttpRequest, post_id: int) -> HttpResponse:
                 voter=request.user, post=post, value=form.cleaned_data["value"], reason=form.cleaned_data["reason"]
             )
             notice = "Thanks — counted as a good post." if cast.value > 0 else "Thanks — counted as a poor post."
+            if cast.solicited:
+                notice = notice[:-1] + ", in Merit’s random sample."
     except services.VoteError as exc:
         error = exc
 
@@ -170,6 +173,17 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
 def my_votes(request: HttpRequest) -> HttpResponse:
     page = selectors.my_votes_page(user=request.user, page_number=request.GET.get("page"))
     return render(request, "votes/my_votes.html", {"page": page})
+
+
+@login_required
+def rate_next(request: HttpRequest) -> HttpResponse:
+    """Posts Merit picked for this voter; votes on them are solicited (see votes.rate_next)."""
+    picks = rate_next_service.rate_next_assign(user=request.user)
+    context = {
+        "posts": selectors.posts_in_order(ids=[a.post_id for a in picks], user=request.user),
+        "ttl_hours": int(rate_next_service.ASSIGNMENT_TTL.total_seconds() // 3600),
+    }
+    return render(request, "votes/rate_next.html", context)
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -1,11 +1,14 @@
 """Bulk import of votes from the interchange CSV.
 
-    platform,post_id,author,voter,value,created_at,voter_joined_at
+    platform,post_id,author,voter,value,created_at,voter_joined_at[,solicited]
+
+The last column, `solicited`, is optional: `1` for a vote cast on a post Merit picked for the voter
+("Rate next"), `0` for one the voter chose. A file without the column is valid and means 0.
 
 The import runs in two phases so that a bad file changes nothing:
 
 1. `validate` reads the whole file once, checks every row (platform, post id and
-   handle for that platform, value exactly 1 or -1, ISO 8601 times, a valid
+   handle for that platform, value exactly 1 or -1, solicited exactly 0 or 1, ISO 8601 times, a valid
    username, no vote by a voter on a handle they linked as their own, no post id
    claimed by two authors in the file or by another author in the database) and
    writes the good rows to a temporary tab-separated file. Any bad row rejects
@@ -24,6 +27,8 @@ Semantics, decided here so re-runs are safe:
   Re-importing the same file therefore changes nothing.
 - New votes are logged as "cast" events with source "import", dated when they
   were cast (created_at), so the event log replays them in order.
+- A new vote takes its row's `solicited`; a vote already in the database keeps its
+  own (as on the site, the flag says how the vote was first cast).
 - A new account gets `voter_joined_at` as its join date (the earliest one if the
   file disagrees with itself) and an unusable password; existing accounts keep theirs.
 - A post's and a new author's `first_seen` is their earliest vote in the file.
@@ -54,6 +59,7 @@ from votes.platforms import PLATFORMS
 
 User = get_user_model()
 HEADER = ["platform", "post_id", "author", "voter", "value", "created_at", "voter_joined_at"]
+OPTIONAL = ["solicited"]  # may follow HEADER; absent means 0
 # Django's UnicodeUsernameValidator plus the field's 150-character limit.
 USERNAME = re.compile(r"^[\w.@+-]{1,150}\Z")
 SHOWN_ERRORS = 20
@@ -101,7 +107,7 @@ class SeenPost:
 class Staged:
     """Validated rows: votes in a temporary TSV file, users and posts in memory."""
 
-    votes: TextIO  # line, voter, platform, post_id, value, created_at (ISO, UTC)
+    votes: TextIO  # line, voter, platform, post_id, value, created_at (ISO, UTC), solicited (0/1)
     rows: int
     users: dict[str, datetime]
     posts: dict[tuple[str, str], SeenPost]
@@ -172,20 +178,27 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(_counted_lines(f, progress))
         header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header] != HEADER:
-            raise ImportRejected([RowError(1, f"the header must be exactly: {','.join(HEADER)}")], 1)
+        names = [h.strip().lower() for h in header] if header is not None else None
+        if names not in (HEADER, HEADER + OPTIONAL):
+            raise ImportRejected(
+                [RowError(1, f"the header must be exactly: {','.join(HEADER)} (optionally followed by ,{OPTIONAL[0]})")], 1
+            )
+        width = len(names)
         write = out.write
         for row in reader:
             line = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
             rows += 1
-            if len(row) != len(HEADER):
-                errors.add(line, f"expected {len(HEADER)} fields, found {len(row)}")
+            if len(row) != width:
+                errors.add(line, f"expected {width} fields, found {len(row)}")
                 continue
-            platform, post_id, handle, voter, value, created_raw, joined_raw = (v.strip() for v in row)
+            platform, post_id, handle, voter, value, created_raw, joined_raw, *rest = (v.strip() for v in row)
+            solicited = rest[0] if rest else "0"
             handle = handle.lstrip("@")
             problems = _field_problems(platform, post_id, handle, voter, value)
+            if solicited not in ("0", "1"):
+                problems.append(f"solicited must be 0 or 1, not '{solicited}'")
             created, joined = _times(created_raw, joined_raw, joined_cache, latest, problems)
             if not problems:
                 if owners.get((platform, handle.lower())) == voter:
@@ -205,7 +218,7 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
                 continue
             if voter not in users or joined < users[voter]:
                 users[voter] = joined
-            write(f"{line}\t{voter}\t{platform}\t{post_id}\t{value}\t{created.isoformat()}\n")
+            write(f"{line}\t{voter}\t{platform}\t{post_id}\t{value}\t{created.isoformat()}\t{solicited}\n")
     _check_existing_posts(posts, errors)
     if errors.bad_rows:
         out.close()

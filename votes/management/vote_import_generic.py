@@ -36,25 +36,25 @@ def load_generic(staged: Staged, summary: Summary, show_progress: bool, stage) -
         VoteEvent.objects.bulk_create(
             [
                 VoteEvent(voter_id=v, post_id=p, action=action, value=value,
-                          previous_value=0 if action == "cast" else -value, source="import", at=at)
-                for v, p, _, value, at, action in applied
+                          previous_value=0 if action == "cast" else -value, source="import", solicited=solicited, at=at)
+                for v, p, _, value, at, action, solicited in applied
             ],
             batch_size=CHUNK,
         )
     with timed(summary, "outbox", stage):
-        touched = {a for _, _, a, _, _, _ in applied}
+        touched = {a for _, _, a, *_ in applied}
         for author_id in touched:
             refresh_request(author_id=author_id)
         summary.authors_marked = len(touched)
 
 
-def _latest_rows(staged: Staged) -> dict[tuple[str, str, str], tuple[datetime, int, int]]:
-    """(voter, platform, post id) -> (created_at, line, value) of the latest row for that pair."""
-    latest: dict[tuple[str, str, str], tuple[datetime, int, int]] = {}
+def _latest_rows(staged: Staged) -> dict[tuple[str, str, str], tuple[datetime, int, int, bool]]:
+    """(voter, platform, post id) -> (created_at, line, value, solicited) of the latest row for that pair."""
+    latest: dict[tuple[str, str, str], tuple[datetime, int, int, bool]] = {}
     staged.votes.seek(0)
     for record in staged.votes:
-        line, voter, platform, post_id, value, created = record.rstrip("\n").split("\t")
-        row = (datetime.fromisoformat(created), int(line), int(value))
+        line, voter, platform, post_id, value, created, solicited = record.rstrip("\n").split("\t")
+        row = (datetime.fromisoformat(created), int(line), int(value), solicited == "1")
         key = (voter, platform, post_id)
         if key not in latest or row[:2] > latest[key][:2]:
             latest[key] = row
@@ -145,32 +145,33 @@ def _existing_posts(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[
 
 
 def _votes(latest, user_ids, posts, summary: Summary, show_progress: bool) -> list[tuple]:
-    """Insert new votes, update older opposite ones; returns (voter, post, author, value, at, action)."""
+    """Insert new votes, update older opposite ones; returns (voter, post, author, value, at, action, solicited)."""
     resolved = [
-        (user_ids[voter], *posts[(platform, pid)], value, created)
-        for (voter, platform, pid), (created, _, value) in latest.items()
+        (user_ids[voter], *posts[(platform, pid)], value, created, solicited)
+        for (voter, platform, pid), (created, _, value, solicited) in latest.items()
     ]
     applied: list[tuple] = []
     bar = tqdm(total=len(resolved), unit="vote", desc="votes", disable=not show_progress, leave=False)
     for chunk in _chunks(resolved):
-        pairs = {(v, p) for v, p, _, _, _ in chunk}
+        pairs = {(v, p) for v, p, *_ in chunk}
         existing = {
-            (v, p): (pk, value, updated)
-            for pk, v, p, value, updated in Vote.objects.filter(
+            (v, p): (pk, value, updated, solicited)
+            for pk, v, p, value, updated, solicited in Vote.objects.filter(
                 post_id__in={p for _, p in pairs}, voter_id__in={v for v, _ in pairs}
-            ).values_list("id", "voter_id", "post_id", "value", "updated_at")
+            ).values_list("id", "voter_id", "post_id", "value", "updated_at", "solicited")
             if (v, p) in pairs
         }
         new = []
-        for voter_id, post_id, author_id, value, created in chunk:
+        for voter_id, post_id, author_id, value, created, solicited in chunk:
             old = existing.get((voter_id, post_id))
             if old is None:
                 new.append(Vote(voter_id=voter_id, post_id=post_id, author_id=author_id, value=value,
-                                created_at=created, updated_at=created))
-                applied.append((voter_id, post_id, author_id, value, created, "cast"))
+                                created_at=created, updated_at=created, solicited=solicited))
+                applied.append((voter_id, post_id, author_id, value, created, "cast", solicited))
             elif old[1] != value and created > old[2]:
+                # The vote keeps its own `solicited`: it says how the vote was first cast.
                 Vote.objects.filter(pk=old[0]).update(value=value, reason="", updated_at=created)
-                applied.append((voter_id, post_id, author_id, value, created, "changed"))
+                applied.append((voter_id, post_id, author_id, value, created, "changed", old[3]))
                 summary.votes_changed += 1
             else:
                 summary.votes_unchanged += 1

@@ -29,11 +29,11 @@ STAGING = [
     ),
     (
         "CREATE TEMP TABLE import_votes (line int, voter text, platform text, external_id text, value smallint,"
-        " created_at timestamptz) ON COMMIT DROP"
+        " created_at timestamptz, solicited boolean) ON COMMIT DROP"
     ),
     (
         "CREATE TEMP TABLE import_applied (voter_id bigint, post_id bigint, author_id bigint, value smallint,"
-        " at timestamptz, action varchar(10)) ON COMMIT DROP"
+        " at timestamptz, action varchar(10), solicited boolean) ON COMMIT DROP"
     ),
 ]
 
@@ -57,7 +57,7 @@ def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) 
             reader = tqdm.wrapattr(staged.votes, "read", total=size, desc="staging", unit="B", unit_scale=True, disable=not show_progress, leave=False)
             with reader as f:
                 cur.copy_expert(
-                    "COPY import_votes (line, voter, platform, external_id, value, created_at) FROM STDIN", f
+                    "COPY import_votes (line, voter, platform, external_id, value, created_at, solicited) FROM STDIN", f
                 )
             # Autovacuum never analyzes temporary tables; the planner needs their sizes.
             cur.execute("ANALYZE import_users; ANALYZE import_posts; ANALYZE import_votes")
@@ -108,7 +108,8 @@ def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) 
             # One row per (voter, post): the latest statement in the file wins.
             cur.execute(
                 "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
-                " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at"
+                " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
+                " s.solicited"
                 f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
                 f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
                 " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC"
@@ -121,25 +122,27 @@ def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) 
                 f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
                 " FROM import_resolved r WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id"
                 " AND v.value <> r.value AND r.created_at > v.updated_at"
-                " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at)"
-                " INSERT INTO import_applied SELECT voter_id, post_id, author_id, value, updated_at, 'changed' FROM upd"
+                " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at, v.solicited)"
+                " INSERT INTO import_applied"
+                " SELECT voter_id, post_id, author_id, value, updated_at, 'changed', solicited FROM upd"
             )
             summary.votes_changed = cur.rowcount
             cur.execute(
-                f"WITH ins AS (INSERT INTO {VOTES} (voter_id, post_id, author_id, value, reason, created_at, updated_at)"
-                " SELECT voter_id, post_id, author_id, value, '', created_at, created_at FROM import_resolved"
+                f"WITH ins AS (INSERT INTO {VOTES}"
+                " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
+                " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
                 " ON CONFLICT (voter_id, post_id) DO NOTHING"
-                " RETURNING voter_id, post_id, author_id, value, created_at)"
-                " INSERT INTO import_applied SELECT voter_id, post_id, author_id, value, created_at, 'cast' FROM ins"
+                " RETURNING voter_id, post_id, author_id, value, created_at, solicited)"
+                " INSERT INTO import_applied SELECT voter_id, post_id, author_id, value, created_at, 'cast', solicited FROM ins"
             )
             summary.votes_new = cur.rowcount
             summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
 
         with timed(summary, "events", stage):
             cur.execute(
-                f"INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, at)"
+                f"INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
                 " SELECT voter_id, post_id, action, value, CASE WHEN action = 'cast' THEN 0 ELSE -value END,"
-                " '', 'import', at FROM import_applied"
+                " '', 'import', solicited, at FROM import_applied"
             )
 
         with timed(summary, "outbox", stage):

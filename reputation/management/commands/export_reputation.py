@@ -1,8 +1,11 @@
 """`manage.py export_reputation FILE.csv`: every author's reputation, best first.
 
-Columns: platform,author,score,low,high,votes,voters. `score` is
+Columns: platform,author,score,low,high,votes,voters,solicited_votes. `score` is
 AuthorReputation.score, the value rankings and the API sort by; [low, high] is
-its 90% interval. Pass `-` to write to standard output.
+its 90% interval. `solicited_votes` is how many of the author's votes were cast on
+posts Merit picked for the voter ("Rate next"): the engine's count where its
+explanation has one, else the votes table's. New columns only ever go last, so a
+reader of the older columns keeps working. Pass `-` to write to standard output.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 import csv
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models.fields.json import KT
 
 from reputation.models import AuthorReputation
+from votes.selectors import solicited_votes_fallback
 
-COLUMNS = ["platform", "author", "score", "low", "high", "votes", "voters"]
+COLUMNS = ["platform", "author", "score", "low", "high", "votes", "voters", "solicited_votes"]
 
 
 class Command(BaseCommand):
-    help = "Export author reputations as CSV (platform,author,score,low,high,votes,voters), highest score first."
+    help = (
+        "Export author reputations as CSV (platform,author,score,low,high,votes,voters,solicited_votes), "
+        "highest score first."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="output CSV path, or - for standard output")
@@ -25,7 +33,14 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, verbosity: int, **options):
         rows = (
             AuthorReputation.objects.order_by("-score", "author__platform", "author__handle")
-            .values_list("author__platform", "author__handle", "score", "low", "high", "upvotes", "downvotes", "voters")
+            .annotate(
+                explained=KT("explanation__solicited__votes"),
+                counted=solicited_votes_fallback("author_id", "explanation"),
+            )
+            .values_list(
+                "author__platform", "author__handle", "score", "low", "high", "upvotes", "downvotes", "voters",
+                "explained", "counted",
+            )
             .iterator(chunk_size=5000)
         )
         try:
@@ -36,11 +51,23 @@ class Command(BaseCommand):
         try:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(COLUMNS)
-            for platform, handle, score, low, high, up, down, voters in rows:
-                writer.writerow([platform, handle, f"{score:.3f}", f"{low:.3f}", f"{high:.3f}", up + down, voters])
+            for platform, handle, score, low, high, up, down, voters, explained, counted in rows:
+                solicited = _whole(explained)
+                writer.writerow([
+                    platform, handle, f"{score:.3f}", f"{low:.3f}", f"{high:.3f}", up + down, voters,
+                    solicited if solicited is not None else counted or 0,
+                ])
                 count += 1
         finally:
             if out is not self.stdout:
                 out.close()
         if verbosity >= 1 and file != "-":
             self.stdout.write(self.style.SUCCESS(f"Wrote {count:,} authors to {file}."))
+
+
+def _whole(text: str | None) -> int | None:
+    """The engine's count as stored in the explanation's JSON (text here), or None if it has none."""
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
+        return None

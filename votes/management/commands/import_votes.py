@@ -1,7 +1,8 @@
 """`manage.py import_votes FILE.csv`: bulk-import votes in the interchange format.
 
-    platform,post_id,author,voter,value,created_at,voter_joined_at
+    platform,post_id,author,voter,value,created_at,voter_joined_at[,solicited]
 
+`solicited` (optional, 0 or 1; absent means 0) marks votes cast on posts Merit picked for the voter.
 Every row is validated first; one bad row rejects the file (with line numbers)
 and nothing is imported. Re-running the same file adds nothing. Semantics are
 documented in votes/management/vote_import.py.
@@ -21,7 +22,10 @@ from votes.management.vote_import import ImportRejected, load, validate
 
 
 class Command(BaseCommand):
-    help = "Import votes from a CSV file (platform,post_id,author,voter,value,created_at,voter_joined_at)."
+    help = (
+        "Import votes from a CSV file (platform,post_id,author,voter,value,created_at,voter_joined_at"
+        "[,solicited])."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file with a header row")
