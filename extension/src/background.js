@@ -26,6 +26,8 @@ const FLUSH_DELAY_MS = 25;
 const OFFLINE_BACKOFF_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 8_000;
 const PLATFORM = "x";
+// The toolbar button opens the options page, whose first link is the site's Rate next queue.
+const ACTION_TITLE = "Merit: Rate next and options";
 
 const memCache = new Map(); // handle -> {v, t}
 const inflight = new Map(); // handle -> Promise<author|null>
@@ -75,7 +77,7 @@ async function setActionBadge(reason) {
     await ext.action.setBadgeBackgroundColor({ color: "#8a8a8a" });
     await ext.action.setTitle({
       title: reason === "rate_limited" ? "Merit: rate-limited, retrying later"
-        : reason === "offline" ? "Merit: server unreachable" : "Merit",
+        : reason === "offline" ? "Merit: server unreachable" : ACTION_TITLE,
     });
   } catch (_) { /* the badge is cosmetic */ }
 }
@@ -348,5 +350,5 @@ if (ext.action && ext.action.onClicked) {
 }
 
 if (typeof module !== "undefined" && module.exports) {
-  module.exports = { lookup, myVotes, vote, pair, setServer, status, retryAfterMs, TTL_MS, BATCH_SIZE };
+  module.exports = { lookup, myVotes, vote, pair, setServer, status, retryAfterMs, TTL_MS, BATCH_SIZE, ACTION_TITLE };
 }

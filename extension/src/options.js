@@ -1,4 +1,4 @@
-/* Options page: server URL, connected state, disconnect. The token stays in the service worker. */
+/* Options page: the Rate next link, server URL, connected state, disconnect. The token stays in the service worker. */
 "use strict";
 
 const ext = globalThis.browser || globalThis.chrome;
@@ -9,6 +9,7 @@ function show(status) {
   if (!status) return;
   $("server").value = status.server;
   $("connect").href = `${status.server}/connect/`;
+  $("rate-next").href = `${status.server}/rate-next/`;
   $("state").dataset.connected = String(status.connected);
   $("state").textContent = status.connected ? `Connected to ${status.server}.`
     : `Not connected. Votes need a connection; badges work without one.`;

@@ -131,3 +131,12 @@ test("voting on a post drops its author from the cache so the next lookup is fre
   await send({ type: "lookup", handles: ["alice"] });
   assert.equal(lookups.length, 2);
 });
+
+test("once the server answers, the toolbar button's title leads to Rate next", async () => {
+  const { send, chrome, worker } = loadWorker({ respond: () => ({ body: { platform: "x", results: { a: null } } }) });
+  const titles = [];
+  chrome.action.setTitle = async ({ title }) => { titles.push(title); };
+  await send({ type: "lookup", handles: ["a"] });
+  assert.equal(titles.at(-1), worker.ACTION_TITLE);
+  assert.match(worker.ACTION_TITLE, /Rate next/);
+});
