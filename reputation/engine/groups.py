@@ -152,6 +152,11 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
     node = np.repeat(np.arange(n_nodes), k)
     kv = XT.indices.astype(np.int64)
     act = np.bincount(kv, minlength=n_voters).astype(float)
+    # Chance overlap of two nodes, among the voters who could join a block (min_hits nodes or
+    # more): a flood of one-vote accounts would otherwise deflate chance until honest voters'
+    # ordinary overlap looked coordinated (found by the flood test: 3,000 one-vote accounts put a
+    # small world's 300 honest voters into one group).
+    act[act < min_hits] = 0.0
     collide = float(((act / max(act.sum(), 1.0)) ** 2).sum())
     sig = _minhash(node, kv, n_nodes, n_hash, seed=7)
     u, v = _candidates(sig, k >= min_voters, rows, seed=7)
@@ -230,13 +235,15 @@ def detect_groups(
 
     With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
     on at least `lead_share` of what they share: the later one may copy the earlier, not the
-    reverse. One-sided pairs link only followers (accounts that are the later side of some
-    pair) to each other, so copycats cannot chain honest voters into one group.
+    reverse, and a one-sided pair links no one, so copycats cannot chain honest voters into one
+    group. (Linking followers to each other still let copycats reach honest voters who
+    happened to follow another honest voter.) A copier's votes are not lost to the engine's
+    other defenses: agreeing with votes already visible earns no record, so they share the
+    unproven pool.
     """
     sign = (value > 0).astype(np.int64)
     n_votes = np.bincount(vpos, minlength=n_voters)
     us, vs = [], []
-    leaders, followers = [], []
     for level, tokens, threshold in (
         (0, post.astype(np.int64) * 2 + sign, post_threshold),
         (1, author.astype(np.int64) * 2 + sign, author_threshold),
@@ -254,9 +261,7 @@ def detect_groups(
         u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
         u, v = _verify(X, k, u, v, threshold, min_co, collide)
         if created is not None:
-            u, v, lead, follow = _asymmetric(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
-            leaders.append(lead)
-            followers.append(follow)
+            u, v, _lead, _follow = _asymmetric(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
         us.append(u)
         vs.append(v)
     node_tokens = _uniq(tt)  # (author, direction) tokens in node order of X's columns
@@ -276,13 +281,6 @@ def detect_groups(
                             min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows, timing=timing)
         us.append(u)
         vs.append(v)
-    if leaders:
-        leader, follower = np.concatenate(leaders), np.concatenate(followers)
-        is_follower = np.zeros(n_voters, bool)
-        is_follower[follower] = True
-        both = is_follower[leader]  # the leader copies someone too: two copiers, linked
-        us.append(leader[both])
-        vs.append(follower[both])
     u, v = np.concatenate(us), np.concatenate(vs)
     group = np.full(n_voters, -1, np.int64)
     if not len(u):

@@ -69,7 +69,7 @@ class MeritEngine:
     # widened by side_spread * (the two sides' disagreement beyond chance). The sides' blend
     # carries a bias where the sides disagree (the thinner side is shrunk to the prior): the
     # polarized world's coverage went 0.76 -> 0.93, every other world stays 0.89-0.92 (tuning seeds).
-    interval_dispersion = 0.8
+    interval_dispersion = 1.0  # was 0.8; the pool thins evidence, 1.0 keeps 90% coverage at 0.85-0.90 (tuning seeds)
     side_spread = 0.05
     # Each side's up-share is shrunk with this share of prior_strength (was 1/2): the thinner
     # side (the smaller camp on the larger camp's authors) is pulled less to 50, which lifted the
@@ -93,7 +93,7 @@ class MeritEngine:
     burst_days = 14.0
     burst_min_votes = 5
     burst_alpha = 1e-4  # many windows per voter are tested: 1e-2 flagged 14% of honest voters (sim1)
-    axis_weight = "aged"
+    axis_weight = "mix"  # the viewpoint axis is fitted on proven votes: decoys cannot capture it (flood test)
     group_lead_share = 0.8  # a pair is one-sided when one voted first on this share of what they share
     contested_share = 0.5  # unproven weight the pool held back, over the counted weight: "contested"
 
@@ -135,7 +135,8 @@ class MeritEngine:
         proven, changed = self._record(data, vpos, n, self._right(data, w, agg, own_side=True), parts)
         # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it).
         w, parts = self._weights(data, Credibility(voter_ids, earned, group, None, proven, changed), now)
-        w_axis = {"proven": w * parts["ps"], "aged": w * parts["aged"], "all": w}[self.axis_weight]
+        w_axis = {"proven": w * parts["ps"], "aged": w * parts["aged"], "all": w,
+                  "mix": w * np.maximum(parts["ps"], 0.02 * parts["aged"])}[self.axis_weight]
         side = self._group_sides(group, self._sides(data, vpos, n, w_axis, parts["apos"], len(parts["author_ids"])))
         w, parts = self._weights(data, Credibility(voter_ids, earned, group, side, proven, changed), now)
         # Whether voters form camps is a fact about the voters: judged on every vote (the pool

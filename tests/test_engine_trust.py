@@ -1,0 +1,147 @@
+"""The engine's defenses built on what an attacker cannot mint: time, records, continuity (no database)."""
+
+import numpy as np
+
+from reputation.engine import DAY, VoteData, get_engine
+
+from .test_engine import NOW, score_of, world
+
+
+def _append(data: VoteData, voter, author, post, value, created, new_ids=(), joined=(), solicited=None) -> VoteData:
+    new_ids, joined = np.asarray(new_ids, np.int64), np.asarray(joined, float)
+    sol = np.zeros(len(data) + len(voter), bool) if solicited is None else np.r_[np.zeros(len(data), bool), solicited]
+    return VoteData(
+        voter=np.r_[data.voter, voter].astype(np.int64), author=np.r_[data.author, author].astype(np.int64),
+        post=np.r_[data.post, post].astype(np.int64), value=np.r_[data.value, value].astype(np.int8),
+        created=np.r_[data.created, created], voter_ids=np.r_[data.voter_ids, new_ids],
+        voter_joined=np.r_[data.voter_joined, joined], solicited=sol,
+    )
+
+
+def _aged_accounts_upvoting(data, target, n, seed=0):
+    """n accounts a year old, each upvoting one post of `target` yesterday: no record anywhere."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n) + data.voter_ids.max() + 1
+    posts = np.unique(data.post[data.author == target])
+    return _append(data, ids, np.full(n, target), rng.choice(posts, n), np.ones(n), np.full(n, NOW - DAY),
+                   ids, np.full(n, NOW - 365 * DAY))
+
+
+def test_accounts_without_a_record_share_a_bounded_pool_on_each_author():
+    """However many accounts an attacker makes, what they add to one author stops growing."""
+    data, quality = world(seed=4)
+    target = int(np.argmin(quality))
+    engine = get_engine()
+    base = engine.fit(data, NOW)[1]
+    before = score_of(base, target)
+    after = {n: engine.fit(_aged_accounts_upvoting(data, target, n), NOW)[1] for n in (30, 300, 3000)}
+    scores = {n: score_of(s, target) for n, s in after.items()}
+    assert scores[300] > before  # they do count, within the pool
+    assert abs(scores[3000] - scores[300]) < 1.0  # ten times the accounts, the same effect
+    b, i = np.searchsorted(base.author_ids, target), np.searchsorted(after[3000].author_ids, target)
+    # What voters said in favour before, times (1 + pool_ratio), plus the floor, bounds what all the upvotes
+    # count after (one vote-equivalent of slack: the refit re-learns everyone's credibility).
+    assert after[3000].weight_up[i] <= base.weight_up[b] * (1 + engine.pool_ratio) + engine.pool_floor + 1.0
+    pool = after[3000].explanations[i]["unproven_pool"]
+    assert pool["held_back"] > 0.8 * pool["weight"]  # nearly all of it (the rest: honest unproven voters)
+    assert after[3000].status[i] == "contested"
+
+
+def test_a_solicited_vote_needs_no_record():
+    """Merit chose the post, so the voter could not aim it: it counts outside the unproven pool."""
+    data, quality = world(seed=4)
+    target = int(np.argmin(quality))
+    crowd = _aged_accounts_upvoting(data, target, 300)
+    n = 300
+    asked = _append(data, crowd.voter[len(data):], crowd.author[len(data):], crowd.post[len(data):],
+                    crowd.value[len(data):], crowd.created[len(data):], crowd.voter_ids[len(data.voter_ids):],
+                    crowd.voter_joined[len(data.voter_ids):], solicited=np.ones(n, bool))
+    engine = get_engine()
+    s_crowd, s_asked = engine.fit(crowd, NOW)[1], engine.fit(asked, NOW)[1]
+    assert score_of(s_asked, target) > score_of(s_crowd, target) + 5
+    i = np.searchsorted(s_crowd.author_ids, target)
+    assert s_crowd.explanations[i]["unproven_pool"]["held_back"] > 0
+    i = np.searchsorted(s_asked.author_ids, target)
+    assert s_asked.explanations[i]["solicited"]["votes"] == n
+
+
+def _copycats(data, supporters, n, target, seed=0):
+    """n accounts that replay, days later, the supporters' public votes on other authors' posts
+    (each copycat copies two supporters, so they would chain all of them into one component)."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n) + data.voter_ids.max() + 1
+    vs, aus, ps, vals, ts = [], [], [], [], []
+    for i, cid in enumerate(ids):
+        for h in (supporters[i % len(supporters)], supporters[(i + 1) % len(supporters)]):
+            mine = np.flatnonzero((data.voter == h) & (data.author != target))
+            vs.append(np.full(len(mine), cid))
+            aus.append(data.author[mine])
+            ps.append(data.post[mine])
+            vals.append(data.value[mine])
+            ts.append(np.minimum(data.created[mine] + rng.uniform(1, 5, len(mine)) * DAY, NOW - 60))
+    v, a, p, val, t = (np.concatenate(x) for x in (vs, aus, ps, vals, ts))
+    _, first = np.unique(v * (int(data.post.max()) + 1) + p, return_index=True)
+    return _append(data, v[first], a[first], p[first], val[first], t[first], ids, np.full(n, NOW - 400 * DAY))
+
+
+def test_accounts_that_never_vote_on_an_author_cannot_lower_it_through_grouping():
+    """Framing: copycats replay a target's honest supporters' histories (never voting on the target)
+    so that a symmetric detector would merge the supporters into one group. The later copier is
+    the suspect: the supporters stay ungrouped and the target keeps its score."""
+    data, quality = world(seed=5, n_voters=300, n_authors=40, votes_each=25)
+    target = int(np.argmax(quality))
+    supporters = np.unique(data.voter[(data.author == target) & (data.value > 0)])
+    framed = _copycats(data, supporters, 2 * len(supporters), target)
+    assert not ((framed.author == target) & np.isin(framed.voter, framed.voter_ids[len(data.voter_ids):])).any()
+    engine = get_engine()
+    cred0, s0 = engine.fit(data, NOW)
+    cred1, s1 = engine.fit(framed, NOW)
+    assert score_of(s1, target) > score_of(s0, target) - 3
+    # No group chains the supporters together (a symmetric detector put them all in one).
+    g = cred1.group[np.searchsorted(cred1.voter_ids, supporters)]
+    grouped = g[g >= 0]
+    assert len(grouped) == 0 or np.bincount(np.unique(grouped, return_inverse=True)[1]).max() <= 5
+
+
+def test_a_taken_over_account_does_not_carry_its_record_into_the_burst():
+    """An established account that suddenly votes, within days, against the established voters on
+    authors it never voted on, is judged changed from that burst on."""
+    data, quality = world(seed=6, n_authors=120)
+    engine = get_engine()
+    cred, _ = engine.fit(data, NOW)
+    victim = int(cred.voter_ids[np.argmax(cred.proven * (np.bincount(data.voter, minlength=len(cred.voter_ids)) >= 20))])
+    old = set(data.author[data.voter == victim].tolist())
+    weak = [a for a in np.argsort(quality)[:60].tolist() if a not in old][:20]
+    posts = [int(data.post[data.author == a][0]) for a in weak]
+    hijacked = _append(data, np.full(len(weak), victim), weak, posts, np.ones(len(weak)),
+                       NOW - np.linspace(3, 1, len(weak)) * DAY)
+    cred2, _ = engine.fit(hijacked, NOW)
+    i = np.searchsorted(cred2.voter_ids, victim)
+    assert np.isfinite(cred2.changed[i]) and cred2.changed[i] <= NOW - 1 * DAY
+    assert not np.isfinite(cred.changed[np.searchsorted(cred.voter_ids, victim)])
+
+
+def test_a_copycat_of_two_honest_voters_does_not_put_them_in_one_group():
+    """Time-asymmetric grouping: the later copier pairs with each of them, but a one-sided pair
+    links no one, so the two honest voters stay apart (a symmetric detector chains them)."""
+    from reputation.engine.groups import detect_groups
+
+    rng = np.random.default_rng(0)
+    voters, posts, times = [], [], []
+    for v in range(200):  # background: 200 voters on 2,000 posts
+        p = rng.choice(2000, 20, replace=False)
+        voters.append(np.full(20, v)), posts.append(p), times.append(NOW - rng.uniform(10, 60, 20) * DAY)
+    h1, h2, copier = 200, 201, 202
+    p1, p2 = np.arange(2000, 2020), np.arange(2020, 2040)  # each honest voter's own 20 posts
+    t1, t2 = NOW - rng.uniform(20, 30, 20) * DAY, NOW - rng.uniform(20, 30, 20) * DAY
+    voters += [np.full(20, h1), np.full(20, h2), np.full(40, copier)]
+    posts += [p1, p2, np.r_[p1, p2]]
+    times += [t1, t2, np.r_[t1, t2] + 2 * DAY]
+    vpos, post, created = np.concatenate(voters), np.concatenate(posts), np.concatenate(times)
+    value = np.ones(len(vpos), np.int8)
+    author = post // 10
+    kw = dict(block_threshold=None)
+    symmetric = detect_groups(vpos, post, author, value, 203, **kw)
+    assert symmetric[h1] >= 0 and symmetric[h1] == symmetric[h2] == symmetric[copier]
+    timed = detect_groups(vpos, post, author, value, 203, created=created, **kw)
+    assert timed[h1] < 0 or timed[h1] != timed[h2]
