@@ -281,10 +281,19 @@ class _Builder:
             val = c.post_crowd.majority(p, t, rng)
         self.add(v, p, val, t)
 
+    pretouch = None  # (lo, hi) days ago: each account's first strike vote per author is cast then
+
     def strike(self, voter, post, sign, t_lo, t_hi, not_before=None):
+        """Votes of one direction on chosen posts. With `pretouch`, one vote per (account, author)
+        is cast weeks earlier, so the strike itself lands on authors the account already voted on
+        (a behaviour-change test that looks for bursts on *new* authors does not see it)."""
         voter = np.asarray(voter, np.int64)
         post = np.asarray(post, np.int64)
-        self.add(voter, post, np.full(len(voter), sign, np.int8), self.when(voter, post, t_lo, t_hi, not_before))
+        t = self.when(voter, post, t_lo, t_hi, not_before)
+        if self.pretouch is not None and len(voter):
+            _, first = np.unique(voter * (self.ctx.A + 1) + self.ctx.post_author[post], return_index=True)
+            t[first] = self.when(voter[first], post[first], *self.pretouch)
+        self.add(voter, post, np.full(len(voter), sign, np.int8), t)
 
     # -- the attacked world
     def finish(self, push=(), sink=()) -> World:
@@ -420,11 +429,12 @@ def thin_aged(world, rng, share=0.135, age=(30, 120), camo=(10, 20), pair_share=
 
 
 def sleepers(world, rng, share=0.043, age=(300, 700), camo=(80, 150), strike_days=3.0, posts_each=2,
-             targets_each=2, n_push=10, n_sink=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
+             targets_each=2, n_push=10, n_sink=10, camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
     """Old accounts with long honest-looking histories (full earned credibility and competence) that
     strike in their last days: exploits credibility earned by copying the crowd; `targets_each` small
     keeps the block pass blind."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), strike_days, 700, camo_mode,
@@ -469,11 +479,12 @@ def sink_new(world, rng, share=0.022, age=(30, 300), camo=(15, 30), honest_range
 
 
 def cap_sized(world, rng, share=0.043, age=(60, 400), camo=(20, 40), margin=1, n_push=10, n_sink=10, window=(0, 30),
-              camo_mode="late", engine=None, budget_share=0.15) -> World:
+              camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
     """Every knob just under the engine's thresholds, read from the engine at run time: at most
     floor(voter_author_cap) votes per target, at most block min_hits - `margin` targets per account, and
     accounts sharing target posts in cells of at most min_co - `margin` co-votes: exploits fixed caps."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     th = b.th
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
@@ -614,10 +625,11 @@ def decoys(world, rng, share=0.11, votes_each=(20, 40), axis="orthogonal", split
 
 
 def slow_drip(world, rng, share=0.09, age=(100, 600), camo=(20, 40), n_targets=4, per_target=2, targets_each=4,
-              days=60.0, camo_mode="late", engine=None, budget_share=0.15) -> World:
+              days=60.0, camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
     """Aged crowd-followers adding a couple of upvotes on a few targets, spread over two months:
     exploits detectors that look for bursts and the per-voter cap that lets 2 votes count fully."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     push, _ = _targets(b.ctx, rng, n_targets, 0)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), 0, 150, camo_mode, avoid=push)
@@ -639,9 +651,10 @@ def sybil(world, rng, share=0.05, age=(0, 3), cover=0.8, window=(0, 0.5), n_push
 
 
 def camouflaged(world, rng, share=0.05, age=(200, 600), camo=30, cover=0.7, window=(0, 3), n_push=10, n_sink=10,
-                camo_mode="late", engine=None, budget_share=0.15) -> World:
+                camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
     """Aged accounts that copy the visible crowd, then strike densely (the classic)."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, window[1], 150, camo_mode, avoid=np.concatenate([push, sink]))
@@ -651,9 +664,10 @@ def camouflaged(world, rng, share=0.05, age=(200, 600), camo=30, cover=0.7, wind
 
 
 def brigade(world, rng, share=0.05, min_votes=10, cover=0.8, window=(0, 5), n_sink=10, targets_each=None,
-            engine=None, budget_share=0.15) -> World:
+            pretouch=None, engine=None, budget_share=0.15) -> World:
     """Existing honest active accounts (taken over or recruited) downvote strong targets (the classic)."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     c = b.ctx
     _, sink = _targets(c, rng, 0, n_sink)
     pool = c.honest_voters[c.votes_per_voter[c.honest_voters] >= min_votes]
@@ -688,9 +702,10 @@ def ring(world, rng, n_ring=30, camo=20, cover=0.9, window=(0, 30), age=(100, 60
 
 
 def under_threshold(world, rng, share=0.095, age=(200, 600), camo=60, cover=0.12, window=(0, 60), n_push=10,
-                    n_sink=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
+                    n_sink=10, camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
     """Each account hits a random few target posts (the classic sized under a co-vote threshold)."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, 0, 150, camo_mode, avoid=np.concatenate([push, sink]))
@@ -701,12 +716,19 @@ def under_threshold(world, rng, share=0.095, age=(200, 600), camo=60, cover=0.12
 
 # ---- found by reading the engine as an attacker --------------------------------------------------
 def group_overflow(world, rng, share=0.15, copies_each=1, cover=0.6, window=(0, 3), age=(100, 600), n_push=10,
-                   n_sink=10, min_other=6, engine=None, budget_share=0.15) -> World:
+                   n_sink=10, min_other=6, delay_days=None, camo=10, camo_mode="early", pretouch=(20, 120),
+                   engine=None, budget_share=0.15) -> World:
     """A dense strike whose co-voting component is made larger than `max_group_share` of all voters by
-    linking honest voters into it (each attacker also replays `copies_each` honest voters' histories):
-    exploits the detector's rule that a component that large is "the crowd itself" and is no group."""
+    linking honest voters into it (each attacker also replays `copies_each` honest voters' histories,
+    by default within the detector's `lag` so the pairs count as mutual): exploits the detector's rule
+    that a component that large is "the crowd itself" and is no group. `camo` predictions ("early")
+    earn the accounts a record first, and `pretouch` casts each account's first vote on each target
+    weeks early so the strike is no burst on new authors."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     c, d = b.ctx, world.data
+    lag = float(b.th.get("lag", 0.0))
+    lo_d, hi_d = delay_days if delay_days is not None else ((0.1 * lag or 0.05 * DAY) / DAY, (0.9 * lag or 2 * DAY) / DAY)
     push, sink = _targets(c, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     other = np.bincount(d.voter[~np.isin(d.author, np.concatenate([push, sink]))], minlength=c.V0)
@@ -723,9 +745,11 @@ def group_overflow(world, rng, share=0.15, copies_each=1, cover=0.6, window=(0, 
             vs.append(np.full(len(idx), i))
             ps.append(d.post[idx])
             vals.append(d.value[idx])
-            ts.append(d.created[idx] + rng.uniform(0.05, 2.0, len(idx)) * DAY)
+            ts.append(d.created[idx] + rng.uniform(lo_d, hi_d, len(idx)) * DAY)
     if vs:
         b.add(*(np.concatenate(x) for x in (vs, ps, vals, ts)))
+    if camo:
+        b.camouflage(ids, camo, window[1], 150, camo_mode, avoid=tset)
     half = len(ids) // 2
     _dense_strike(b, ids[:half], push, 1, cover, *window)
     _dense_strike(b, ids[half:], sink, -1, cover, *window)
@@ -733,10 +757,12 @@ def group_overflow(world, rng, share=0.15, copies_each=1, cover=0.6, window=(0, 
 
 
 def thin_push(world, rng, share=0.03, age=(30, 300), camo=(15, 30), honest_range=(3, 10), posts_each=2,
-              targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", engine=None, budget_share=0.15) -> World:
+              targets_each=1, window=(0, 14), n_targets=10, camo_mode="late", pretouch=None, engine=None,
+              budget_share=0.15) -> World:
     """Upvotes for weak authors with few honest votes: exploits the small prior (prior_strength) and the
     thin honest evidence (the mirror of sink_new: a handful of full-weight votes dominates)."""
     b = _Builder(world, rng, budget_share, engine)
+    b.pretouch = pretouch
     c = b.ctx
     hv = c.honest_votes
     cand = np.flatnonzero((hv >= honest_range[0]) & (hv <= honest_range[1]))
