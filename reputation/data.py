@@ -76,6 +76,8 @@ def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, vo
         "credibility": pick(cred.credibility, -1.0),
         "group": pick(np.asarray(cred.group, np.int64), -1),
         "side": pick(np.round(cred.side, 4), 0.0),  # as written to VoterCredibility.flags
+        "proven": pick(np.asarray(cred.proven, np.float64), 0.0),
+        "changed": pick(np.asarray(cred.changed, np.float64), np.inf),
     }
 
 
@@ -96,7 +98,7 @@ def refit_lookup(arrays: dict) -> dict:
 
 
 def _from_state(state: dict, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(known mask, [joined, credibility (-1 = none), group, side] of the known ids)."""
+    """(known mask, [joined, credibility (-1 = none), group, side, proven, changed] of the known ids)."""
     if "slot" in state:
         slot = state["slot"]
         row = np.where(ids < len(slot), slot[np.minimum(ids, len(slot) - 1)], -1)
@@ -105,7 +107,7 @@ def _from_state(state: dict, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarr
     else:
         known = _member(state["voter_ids"], ids)
         row = np.searchsorted(state["voter_ids"], ids[known])
-    return known, [state[k][row] for k in ("voter_joined", "credibility", "group", "side")]
+    return known, [state[k][row] for k in ("voter_joined", "credibility", "group", "side", "proven", "changed")]
 
 
 def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -119,15 +121,17 @@ def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 # Asked by the array of ids, not per vote: the heaviest author has 15k votes from 14k voters.
 VOTERS_SQL = (
     "SELECT u.id::int8, u.date_joined::timestamptz, COALESCE(c.credibility, -1)::float8, "
-    "COALESCE((c.flags->>'group')::int8, -1), COALESCE((c.flags->>'side')::float8, 0) "
+    "COALESCE((c.flags->>'group')::int8, -1), COALESCE((c.flags->>'side')::float8, 0), "
+    "COALESCE((c.flags->>'proven')::float8, 1), COALESCE((c.flags->>'changed')::float8, 'infinity') "
     "FROM auth_user u LEFT JOIN reputation_votercredibility c ON c.voter_id = u.id WHERE u.id = ANY(%s::int8[])"
 )
-CRED_KINDS = ("int8", "float8", "int8", "float8")
+CRED_KINDS = ("int8", "float8", "int8", "float8", "float8", "float8")
 CRED_SQL = (
     # Decodes the two keys of Credibility.flags() in SQL: parsing 500k JSON documents in
     # Python would cost more than the rest of the load. Keep in step with `Credibility.flags`.
     "SELECT c.voter_id::int8, c.credibility::float8, COALESCE((c.flags->>'group')::int8, -1), "
-    "COALESCE((c.flags->>'side')::float8, 0) FROM reputation_votercredibility c"
+    "COALESCE((c.flags->>'side')::float8, 0), COALESCE((c.flags->>'proven')::float8, 1), "
+    "COALESCE((c.flags->>'changed')::float8, 'infinity') FROM reputation_votercredibility c"
 )
 
 
@@ -143,18 +147,21 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         owned_author, owner_voter = bulk.copy_out(cur, f"{OWNERS_SQL} AND id = %s", ("int8", "int8"), [author_id])
         ids = np.union1d(voter, owner_voter)
         known, columns = _from_state(state, ids) if state else (np.zeros(len(ids), bool), [])
-        # Rows: id, join time, credibility (-1 = none), group, side; in the server's order.
-        asked = [np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0)]
+        # Rows: id, join time, credibility (-1 = none), group, side, proven, changed; in the server's order.
+        asked = [np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0), np.empty(0),
+                 np.empty(0)]
         if not known.all():
             asked = bulk.copy_out(cur, VOTERS_SQL, ("int8", "timestamptz") + CRED_KINDS[1:], [_pg_array(ids[~known])])
     if columns:
-        ids, joined, cred, group, side = (np.concatenate(pair) for pair in zip([ids[known], *columns], asked))
+        ids, joined, cred, group, side, proven, changed = (
+            np.concatenate(pair) for pair in zip([ids[known], *columns], asked)
+        )
     else:
-        ids, joined, cred, group, side = asked
+        ids, joined, cred, group, side, proven, changed = asked
     votes = _vote_data(voter, author, post, value, created, solicited, ids, joined, owned_author, owner_voter)
     has = cred >= 0
     order = np.argsort(ids[has])
-    return votes, Credibility(*(col[has][order] for col in (ids, cred, group, side)))
+    return votes, Credibility(*(col[has][order] for col in (ids, cred, group, side, proven, changed)))
 
 
 def _pg_load_votes(author_id: int | None) -> VoteData:
@@ -332,10 +339,10 @@ def load_credibility(voter_ids: np.ndarray | None = None) -> Credibility:
 
 def _pg_load_credibility(where: str, params) -> Credibility:
     with connection.cursor() as c:
-        ids, cred, group, side = bulk.copy_out(
+        ids, cred, group, side, proven, changed = bulk.copy_out(
             bulk.raw_cursor(c), f"{CRED_SQL} WHERE {where} ORDER BY c.voter_id", CRED_KINDS, params
         )
-    return Credibility(ids, cred, group, side)
+    return Credibility(ids, cred, group, side, proven, changed)
 
 
 # --- writing (PostgreSQL) ---------------------------------------------------------------
@@ -374,14 +381,18 @@ def _upsert_credibility(cur, cred: Credibility, now) -> None:
     n = len(cred.voter_ids)
     group = np.full(n, -1, np.int64) if group is None else group
     side = np.zeros(n) if side is None else np.round(side, 4)
-    _staging(cur, "h_cred", "voter_id int8, credibility float8, grp int8, side float8")
+    changed = np.asarray(cred.changed, np.float64)
+    _staging(cur, "h_cred", "voter_id int8, credibility float8, grp int8, side float8, proven float8, changed float8")
     bulk.copy_in(
-        cur, "h_cred", ["voter_id", "credibility", "grp", "side"],
-        [("int8", cred.voter_ids), ("float8", cred.credibility), ("int8", group), ("float8", side)],
+        cur, "h_cred", ["voter_id", "credibility", "grp", "side", "proven", "changed"],
+        [("int8", cred.voter_ids), ("float8", cred.credibility), ("int8", group), ("float8", side),
+         ("float8", np.asarray(cred.proven, np.float64)), ("float8", np.where(np.isfinite(changed), changed, np.nan))],
     )
+    # The same keys as Credibility.flags(): "changed" is null when the voter never changed.
     cur.execute(
         "INSERT INTO reputation_votercredibility AS t (voter_id, credibility, flags, updated_at) "
-        "SELECT voter_id, credibility, jsonb_build_object('group', grp, 'side', side), %s "
+        "SELECT voter_id, credibility, jsonb_build_object('group', grp, 'side', side, 'proven', proven, "
+        "'changed', CASE WHEN changed = 'NaN' THEN NULL ELSE changed END), %s "
         "FROM h_cred ORDER BY voter_id "
         "ON CONFLICT (voter_id) DO UPDATE SET credibility = EXCLUDED.credibility, "
         "flags = EXCLUDED.flags, updated_at = EXCLUDED.updated_at",

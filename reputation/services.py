@@ -171,7 +171,8 @@ def _percentile_of(author_id: int, score: float, status: str, state: dict | None
 
 # The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
 _state_cache: dict = {}
-STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side"}
+STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side", "proven",
+                "changed"}
 
 
 def refit_state() -> dict | None:
