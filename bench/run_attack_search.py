@@ -91,6 +91,33 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def baseline_table(results: dict) -> str:
+    names = list(search.SIMPLE_BASELINES)
+    lines = ["| family | engine | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for name, r in results.items():
+        cells = [_fmt(r["baseline_mean"].get(b)) for b in names]
+        lines.append(f"| {name} | {_fmt(r['engine_mean'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(doc: dict, out: Path, families: list[str]) -> None:
+    """bench/out/attack_report.md from the run's JSON document (also: --report-only)."""
+    head = (f"# Attack search against {doc['engine']}\n\n{doc['when']}; worlds {doc['size']}, seeds {doc['seeds']}, "
+            f"{doc['settings']} settings per family (best re-run on the other seeds), budget "
+            f"{100 * doc['budget_share']:.0f}% of all accounts; {doc['secs']:.0f} s.\nShift: percentile points among all "
+            f"authors in the attacker's favour (push: attacked minus clean; sink: clean minus attacked), mean over targets "
+            f"and seeds; worst = largest single target over the seeds. Best baseline = the simple baseline the same attack "
+            f"moves least. decoys: change of the larger camp's lift (and of Kendall tau) against the polarized world "
+            f"without them.\n")
+    parts = [head]
+    for gen, res in doc["results"].items():
+        parts.append(f"\n## Generator {gen}\n\n{table(res)}\n\nThe same best attacks against each simple baseline "
+                     f"(mean shift; decoys: lift change):\n\n{baseline_table(res)}\n")
+    parts.append("\n## Families\n\n" + "\n".join(
+        f"- `{n}`: {' '.join((attacks.FAMILIES[n].__doc__ or '').split())}" for n in families if n in attacks.FAMILIES) + "\n")
+    (out / "attack_report.md").write_text("".join(parts))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small worlds, seeds 1-2, 6 settings, best 1 re-run")
@@ -102,7 +129,16 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=0.15, help="attacker share of all accounts")
     ap.add_argument("--engine", default=None, help="module[:callable] returning an engine (default reputation.engine:get_engine)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    ap.add_argument("--report-only", default=None, help="rewrite attack_report.md from this attack_report.json")
     args = ap.parse_args()
+    if args.report_only:
+        doc = json.loads(Path(args.report_only).read_text())
+        fams = list(next(iter(doc["results"].values()), {}))
+        write_report(doc, Path(args.out), fams)
+        for gen, res in doc["results"].items():
+            print(f"\n== generator {gen} (engine {doc['engine']}, {doc['size']}, seeds {doc['seeds']}) ==")
+            print(table(res))
+        return
 
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else ([1, 2] if args.quick else [1, 2, 3])
     n_settings = args.settings or (6 if args.quick else 10)
@@ -121,24 +157,15 @@ def main() -> None:
                                progress_factory=lambda **kw: tqdm(file=sys.stderr, **kw))
     secs = time.perf_counter() - started
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = (f"# Attack search against {engine_name}\n\n{when}; worlds {size}, seeds {seeds}, {n_settings} settings per "
-            f"family (best {n_best} re-run on the other seeds), budget {100 * args.budget:.0f}% of all accounts; "
-            f"{secs:.0f} s.\nShift: percentile points among all authors in the attacker's favour (push: attacked minus "
-            f"clean; sink: clean minus attacked), mean over targets and seeds; worst = largest single target over the "
-            f"seeds. Best baseline = the simple baseline the same attack moves least.\n")
-    parts = [head]
+    doc = {"engine": engine_name, "when": when, "size": size, "seeds": seeds, "settings": n_settings,
+           "budget_share": args.budget, "secs": secs, "results": results}
     for gen, res in results.items():
-        parts.append(f"\n## Generator {gen}\n\n{table(res)}\n")
         print(f"\n== generator {gen} (engine {engine_name}, {size}, seeds {seeds}) ==")
         print(table(res))
-    parts.append("\n## Families\n\n" + "\n".join(f"- `{n}`: {' '.join((attacks.FAMILIES[n].__doc__ or '').split())}"
-                                              for n in families) + "\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "attack_report.md").write_text("".join(parts))
-    (out / "attack_report.json").write_text(json.dumps(
-        {"engine": engine_name, "when": when, "size": size, "seeds": seeds, "settings": n_settings,
-         "budget_share": args.budget, "secs": secs, "results": results}, indent=1, default=float))
+    (out / "attack_report.json").write_text(json.dumps(doc, indent=1, default=float))
+    write_report(json.loads((out / "attack_report.json").read_text()), out, families)
     print(f"\nreport: {out / 'attack_report.md'}  json: {out / 'attack_report.json'}  ({secs:.0f} s)")
 
 
