@@ -1,4 +1,4 @@
-""""Rate next": Merit picks the posts, and only votes on its picks are solicited.
+"""The "Rate next" queue: Merit picks the posts, and only votes on its picks are solicited.
 
 A vote is solicited when the server held an open assignment for that voter and post as the vote was
 created; nothing a client sends makes it so. Solicited votes reach the engine's input, the import and

@@ -1,4 +1,4 @@
-""""Rate next": Merit picks the posts a voter rates, so the votes cast on them are a sample nobody aimed.
+"""The "Rate next" queue: Merit picks the posts a voter rates, so the votes cast on them are a sample nobody aimed.
 
 A voter who chooses what to rate can be steered (a ring agrees on a target and goes to its posts); a
 voter who rates what Merit drew cannot. Those votes are *solicited* (Vote.solicited), and the engine
