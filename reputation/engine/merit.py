@@ -126,29 +126,36 @@ class MeritEngine:
                                             created=data.created[order], lead_share=self.group_lead_share))
         # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
         # judged fairly), and who changed. A first axis from every voter serves that judgement.
+        # (Vote weights do not depend on records or sides: one weighting pass serves the whole fit.)
         w, parts = self._weights(data, Credibility(voter_ids, earned, group), now)
-        side = self._group_sides(group, self._sides(data, vpos, n, w, parts["apos"], len(parts["author_ids"])))
+        parts["ps"] = None  # no pool until records exist
+        apos, A = parts["apos"], len(parts["author_ids"])
+        side = self._group_sides(group, self._sides(data, vpos, n, w, apos, A))
         parts["side"] = side[vpos]
         agg = self._aggregate(data, w, parts)
-        parts["side"] = parts["side"] * self._camp_strength(agg)
+        strength = self._camp_strength(agg)
+        parts["side"] = parts["side"] * strength
         agg = self._aggregate(data, w, parts)
         proven, changed = self._record(data, vpos, n, self._right(data, w, agg, own_side=True), parts)
+        del agg
         # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it).
-        w, parts = self._weights(data, Credibility(voter_ids, earned, group, None, proven, changed), now)
-        w_axis = {"proven": w * parts["ps"], "aged": w * parts["aged"], "all": w,
-                  "mix": w * np.maximum(parts["ps"], 0.02 * parts["aged"])}[self.axis_weight]
-        side = self._group_sides(group, self._sides(data, vpos, n, w_axis, parts["apos"], len(parts["author_ids"])))
-        w, parts = self._weights(data, Credibility(voter_ids, earned, group, side, proven, changed), now)
+        joined = data.voter_joined[vpos] if len(data.voter_joined) else np.full(len(data), -np.inf)
+        ps, aged = self._proven_share(data, proven[vpos], changed[vpos], data.created - joined)
+        del joined
+        w_axis = {"proven": w * ps, "aged": w * aged, "all": w, "mix": w * np.maximum(ps, 0.02 * aged)}[self.axis_weight]
+        side = self._group_sides(group, self._sides(data, vpos, n, w_axis, apos, A))
+        del w_axis, aged
+        parts["side"] = side[vpos]
         # Whether voters form camps is a fact about the voters: judged on every vote (the pool
         # thins the evidence and would hide the camps' gap in chance).
-        strength = self._camp_strength(self._aggregate(data, w, {**parts, "ps": np.ones(len(w))}))
-        agg = self._aggregate(data, w, parts)
+        strength = self._camp_strength(self._aggregate(data, w, parts))
+        parts["ps"] = ps
         if strength < 1.0:
             # Weak camps: the axis is mostly noise, so the sides are pulled toward neutral (a voter
             # with side 0 counts half on each side, and the two-sided score becomes a plain one).
             side = side * strength
             parts["side"] = parts["side"] * strength
-            agg = self._aggregate(data, w, parts)
+        agg = self._aggregate(data, w, parts)
         competence = self._competence(data, vpos, n, self._right(data, agg["w_eff"], agg))
         standing = self._standing(data, voter_ids, agg)
         cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed)
@@ -184,7 +191,7 @@ class MeritEngine:
         proven = np.clip(credit / self.proven_credit, 0.0, 1.0)
         up = data.value > 0
         window = self.burst_days * DAY
-        est_up, est_n = trust.established_consensus(parts["apos"], up, data.created, data.created - window)
+        est_up, est_n = trust.established_consensus(parts["apos"], up, data.created, window)
         q = (est_up + 1.0) / (est_n + 2.0)
         against = (est_n >= 3) & np.where(up, q < 0.5, q > 0.5)
         _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * len(parts["author_ids"]) + parts["apos"],
@@ -303,6 +310,15 @@ class MeritEngine:
         """Weight of voters the last refit has not seen: one vote's worth of earned history."""
         return 1.0 / self.votes_to_earn
 
+    def _proven_share(self, data: VoteData, proven, changed, age_secs) -> tuple[np.ndarray, np.ndarray]:
+        """Per vote: how far it carries its voter's record (the rest shares the per-author pool of
+        unproven weight), and the age ramp alone. The record counts as far as the account's age at
+        the vote allows, and not after its behaviour changed. A solicited vote needs no record:
+        its voter did not choose the post."""
+        aged = trust.proven_ramp(np.asarray(age_secs) / DAY, self.proven_age_days)
+        ps = proven * aged * (data.created < changed)
+        return np.where(data.solicited_mask(), 1.0, ps), aged
+
     def _weights(self, data: VoteData, cred: Credibility, now: float, explain: bool = False):
         """Each vote's weight, and the per-vote discounts by reason when `explain` (the scoring
         pass; the refit's inner passes skip them: six vote-length arrays at 10M votes)."""
@@ -328,13 +344,8 @@ class MeritEngine:
             base, group, side, proven, changed = cred.lookup_all(data.voter, self.new_voter_credibility())
         age = np.maximum(data.created - joined, 0.0) / DAY
         w0 = base * (1.0 - np.exp(-age / self.age_scale_days))
-        # How far each vote carries its voter's record (the rest shares the per-author pool of
-        # unproven weight): the record, ramped by the account's age at the vote, and nothing after
-        # its behaviour changed. A solicited vote needs no record: its voter did not choose the post.
-        aged = trust.proven_ramp(age, self.proven_age_days)
-        ps = proven * aged * (data.created < changed)
-        ps = np.where(data.solicited_mask(), 1.0, ps)
-        del base, joined, age, proven, changed
+        ps, _aged = self._proven_share(data, proven, changed, age * DAY)
+        del base, joined, age, proven, changed, _aged
 
         grouped = group >= 0
         any_group = bool(grouped.any())
@@ -384,7 +395,7 @@ class MeritEngine:
             ga_sum = np.bincount(ga_pos, w2[grouped], len(ga_key))
             cap = self.group_author_cap * voice
             w3[grouped] = w2[grouped] * np.minimum(1.0, cap / np.maximum(ga_sum[ga_pos], 1e-12))
-        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key, "ps": ps, "aged": aged}
+        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key, "ps": ps}
         if explain:
             parts.update({
                 "new_or_low": 1.0 - w0, "large_group": w0 - w_big, "own": w_big - w_own, "collapsed": w_own - w1,
@@ -406,27 +417,34 @@ class MeritEngine:
         # an added upvote (proven or not: a proven one only widens the pool for upvotes), so the
         # blend does too.
         mp = np.clip((1 + self.side_gain * parts["side"]) / 2, 0.0, 1.0)
-        ps = parts["ps"]
-        wp, wu = w * ps, w * (1.0 - ps)
+        ps = parts["ps"]  # None: no pool (the refit's passes before records exist)
+        # Per (author, direction) sums in one bincount each: key = 2 * author + up.
+        ad = self._memo(data, "author_dir", lambda: apos * 2 + up)
         sides, side_n, side_U = [], [], []
-        factor = np.zeros(len(w))  # per vote: the share of its unproven weight the pool kept
+        factor = np.zeros(len(w)) if ps is not None else None  # share of a vote's unproven weight kept
         cut = np.zeros(A)
+        unproven = np.zeros(A)
+        if ps is not None:
+            wp, wu = w * ps, w * (1.0 - ps)
+            unproven = np.bincount(apos, wu, A)
         for m_c in (mp, 1 - mp):
-            kept = []
-            for d in (up, ~up):
-                proven = np.bincount(apos, wp * m_c * d, A)
-                raw = np.bincount(apos, wu * m_c * d, A)
+            if ps is None:
+                kept = np.bincount(ad, w * m_c, 2 * A)
+            else:
+                proven = np.bincount(ad, wp * m_c, 2 * A)
+                raw = np.bincount(ad, wu * m_c, 2 * A)
                 allowed = np.minimum(raw, self.pool_ratio * proven + self.pool_floor / 2)
-                f = np.divide(allowed, raw, out=np.ones(A), where=raw > 0)
-                factor += np.where(d, m_c * f[apos], 0.0)
-                cut += raw - allowed
-                kept.append(proven + allowed)
-            W_c = (kept[0] + kept[1]) / self.dispersion
-            U_c = kept[0] / self.dispersion
+                f = np.divide(allowed, raw, out=np.ones(2 * A), where=raw > 0)
+                factor += m_c * f[ad]
+                cut += (raw - allowed).reshape(A, 2).sum(1)
+                kept = proven + allowed
+            kept = kept.reshape(A, 2)
+            W_c = (kept[:, 0] + kept[:, 1]) / self.dispersion
+            U_c = kept[:, 1] / self.dispersion
             sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
             side_n.append(k * self.side_prior + W_c)
             side_U.append(U_c)
-        w_eff = wp + wu * factor
+        w_eff = w if ps is None else wp + wu * factor
         w_up, w_down = np.bincount(apos, w_eff * up, A), np.bincount(apos, w_eff * ~up, A)
         # Independent voices: a group is one unit; n_eff = (sum w)^2 / sum w^2 over units.
         unit = np.where(group >= 0, -1 - group, data.voter)
@@ -457,7 +475,7 @@ class MeritEngine:
             "author_ids": a_ids, "apos": apos, "w_up": w_up, "w_down": w_down, "n_eff": n_eff, "a": a, "b": b, "mean": a / (a + b),
             "m": ev, "units": counted_units, "groups": groups_present, "share": share, "total": total, "sides": sides,
             "mp": mp, "side_n": side_n, "side_U": side_U, "w_eff": w_eff, "pool_cut": cut,
-            "unproven": np.bincount(apos, wu, A),
+            "unproven": unproven,
         }
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
