@@ -18,10 +18,15 @@ METRICS = [
 ]
 
 
+def _label(r) -> str:
+    """Scenario label with its generator: "sim: clean", "sim2: polarized"."""
+    return f"{r.get('generator', 'sim')}: {r['scenario']}"
+
+
 def _agg(rows):
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["scenario"], r["method"])].append(r)
+        groups[(_label(r), r["method"])].append(r)
     return groups
 
 
@@ -35,11 +40,14 @@ def _cell(vals, fmt):
 
 def write(rows, otc, out: Path, seeds, sizes, secs: float) -> str:
     groups = _agg(rows)
-    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    scenarios = list(dict.fromkeys(_label(r) for r in rows))
+    gens = list(dict.fromkeys(r.get("generator", "sim") for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
-        (f"Seeds {seeds}, sizes {sizes}; mean ±sd over seeds and sizes. Target shift: mean move of the attacked "
-        "authors in the attacker's favour, in percentile points against the same world without the attack."),
+        (f"Seeds {seeds}, sizes {sizes}; mean ±sd over seeds and sizes. Two generators: `sim` (bench/engine/sim.py) and "
+        "`sim2` (bench/engine/sim2.py, written independently; its attack rows are the attack families of those names). "
+        "Target shift: mean move of the attacked authors in the attacker's favour, in percentile points against the "
+        "same world without the attack; worst target: the largest single move, averaged over runs."),
         "",
         "| scenario | method | " + " | ".join(m[1] for m in METRICS) + " | secs |",
         "|---|---|" + "---|" * (len(METRICS) + 1),
@@ -49,10 +57,12 @@ def write(rows, otc, out: Path, seeds, sizes, secs: float) -> str:
             g = groups.get((s, m), [])
             cells = [_cell([r.get(k) for r in g], f) for k, _, f in METRICS]
             lines.append(f"| {s} | {m} | " + " | ".join(cells) + f" | {np.mean([r['secs'] for r in g]):.2f} |")
-    clean_tau = {m: np.mean([r["tau"] for r in groups.get(("clean", m), [])] or [np.nan]) for m in methods}
-    noise_tau = {m: np.mean([r["tau"] for r in groups.get(("noise", m), [])] or [np.nan]) for m in methods}
-    lines += ["", "| method | noise tau drop |", "|---|---|"]
-    lines += [f"| {m} | {clean_tau[m] - noise_tau[m]:+.3f} |" for m in methods]
+    lines += ["", "| generator | method | noise tau drop |", "|---|---|---|"]
+    for g in gens:
+        for m in methods:
+            clean = np.mean([r["tau"] for r in groups.get((f"{g}: clean", m), [])] or [np.nan])
+            noise = np.mean([r["tau"] for r in groups.get((f"{g}: noise", m), [])] or [np.nan])
+            lines.append(f"| {g} | {m} | {clean - noise:+.3f} |")
     lines += ["", "| real data | method | AUC benign vs fraudulent |", "|---|---|---|"]
     lines += [f"| {r['scenario']} | {r['method']} | {r['otc_auc']:.3f} |" for r in otc]
     lines += ["", f"Total run time {secs:.0f} s."]
@@ -69,7 +79,7 @@ def _plot(groups, scenarios, methods, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     attacks = [s for s in scenarios if any("target_shift" in r for r in groups.get((s, methods[0]), []))]
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(18, 6))
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         taus = [np.mean([r["tau"] for r in groups.get((s, m), [])] or [np.nan]) for s in scenarios]

@@ -49,8 +49,24 @@ def _dense(ids, values, n):
     return out
 
 
-def run_world(scenario: str, seed: int, size: str, clean_cache: dict, methods: list[str]) -> list[dict]:
-    world = make_world(scenario, seed, size)
+def sim2_world(scenario: str, seed: int, size: str = "small"):
+    """Generator 2's worlds: its own clean, noise and polarized worlds; every other scenario is the
+    attack family of that name (bench/engine/attacks.py, its default setting) on its honest world."""
+    from . import attacks, sim2
+
+    if scenario in ("clean", "noise", "polarized"):
+        return sim2.make_world(scenario, seed, size)
+    family = SIM2_FAMILY.get(scenario, scenario)
+    return attacks.FAMILIES[family](sim2.honest_world(seed, size), np.random.default_rng([seed, 77]))
+
+
+# sim.py's scenario names and the attack families that play them on generator 2.
+SIM2_FAMILY = {"slowdrip": "slow_drip", "underthreshold": "under_threshold"}
+GENERATORS = {"sim": make_world, "sim2": sim2_world}
+
+
+def run_world(scenario: str, seed: int, size: str, clean_cache: dict, methods: list[str], generator: str = "sim") -> list[dict]:
+    world = GENERATORS[generator](scenario, seed, size)
     A = len(world.truth)
     rows = []
     for name in methods:
@@ -60,11 +76,12 @@ def run_world(scenario: str, seed: int, size: str, clean_cache: dict, methods: l
         else:
             res = BASELINES[name](world.data, A, world.followers)
         secs = time.perf_counter() - t
-        key = (size, seed, name)
+        key = (generator, size, seed, name)
         if scenario == "clean":
             clean_cache[key] = res
         m = evaluate(world, res, clean_cache.get(key))
-        rows.append({"scenario": scenario, "seed": seed, "size": size, "method": name, "votes": len(world.data), "secs": secs, **m})
+        rows.append({"generator": generator, "scenario": scenario, "seed": seed, "size": size, "method": name,
+                     "votes": len(world.data), "secs": secs, **m})
     return rows
 
 
