@@ -7,6 +7,7 @@ start without a real SECRET_KEY.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -207,12 +208,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("REPUTATION_SWEEP_SECONDS", default=30.0),
     },
     "full-refit": {"task": "reputation.recompute_all", "schedule": env.float("FULL_REFIT_SECONDS", default=300.0)},
+    "prune-expired-logins": {"task": "api.prune_expired_logins", "schedule": 86400.0},  # clearsessions + knox
 }
 
 # How long votes on one author coalesce before its refresh runs.
 REPUTATION_REFRESH_COUNTDOWN = env.float("REPUTATION_REFRESH_COUNTDOWN", default=2.0)
 # A pending refresh older than this is presumed lost (dead broker, killed worker) and re-queued.
 REPUTATION_SWEEP_AFTER_SECONDS = env.float("REPUTATION_SWEEP_AFTER_SECONDS", default=60.0)
+# Each sweep of the same row doubles its wait (up to the max backoff); after this many the row is
+# left for an operator and counted by reputation.services.outbox_stuck_count (/readyz, metrics).
+REPUTATION_OUTBOX_MAX_ATTEMPTS = env.int("REPUTATION_OUTBOX_MAX_ATTEMPTS", default=8)
+REPUTATION_SWEEP_MAX_BACKOFF = env.float("REPUTATION_SWEEP_MAX_BACKOFF", default=3600.0)
 
 # --- REST framework ---
 REST_FRAMEWORK = {
@@ -254,8 +260,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problem_responses"],
 }
-# Per-device tokens never expire on their own; users revoke them on /connect/.
-REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
+# Per-device tokens expire after TOKEN_TTL_DAYS unused: each use pushes the expiry on (written at most
+# hourly); users revoke them on /connect/. Expired tokens and sessions are deleted daily (beat).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("TOKEN_TTL_DAYS", default=30)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 3600,
+}
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so api.DeviceToken can point at it
 # The author page on the site that <Author>.url points at.
 API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{handle}/")

@@ -21,6 +21,7 @@ import numpy as np
 from reputation.engine import VoteData
 
 from .world import DAY, NOW, World
+
 SIZES = {
     "small": {"n_authors": 800, "n_voters": 2500, "votes_per_voter": 25.0},
     "medium": {"n_authors": 3000, "n_voters": 9000, "votes_per_voter": 25.0},
