@@ -26,6 +26,8 @@ from votes.models import Author, Post, Vote
 from votes.selectors import solicited_votes_fallback
 
 LOCAL_TTL = 15
+# Cards are stored with the generation they were read under; a full refit starts a new one.
+CARD_GENERATION_KEY = "api:card-gen"
 POST_TTL = 30
 _UNKNOWN = 0  # cached marker for "no such post", so misses are cheap too
 
@@ -159,9 +161,12 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     if len(found) == len(handles):
         return found
     keys = {h: _card_key(platform, h) for h in handles if h not in found}
-    shared = cache.get_many(list(keys.values()))
-    if shared:
-        shared = {h: shared[key] for h, key in keys.items() if key in shared}
+    shared = cache.get_many([*keys.values(), CARD_GENERATION_KEY])  # one round trip, the generation with it
+    generation = shared.pop(CARD_GENERATION_KEY, None)
+    if shared and generation is not None:
+        # A card is "<generation>:<json>"; one written before the last full refit is a miss.
+        prefix = f"{generation}:"
+        shared = {h: shared[key][len(prefix):] for h, key in keys.items() if shared.get(key, "").startswith(prefix)}
         local_cards.set_many(platform, shared)
         found.update(shared)
     missing = [h for h in keys if h not in found]
@@ -173,21 +178,47 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
             .annotate(solicited_votes=solicited_votes_fallback())
         }
         fresh = {h: known.get(h, "null") for h in missing}
-        cache.set_many(
-            {keys[h]: text for h, text in fresh.items()},
-            round(settings.API_CARD_TTL * (0.75 + 0.25 * random.random())),  # spread refills too
-        )
+        if generation is None:
+            generation = _start_card_generation()
+        if generation is not None:  # else the cache is down or just started elsewhere: skip the write
+            cache.set_many(
+                {keys[h]: f"{generation}:{text}" for h, text in fresh.items()},
+                round(settings.API_CARD_TTL * (0.75 + 0.25 * random.random())),  # spread refills too
+            )
         local_cards.set_many(platform, fresh)
         found.update(fresh)
     return {h: found[h] for h in handles}
 
 
+def _start_card_generation() -> int | None:
+    """Set the first generation if there is none; None unless this call set it.
+
+    Milliseconds since the epoch, so a generation lost with the cache restarts above every earlier one
+    (refits are minutes apart): cards left from before the loss cannot match it.
+    """
+    first = time.time_ns() // 1_000_000
+    return first if cache.add(CARD_GENERATION_KEY, first, timeout=None) else None
+
+
+def cards_forget_all() -> None:
+    """Every cached card at once, in O(1): a new generation makes every stored card a miss."""
+    try:
+        cache.incr(CARD_GENERATION_KEY)
+    except ValueError:  # no generation yet (or the cache lost it): any new one disowns the old cards
+        cache.set(CARD_GENERATION_KEY, time.time_ns() // 1_000_000, timeout=None)
+    local_cards.clear()
+
+
 def cards_forget(sender=None, *, author_ids: list[int] | None, **kwargs) -> None:
     """Drop the cached cards of authors that changed (receives votes.signals.authors_changed).
 
-    Shared cards go at once; other processes' local copies live out their LOCAL_TTL.
+    Shared cards go at once (all of them, for None, by a new generation); other processes' local
+    copies live out their LOCAL_TTL.
     """
-    authors = Author.objects.all() if author_ids is None else Author.objects.filter(pk__in=author_ids)
+    if author_ids is None:
+        cards_forget_all()
+        return
+    authors = Author.objects.filter(pk__in=author_ids)
     by_platform: dict[str, list[str]] = {}
     for platform, handle in authors.values_list("platform", "handle").iterator(chunk_size=5000):
         by_platform.setdefault(platform, []).append(handle.lower())
@@ -294,3 +325,13 @@ def rate_next_card(post: Post, expires_at) -> dict:
         "downvotes": score.downvotes if score else 0,
         "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def logins_prune() -> dict:
+    """Delete expired sessions (Django's `clearsessions`) and expired device tokens (knox TTL)."""
+    from django.core.management import call_command
+    from knox.models import AuthToken
+
+    call_command("clearsessions")
+    _, deleted = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return {"tokens": deleted.get(AuthToken._meta.label, 0)}

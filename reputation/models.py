@@ -115,3 +115,21 @@ class RefitState(models.Model):
     token = models.UUIDField(default=uuid.uuid4, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     arrays = models.BinaryField()
+
+
+class AuthorUnderReview(AuthorReputation):
+    """Admin only (a proxy): authors whose score is held back, under review or contested."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "author under review"
+        verbose_name_plural = "authors under review"
+
+
+class DetectedGroup(VoterCredibility):
+    """Admin only (a proxy): the co-voting groups the last refit detected, from VoterCredibility.flags."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "detected group"
+        verbose_name_plural = "detected groups"

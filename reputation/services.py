@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from votes.models import Author, Vote, VoteEvent
@@ -398,17 +398,39 @@ def _write_post_scores(scores: AuthorScores) -> None:
 
 
 def sweep_pending(*, older_than_seconds: float | None = None, limit: int = 1000) -> int:
-    """Re-queue refreshes whose task was lost (broker down, worker killed)."""
+    """Re-queue refreshes whose task was lost (broker down, worker killed), with backoff and a cap.
+
+    A row swept n times waits older_than * 2**n (at most REPUTATION_SWEEP_MAX_BACKOFF) before the next
+    try; after REPUTATION_OUTBOX_MAX_ATTEMPTS it is left alone (stuck: see `outbox_stuck_count`).
+    """
     from django.conf import settings
 
     if older_than_seconds is None:
         older_than_seconds = settings.REPUTATION_SWEEP_AFTER_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        PendingRefresh.objects.filter(marked_at__lt=cutoff).order_by("marked_at").values_list("author_id", flat=True)[:limit]
-    )
-    PendingRefresh.objects.filter(author_id__in=ids).update(attempts=F("attempts") + 1, marked_at=timezone.now())
+    now = timezone.now()
+    due = Q()
+    for n in range(settings.REPUTATION_OUTBOX_MAX_ATTEMPTS):  # a handful of buckets, one query
+        wait = min(older_than_seconds * 2**n, max(settings.REPUTATION_SWEEP_MAX_BACKOFF, older_than_seconds))
+        due |= Q(attempts=n, marked_at__lt=now - timedelta(seconds=wait))
+    ids = list(PendingRefresh.objects.filter(due).order_by("marked_at").values_list("author_id", flat=True)[:limit])
+    PendingRefresh.objects.filter(author_id__in=ids).update(attempts=F("attempts") + 1, marked_at=now)
     for author_id in ids:
         refresh_enqueue(author_id, countdown=0)
+    given_up = PendingRefresh.objects.filter(
+        author_id__in=ids, attempts__gte=settings.REPUTATION_OUTBOX_MAX_ATTEMPTS
+    ).values_list("author_id", flat=True)
+    for author_id in given_up:
+        log.error("refresh of author %s re-queued %s times; the sweep stops here (stuck outbox row)",
+                  author_id, settings.REPUTATION_OUTBOX_MAX_ATTEMPTS)
     return len(ids)
 
+
+def outbox_stuck_count() -> int:
+    """Outbox rows the sweep has given up on (REPUTATION_OUTBOX_MAX_ATTEMPTS re-queues, still pending).
+
+    For /readyz and the metrics: above 0, refreshes are failing; the full refit still covers those
+    authors, and the admin's "Retry" action on pending refreshes puts them back in the sweep.
+    """
+    from django.conf import settings
+
+    return PendingRefresh.objects.filter(attempts__gte=settings.REPUTATION_OUTBOX_MAX_ATTEMPTS).count()

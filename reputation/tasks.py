@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.core.cache import cache
 
-from . import services
+from . import locks, services
+
+REFIT_TIME_LIMIT = 1800
 
 
 @shared_task(name="reputation.refresh_author", acks_late=True, reject_on_worker_lost=True, time_limit=60, soft_time_limit=45)
@@ -18,12 +19,9 @@ def sweep_pending_refreshes() -> int:
     return services.sweep_pending()
 
 
-@shared_task(name="reputation.recompute_all", acks_late=True, time_limit=1800, soft_time_limit=1700)
+@shared_task(name="reputation.recompute_all", acks_late=True, time_limit=REFIT_TIME_LIMIT, soft_time_limit=1700)
 def recompute_all() -> dict | None:
-    # One full refit at a time; a second beat tick while one runs is dropped.
-    if not cache.add("lock:recompute_all", 1, timeout=1800):
-        return None
-    try:
-        return services.recompute_all()
-    finally:
-        cache.delete("lock:recompute_all")
+    # One full refit at a time; a second beat tick while one runs is dropped. The lock outlives the
+    # task's hard time limit, so it cannot expire while the refit still runs.
+    with locks.exclusive("recompute_all", timeout=REFIT_TIME_LIMIT + 60) as held:
+        return services.recompute_all() if held else None

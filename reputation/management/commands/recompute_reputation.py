@@ -9,13 +9,12 @@ from __future__ import annotations
 import sys
 import time
 
-from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from reputation import locks
 from reputation.services import recompute_all
-
-LOCK = "lock:recompute_all"  # shared with reputation.tasks.recompute_all
+from reputation.tasks import REFIT_TIME_LIMIT
 
 
 class Command(BaseCommand):
@@ -28,11 +27,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, force: bool, verbosity: int, **options):
-        if not cache.add(LOCK, 1, timeout=1800) and not force:
-            raise CommandError(
-                "Another full recompute is running (the periodic task or this command). "
-                "Wait for it, or pass --force if it crashed."
-            )
+        # The lock the periodic task takes (reputation.locks); released only by its holder.
+        with locks.exclusive("recompute_all", timeout=REFIT_TIME_LIMIT + 60) as held:
+            if not held and not force:
+                raise CommandError(
+                    "Another full recompute is running (the periodic task or this command). "
+                    "Wait for it, or pass --force if it crashed."
+                )
+            self.refit(verbosity)
+
+    def refit(self, verbosity: int) -> None:
         bars: list[tqdm] = []  # one bar per stage, each left on screen when the next starts
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -50,7 +54,6 @@ class Command(BaseCommand):
         try:
             result = recompute_all(progress=progress)
         finally:
-            cache.delete(LOCK)
             if bars:
                 bars[-1].close()
         elapsed = time.perf_counter() - started

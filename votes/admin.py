@@ -1,0 +1,59 @@
+"""Admin for the raw facts. Votes and their log are read-only here: they change only through votes.services."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import Author, Post, RateAssignment, Vote, VoteEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ("handle", "platform", "follower_count", "owner", "first_seen")
+    list_filter = ("platform",)
+    search_fields = ("handle",)
+    raw_id_fields = ("owner",)
+    readonly_fields = ("first_seen",)
+
+
+@admin.register(Post)
+class PostAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "platform", "author", "first_seen")
+    list_filter = ("platform",)
+    search_fields = ("external_id", "author__handle")
+    list_select_related = ("author",)
+    raw_id_fields = ("author",)
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ("voter", "post", "author", "value", "reason", "solicited", "updated_at")
+    list_filter = ("value", "reason", "solicited")
+    search_fields = ("voter__username", "author__handle", "post__external_id")
+    list_select_related = ("voter", "post", "author")
+    raw_id_fields = ("voter", "post", "author")
+
+
+@admin.register(VoteEvent)
+class VoteEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "voter", "post", "action", "value", "previous_value", "source", "solicited")
+    list_filter = ("action", "source", "solicited")
+    search_fields = ("voter__username", "post__external_id")
+    list_select_related = ("voter", "post")
+    raw_id_fields = ("voter", "post")
+    date_hierarchy = "at"
+
+
+@admin.register(RateAssignment)
+class RateAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("user", "post", "issued_at", "used_at")
+    list_select_related = ("user", "post")
+    raw_id_fields = ("user", "post")
