@@ -232,3 +232,25 @@ class VoteInputSerializer(InputSerializer):
         if not attrs.get("url") and not all(attrs.get(k) for k in ("platform", "post_id", "author")):
             raise serializers.ValidationError("Give either `url`, or `platform`, `post_id` and `author`.")
         return attrs
+
+
+class ChangesQuerySerializer(InputSerializer):
+    since = serializers.RegexField(
+        r"^[0-9]{1,18}$", required=False, default="0",
+        help_text="The `cursor` of the previous answer; leave out (or 0) to start from the first change.",
+        error_messages={"invalid": "A cursor from a previous answer (digits)."},
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False, help_text="Only this platform.")
+
+
+class ChangeSerializer(serializers.Serializer):
+    cursor = serializers.CharField(help_text="This change's place in the feed (opaque).")
+    changed_at = serializers.DateTimeField()
+    author = AuthorSerializer()
+
+
+class ChangesSerializer(serializers.Serializer):
+    results = ChangeSerializer(many=True, help_text="Oldest change first.")
+    cursor = serializers.CharField(help_text="Pass as `since` next time (the same cursor when nothing changed).")
+    next = serializers.URLField(allow_null=True, help_text="The next page now, if more changes are waiting.")

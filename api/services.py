@@ -21,7 +21,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status
+from reputation import changes
+from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
 from votes.models import Author, Post, Vote
 from votes.selectors import solicited_votes_fallback
 
@@ -285,15 +286,28 @@ def my_vote(user, post_pk: int) -> int | None:
     return Vote.objects.filter(voter=user, post_id=post_pk).values_list("value", flat=True).first()
 
 
-LEADERBOARD_STATUSES = (Status.ESTABLISHED, Status.PROVISIONAL)
-
-
-def leaderboard_queryset(platform: str):
+def leaderboard_entries(platform: str):
+    """The rows of the frozen rankings (reputation.leaderboard) for one platform; the paginator picks one."""
     return (
-        AuthorReputation.objects.filter(author__platform=platform, status__in=LEADERBOARD_STATUSES)
-        .select_related("author")
-        .annotate(solicited_votes=solicited_votes_fallback("author_id", "explanation"))
+        LeaderboardEntry.objects.filter(platform=platform)
+        .select_related("author", "author__reputation")
+        .annotate(solicited_votes=solicited_votes_fallback("author_id", "author__reputation__explanation"))
     )
+
+
+def changes_page(since: int, limit: int, platform: str | None = None) -> tuple[list[dict], str, bool]:
+    """(items, cursor to resume from, whether more are waiting) of the change feed after `since`."""
+    rows = changes.changes_since(since, limit=limit + 1, platform=platform)
+    more, rows = len(rows) > limit, rows[:limit]
+    items = [
+        {
+            "cursor": str(row.seq),
+            "changed_at": row.changed_at.isoformat().replace("+00:00", "Z"),
+            "author": author_card(row.author, _rep_of(row.author), row.solicited_votes),
+        }
+        for row in rows
+    ]
+    return items, str(rows[-1].seq if rows else since), more
 
 
 def vote_card(vote: Vote) -> dict:

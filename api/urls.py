@@ -22,6 +22,7 @@ urlpatterns = [
     *both("authors", views.AuthorBatchView.as_view(), "authors-batch"),
     *both("authors/lookup", views.AuthorLookupView.as_view(), "authors-lookup"),
     *both("authors/search", views.AuthorSearchView.as_view(), "authors-search"),
+    *both("authors/changes", views.AuthorChangesView.as_view(), "authors-changes"),
     *both("authors/<str:platform>/<str:handle>", views.AuthorDetailView.as_view(), "author-detail"),
     *both("authors/<str:platform>/<str:handle>/history", views.AuthorHistoryView.as_view(), "author-history"),
     *both("posts/<str:platform>/<str:post_id>", views.PostDetailView.as_view(), "post-detail"),

@@ -13,6 +13,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from votes import rate_next
 from votes import services as vote_services
@@ -22,6 +23,7 @@ from votes.platforms import PLATFORMS
 from . import serializers as s
 from . import services
 from .base import BaseApiView, BaseListView, RawJSONResponse
+from .pagination import LinkHeaderMixin, RankedPaginationMixin
 from .permissions import IsTokenUser
 
 RATE_NEXT_ABOUT = (
@@ -52,7 +54,7 @@ def _platform_or_404(platform: str) -> str:
     return platform
 
 
-class Page(CursorPagination):
+class Page(LinkHeaderMixin, CursorPagination):
     page_size = 25
     page_size_query_param = "limit"
     max_page_size = 100
@@ -152,20 +154,49 @@ class AuthorSearchView(BaseListView):
 
 class LeaderboardView(BaseListView):
     serializer_class = s.AuthorSerializer
-    pagination_class = type("LeaderboardPage", (Page,), {"ordering": ("-score", "-author_id")})
+    # Pages through the ranking of one refit by position: a cursor keeps its place across refits.
+    pagination_class = type("LeaderboardPage", (RankedPaginationMixin, Page), {"ordering": "rank"})
 
-    def card(self, rep):
-        return services.author_card(rep.author, rep, rep.solicited_votes)
+    def card(self, entry):
+        return services.author_card(entry.author, services._rep_of(entry.author), entry.solicited_votes)
 
     @extend_schema(
         operation_id="leaderboard",
         parameters=[s.PlatformQuerySerializer],
         responses=s.AuthorSerializer(many=True),
         summary="Authors by score (established and provisional only)",
+        description=(
+            "Ordered as of the last full refit (every few minutes); the figures are current. A `next` cursor "
+            "stays on the ranking its first page came from, so later refits cannot repeat or skip an author; "
+            "after a few refits that ranking is dropped and the cursor answers 404."
+        ),
     )
     def get(self, request):
         query = _valid(s.PlatformQuerySerializer, request.query_params)
-        return self.list_response(services.leaderboard_queryset(query["platform"]))
+        return self.list_response(services.leaderboard_entries(query["platform"]))
+
+
+class AuthorChangesView(BaseApiView):
+    @extend_schema(
+        operation_id="authors_changes",
+        parameters=[s.ChangesQuerySerializer],
+        responses=s.ChangesSerializer,
+        summary="Authors whose reputation changed, in order (a resumable feed)",
+        description=(
+            "Each author appears once, at its latest change, with its card as it is now. Start without `since` "
+            "(or `since=0`), then pass the `cursor` of each answer as the next `since`: a change made after a "
+            "cursor always comes after it. Store the cursor to resume later; an empty page means caught up. "
+            "A change is a move in what the card shows: score, interval, status or vote counts."
+        ),
+    )
+    def get(self, request):
+        query = _valid(s.ChangesQuerySerializer, request.query_params)
+        results, cursor, more = services.changes_page(int(query["since"]), query["limit"], query.get("platform"))
+        next_url = replace_query_param(request.build_absolute_uri(), "since", cursor) if more else None
+        response = Response({"results": results, "cursor": cursor, "next": next_url})
+        if next_url:
+            response["Link"] = f'<{next_url}>; rel="next"'
+        return response
 
 
 class PostDetailView(BaseApiView):

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "django_htmx",
+    "corsheaders",
     "votes",
     "reputation",
     "api",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestIdMiddleware",
+    "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -268,6 +270,15 @@ REST_KNOX = {
     "MIN_REFRESH_INTERVAL": 3600,
 }
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so api.DeviceToken can point at it
+# CORS (api/cors.py): any origin may read /api/v1/ from a browser, without credentials; writes get none.
+CORS_URLS_REGEX = r"^/api/v1/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS", "POST"]  # POST only for /api/v1/authors/lookup, a read
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "ETag", "Link", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-Request-ID",
+]
 # The author page on the site that <Author>.url points at.
 API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{handle}/")
 # Seconds an author's API card stays cached. A change drops the card (votes.signals.authors_changed), but

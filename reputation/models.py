@@ -133,3 +133,51 @@ class DetectedGroup(VoterCredibility):
         proxy = True
         verbose_name = "detected group"
         verbose_name_plural = "detected groups"
+
+
+class AuthorChange(models.Model):
+    """The change feed (GET /api/v1/authors/changes): each scored author at the number of its last change.
+
+    `seq` comes from ChangeSequence in the writing transaction, whose row lock is held to commit, so
+    numbers become visible in order: a reader that has seen n will never later find a change below n.
+    An author changed again moves to a new, higher number. `fingerprint` is the public figures as last
+    announced (reputation.changes.FINGERPRINT_SQL); a rewrite that leaves them alone is no change.
+    """
+
+    author = models.OneToOneField("votes.Author", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField(unique=True)
+    changed_at = models.DateTimeField()
+    fingerprint = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(seq__gt=0), name="authorchange_seq_positive")]
+
+
+class ChangeSequence(models.Model):
+    """One row: the last number AuthorChange handed out (its lock orders the feed's writers)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="changesequence_single_row")]
+
+
+class LeaderboardRanking(models.Model):
+    """The leaderboard's order as one refit left it; the API pages through one ranking by position, so a
+    cursor keeps its place while later refits rewrite every score (reputation.leaderboard)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class LeaderboardEntry(models.Model):
+    ranking = models.ForeignKey(LeaderboardRanking, on_delete=models.CASCADE, related_name="entries")
+    platform = models.CharField(max_length=16)
+    rank = models.PositiveIntegerField()  # 1 = top, per platform
+    author = models.ForeignKey("votes.Author", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("ranking", "platform", "rank", name="leaderboardentry_one_per_rank"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="leaderboardentry_rank_positive"),
+        ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
-from . import data
+from . import changes, data, leaderboard
 from .engine import AuthorScores, get_engine
 from .models import (
     AuthorReputation,
@@ -96,6 +96,7 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
         cleared = True
         if seen is not None:
             cleared = PendingRefresh.objects.filter(author_id=author_id, version=seen).delete()[0] == 1
+        changes.changes_record([author_id])  # last: it holds the feed's sequence lock until commit
     announce_authors_changed([author_id])
     if not cleared and seen is not None:
         # New votes arrived while we computed, and their casts did not enqueue: do it now.
@@ -247,6 +248,8 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     progress("posts", len(scores.post_ids), len(scores.post_ids))
     progress("snapshots", len(scores.author_ids), len(scores.author_ids))
     timings["write"] = time.perf_counter() - t
+    changes.changes_record(None)
+    leaderboard.ranking_create()
     announce_authors_changed(None)
 
     # Authors voted on while we computed may have been overwritten with older numbers: refresh them.

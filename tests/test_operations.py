@@ -194,9 +194,9 @@ def test_the_prune_and_the_sweep_are_on_the_beat_schedule():
 def admin_client(db):
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
     client = Client()
-    client.login(username="root", password="correct-horse-battery")
+    client.force_login(root)
     return client
 
 
