@@ -1,10 +1,10 @@
-"""Admin for the API app: device tokens (knox registers its own AuthToken admin)."""
+"""Admin for the API app: device tokens (knox registers its own AuthToken admin), webhooks and their log."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import DeviceToken
+from .models import DeviceToken, Webhook, WebhookDelivery
 
 
 @admin.register(DeviceToken)
@@ -28,3 +28,38 @@ class DeviceTokenAdmin(admin.ModelAdmin):
     @admin.display(ordering="token__expiry")
     def expiry(self, device):
         return device.token.expiry
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ("url", "api_key", "active", "failed_deliveries", "cursor", "created_at", "disabled_at")
+    list_filter = ("active",)
+    search_fields = ("url", "api_key__name")
+    list_select_related = ("api_key",)
+    readonly_fields = ("api_key", "secret", "cursor", "failed_deliveries", "disabled_at", "disabled_reason", "active")
+    actions = ("enable",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # apps register their own (POST /api/v1/webhooks)
+
+    @admin.action(description="Enable again (covers what they missed)", permissions=["change"])
+    def enable(self, request, queryset):
+        from .webhooks import webhook_enable
+
+        for webhook in queryset:
+            webhook_enable(webhook)
+        self.message_user(request, f"{queryset.count()} webhooks enabled.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "webhook", "event", "state", "attempts", "last_status", "last_error", "created_at",
+                    "finished_at")
+    list_filter = ("state", "event")
+    list_select_related = ("webhook",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

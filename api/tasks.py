@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import services, webhooks
 
 
 @shared_task(name="api.prune_expired_logins", acks_late=True, time_limit=300, soft_time_limit=240)
 def prune_expired_logins() -> dict:
     return services.logins_prune()
+
+
+@shared_task(name="api.dispatch_webhooks", acks_late=True, time_limit=60, soft_time_limit=50)
+def dispatch_webhooks() -> int:
+    return webhooks.webhooks_dispatch()
+
+
+@shared_task(name="api.deliver_webhook", bind=True, acks_late=True, max_retries=None, time_limit=60, soft_time_limit=45)
+def deliver_webhook(self, delivery_id: int) -> None:
+    # The delivery row counts attempts and caps them (WEBHOOK_MAX_ATTEMPTS); Celery only waits the backoff.
+    delay = webhooks.delivery_attempt(delivery_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)

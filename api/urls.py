@@ -7,7 +7,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from . import problems, views
+from . import problems, views, webhook_views
 
 app_name = "api"
 
@@ -30,6 +30,10 @@ urlpatterns = [
     *both("votes", views.VoteListView.as_view(), "votes"),
     *both("votes/<str:platform>/<str:post_id>", views.VoteDetailView.as_view(), "vote-detail"),
     *both("rate-next", views.RateNextView.as_view(), "rate-next"),
+    *both("webhooks", webhook_views.WebhookListView.as_view(), "webhooks"),
+    *both("webhooks/<int:pk>", webhook_views.WebhookDetailView.as_view(), "webhook-detail"),
+    *both("webhooks/<int:pk>/enable", webhook_views.WebhookEnableView.as_view(), "webhook-enable"),
+    *both("webhooks/<int:pk>/deliveries", webhook_views.WebhookDeliveriesView.as_view(), "webhook-deliveries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

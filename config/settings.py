@@ -211,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "full-refit": {"task": "reputation.recompute_all", "schedule": env.float("FULL_REFIT_SECONDS", default=300.0)},
     "prune-expired-logins": {"task": "api.prune_expired_logins", "schedule": 86400.0},  # clearsessions + knox
+    "dispatch-webhooks": {"task": "api.dispatch_webhooks", "schedule": env.float("WEBHOOK_DISPATCH_SECONDS", default=30.0)},
 }
 
 # How long votes on one author coalesce before its refresh runs.
@@ -279,6 +280,17 @@ CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match"
 CORS_EXPOSE_HEADERS = [
     "ETag", "Link", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-Request-ID",
 ]
+# Webhooks for API-key holders (api/webhooks.py): a delivery is tried up to WEBHOOK_MAX_ATTEMPTS times,
+# waiting 30 s, 60 s, ... (at most WEBHOOK_RETRY_MAX_SECONDS, below the broker's visibility timeout);
+# WEBHOOK_DISABLE_AFTER deliveries in a row that fail every attempt disable the webhook.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=900.0)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
+WEBHOOK_LOST_AFTER_SECONDS = 300.0  # a pending delivery this far past due lost its task: the dispatch re-queues it
+# http:// and private or loopback addresses (development and tests only; production needs public https).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 # The author page on the site that <Author>.url points at.
 API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{handle}/")
 # Seconds an author's API card stays cached. A change drops the card (votes.signals.authors_changed), but

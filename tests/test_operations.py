@@ -210,11 +210,18 @@ def test_every_domain_model_has_an_admin_whose_pages_render(admin_client, alice,
     rep_services.recompute_all()
     make_author("flagged", status="under_review")
     PendingRefresh.objects.update_or_create(author=post.author, defaults={"marked_at": timezone.now(), "attempts": 9})
+    from rest_framework_api_key.models import APIKey
+
+    from api.models import Webhook, WebhookDelivery
+
+    webhook = Webhook.objects.create(api_key=APIKey.objects.create_key(name="acme")[0], url="https://example.com/h",
+                                     secret="s")
+    WebhookDelivery.objects.create(webhook=webhook, event="authors.changed", payload={}, next_attempt_at=timezone.now())
     ours = [m for m in admin.site._registry if m._meta.app_label in ("votes", "reputation", "api")]
     labels = {m._meta.label for m in ours}
     assert {"votes.Author", "votes.Post", "votes.Vote", "votes.VoteEvent", "reputation.AuthorReputation",
             "reputation.VoterCredibility", "reputation.PendingRefresh", "reputation.AuthorUnderReview",
-            "reputation.DetectedGroup", "api.DeviceToken"} <= labels
+            "reputation.DetectedGroup", "api.DeviceToken", "api.Webhook", "api.WebhookDelivery"} <= labels
     for model, model_admin in admin.site._registry.items():
         if model not in ours:
             continue
