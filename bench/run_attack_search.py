@@ -75,8 +75,8 @@ def _fmt(x, nd=1, sign=True):
 
 
 def table(results: dict) -> str:
-    lines = ["| family | best params | engine mean shift | engine worst | best baseline mean shift | budget |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| family | best params | engine mean shift | engine worst | best baseline mean shift | budget "
+             "| issue setting, engine (first seed) |", "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         extra = ""
         if r["objective"] == "lift_change":
@@ -87,7 +87,7 @@ def table(results: dict) -> str:
         if r["objective"] == "lift_change":
             bb += f"; tau {_fmt(r['baseline_tau_change'][r['best_baseline']], 3)}"
         lines.append(f"| {name} | {_params(r['params'])} | {_fmt(r['engine_mean'])}{extra} | {_fmt(r['engine_worst'])} "
-                     f"| {bb} | {r['accounts']} ({100 * r['share']:.1f}%) |")
+                     f"| {bb} | {r['accounts']} ({100 * r['share']:.1f}%) | {_fmt(r['trials'][0]['objective'])} |")
     return "\n".join(lines)
 
 
