@@ -16,7 +16,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from . import bulk
-from .engine import AuthorScores, Credibility, VoteData
+from .engine import AuthorScores, Credibility, GroupLinks, VoteData
 
 VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz", "bool")
 # Casts pin the wire types the parser expects whatever the column types are. Every column is in the
@@ -53,9 +53,15 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
     looked up there, and only the others are asked of the database.
     """
     if is_postgres():
-        return _pg_load_author(author_id, state)
-    votes = load_votes(author_id)
-    return votes, load_credibility(np.union1d(votes.voter_ids, votes.owner_voter))
+        votes, cred = _pg_load_author(author_id, state)
+    else:
+        votes = load_votes(author_id)
+        cred = load_credibility(np.union1d(votes.voter_ids, votes.owner_voter))
+    # The groups' links, so the author sees the group its own voters form (as the refit did);
+    # without a refit state the stored whole groups count.
+    if state is not None and "link_edge_u" in state:
+        cred.links = GroupLinks(*(state[f"link_{k}"] for k in GroupLinks.ARRAYS)).among(cred.voter_ids)
+    return votes, cred
 
 
 def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, votes: VoteData) -> dict:
@@ -78,6 +84,7 @@ def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, vo
         "side": pick(np.round(cred.side, 4), 0.0),  # as written to VoterCredibility.flags
         "proven": pick(np.asarray(cred.proven, np.float64), 0.0),
         "changed": pick(np.asarray(cred.changed, np.float64), np.inf),
+        **{f"link_{k}": np.asarray(getattr(cred.links or GroupLinks(), k), np.int64) for k in GroupLinks.ARRAYS},
     }
 
 

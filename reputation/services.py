@@ -17,7 +17,7 @@ from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
 from . import changes, data, leaderboard
-from .engine import AuthorScores, get_engine
+from .engine import AuthorScores, GroupLinks, get_engine
 from .models import (
     AuthorReputation,
     PendingRefresh,
@@ -173,7 +173,7 @@ def _percentile_of(author_id: int, score: float, status: str, state: dict | None
 # The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
 _state_cache: dict = {}
 STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side", "proven",
-                "changed"}
+                "changed", *(f"link_{k}" for k in GroupLinks.ARRAYS)}
 
 
 def refit_state() -> dict | None:

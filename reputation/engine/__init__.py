@@ -7,9 +7,9 @@ which is what the per-vote refresh uses.
 
 from .merit import MeritEngine
 from .simple import SimpleBayesEngine
-from .types import DAY, AuthorScores, Credibility, VoteData
+from .types import DAY, AuthorScores, Credibility, GroupLinks, VoteData
 
-__all__ = ["DAY", "AuthorScores", "Credibility", "MeritEngine", "SimpleBayesEngine", "VoteData", "get_engine"]
+__all__ = ["DAY", "AuthorScores", "Credibility", "GroupLinks", "MeritEngine", "SimpleBayesEngine", "VoteData", "get_engine"]
 
 
 def get_engine():

@@ -162,7 +162,7 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
     u, v = _candidates(sig, k >= min_voters, rows, seed=7)
     u, v = _verify(XT, k, u, v, threshold, min_co, collide)
     if not len(u):
-        return u, v
+        return u, v, None
     G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_nodes, n_nodes))
     _, label = csgraph.connected_components(G, directed=False)
     linked = np.zeros(n_nodes, bool)
@@ -180,7 +180,7 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
         keep = timing(block, pb, pv) >= early_rank
         pb, pv = pb[keep], pv[keep]
     same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
-    return pv[:-1][same], pv[1:][same]
+    return pv[:-1][same], pv[1:][same], (pb, pv, block)
 
 
 def _member_ranks(vpos, node_of, created):
@@ -230,8 +230,10 @@ def detect_groups(
     created: np.ndarray | None = None,
     lag: float = 3600.0,
     lead_share: float = 0.8,
-) -> np.ndarray:
-    """Group id per voter position (-1 = none). Votes must be sorted by vpos.
+    return_edges: bool = False,
+):
+    """Group id per voter position (-1 = none); with `return_edges`, also the verified pairs inside
+    the kept groups (voter positions, lo < hi). Votes must be sorted by vpos.
 
     With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
     on at least `lead_share` of what they share: the later one may copy the earlier, not the
@@ -244,6 +246,7 @@ def detect_groups(
     sign = (value > 0).astype(np.int64)
     n_votes = np.bincount(vpos, minlength=n_voters)
     us, vs = [], []
+    blocks = None
     for level, tokens, threshold in (
         (0, post.astype(np.int64) * 2 + sign, post_threshold),
         (1, author.astype(np.int64) * 2 + sign, author_threshold),
@@ -277,14 +280,18 @@ def detect_groups(
                 return np.where(node_tokens[i] == t, i, -1)
 
             timing = _member_ranks(vpos, node_of, created)
-        u, v = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10,
-                            min_hits=3, hit_share=block_hit_share, n_hash=block_hashes, rows=rows, timing=timing)
+        u, v, blocks = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10, min_hits=3,
+                                    hit_share=block_hit_share, n_hash=block_hashes, rows=rows, timing=timing)
         us.append(u)
         vs.append(v)
+    # Pair edges (levels 0, 1) go to the induced groups as they are; block edges are a chain through
+    # a block's members, so a block is passed on as (member, block) and (target node, block).
+    n_pair = sum(len(x) for x in us[:2])
     u, v = np.concatenate(us), np.concatenate(vs)
     group = np.full(n_voters, -1, np.int64)
+    no_blocks = (np.empty(0, np.int64),) * 3
     if not len(u):
-        return group
+        return (group, u, v, no_blocks) if return_edges else group
     G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_voters, n_voters))
     _, label = csgraph.connected_components(G, directed=False)
     size = np.bincount(label)
@@ -293,4 +300,83 @@ def detect_groups(
     # A "group" spanning a large share of everyone is the crowd itself, not a ring.
     keep = linked & (size[label] >= 2) & (size[label] <= max(2, max_group_share * (n_votes > 0).sum()))
     _, group[keep] = np.unique(label[keep], return_inverse=True)
-    return group
+    if not return_edges:
+        return group
+    pu, pv_ = u[:n_pair], v[:n_pair]
+    ok = keep[pu] & keep[pv_] & (pu != pv_)
+    lo, hi = np.minimum(pu[ok], pv_[ok]), np.maximum(pu[ok], pv_[ok])
+    pair = _uniq(lo.astype(np.int64) * n_voters + hi)
+    block_info = no_blocks
+    if blocks is not None:
+        bb, bv, node_block = blocks
+        kb = keep[bv]
+        nodes = np.flatnonzero(node_block >= 0)
+        # (member voter position, block id), (target token = author * 2 + up, block id)
+        block_info = (np.stack([bv[kb], bb[kb]]), np.stack([node_tokens[nodes], node_block[nodes]]), None)
+    return group, pair // n_voters, pair % n_voters, block_info
+
+
+def induced_groups(voter: np.ndarray, apos: np.ndarray, up: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray,
+                   block_members=None, block_nodes=None):
+    """Per vote: its voter's group *on that author*, as a component label (-1 = none), and its size.
+
+    A group is the connected components of the verified pairs; on one author only the members
+    who voted on it, linked by pairs of members who both voted on it, count as one group. So an
+    account that never votes on an author can link no one there: copycats who chain a target's
+    honest supporters through their own histories (framing) leave the supporters apart on the
+    target, and only supporters who co-vote beyond chance with each other share a voice.
+    A dense block of targets (groups._block_edges) links its members on the block's own
+    targets: `block_members` = [voter ids, block], `block_nodes` = [author position * 2 + up, block].
+    `edge_u`/`edge_v` are voter ids. Returns (label, size) per vote.
+    """
+    n = len(voter)
+    label = np.full(n, -1, np.int64)
+    size = np.zeros(n, np.int64)
+    bm = block_members if block_members is not None and block_members.size else np.empty((2, 0), np.int64)
+    bn = block_nodes if block_nodes is not None and block_nodes.size else np.empty((2, 0), np.int64)
+    members = np.union1d(np.union1d(edge_u, edge_v), bm[0])
+    if not len(members) or not n:
+        return label, size
+    sel = np.flatnonzero(np.isin(voter, members))
+    if not len(sel):
+        return label, size
+    A = int(apos.max()) + 1
+    nodes, node_of = np.unique(voter[sel].astype(np.int64) * A + apos[sel], return_inverse=True)
+    N = len(nodes)
+    nu, nv = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    keep = np.isin(edge_u, members) & np.isin(edge_v, members)
+    if keep.any():
+        row = np.searchsorted(members, nodes // A)
+        VA = sparse.csr_matrix((np.arange(1, N + 1, dtype=np.float64), (row, nodes % A)), shape=(len(members), A))
+        Eu, Ev = VA[np.searchsorted(members, edge_u[keep])], VA[np.searchsorted(members, edge_v[keep])]
+        both = (Eu > 0).multiply(Ev > 0)
+        a, b = Eu.multiply(both).tocsr(), Ev.multiply(both).tocsr()
+        a.sort_indices()
+        b.sort_indices()
+        nu.append(a.data.astype(np.int64) - 1)
+        nv.append(b.data.astype(np.int64) - 1)
+    extra = 0
+    if bm.shape[1] and bn.shape[1]:
+        # A member's vote on one of its block's targets joins the block's virtual node on that author.
+        v_s, a_s, t_s = voter[sel].astype(np.int64), apos[sel].astype(np.int64), apos[sel] * 2 + up[sel]
+        mkey = np.unique(bm[0].astype(np.int64) * (int(bm[1].max()) + 1) + bm[1])
+        tkey = np.unique(bn[0].astype(np.int64) * (int(bn[1].max()) + 1) + bn[1])
+        blocks = np.unique(bn[1])
+        for b_id in blocks:  # blocks are few (one per campaign); each step is whole-array
+            in_b = np.isin(v_s * (int(bm[1].max()) + 1) + b_id, mkey) & np.isin(t_s * (int(bn[1].max()) + 1) + b_id, tkey)
+            if not in_b.any():
+                continue
+            authors, virt = np.unique(a_s[in_b], return_inverse=True)
+            nu.append(node_of[in_b])
+            nv.append(N + extra + virt)
+            extra += len(authors)
+    nu, nv = np.concatenate(nu), np.concatenate(nv)
+    total = N + extra
+    G = sparse.coo_matrix((np.ones(len(nu)), (nu, nv)), shape=(total, total))
+    _, comp = csgraph.connected_components(G, directed=False)
+    csize = np.bincount(comp[:N], minlength=comp.max() + 1)  # real nodes only
+    grouped = csize[comp[:N]] >= 2
+    node_label = np.where(grouped, comp[:N], -1)
+    label[sel] = node_label[node_of]
+    size[sel] = np.where(grouped, csize[comp[:N]], 0)[node_of]
+    return label, size

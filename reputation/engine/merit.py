@@ -25,8 +25,8 @@ import numpy as np
 from scipy import sparse, special, stats
 
 from . import trust
-from .groups import detect_groups
-from .types import DAY, AuthorScores, Credibility, VoteData, group_ids, group_size
+from .groups import detect_groups, induced_groups
+from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_ids, group_size
 
 
 def _segment_sum(key: np.ndarray, w: np.ndarray):
@@ -121,13 +121,20 @@ class MeritEngine:
         earned = np.minimum(1.0, np.bincount(vpos, minlength=n) / self.votes_to_earn)
         order = np.argsort(vpos, kind="stable")
         group = np.full(n, -1, np.int64)
+        links = None
         if len(data):
-            group = group_ids(detect_groups(vpos[order], data.post[order], data.author[order], data.value[order], n,
-                                            created=data.created[order], lead_share=self.group_lead_share))
+            label, eu, ev, (members, targets, _) = detect_groups(
+                vpos[order], data.post[order], data.author[order], data.value[order], n, created=data.created[order],
+                lead_share=self.group_lead_share, return_edges=True)
+            group = group_ids(label)
+            members = members.reshape(2, -1)
+            targets = targets.reshape(2, -1)
+            links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1],
+                               targets[0] // 2, targets[0] % 2, targets[1])
         # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
         # judged fairly), and who changed. A first axis from every voter serves that judgement.
         # (Vote weights do not depend on records or sides: one weighting pass serves the whole fit.)
-        w, parts = self._weights(data, Credibility(voter_ids, earned, group), now)
+        w, parts = self._weights(data, Credibility(voter_ids, earned, group, links=links), now)
         parts["ps"] = None  # no pool until records exist
         apos, A = parts["apos"], len(parts["author_ids"])
         side = self._group_sides(group, self._sides(data, vpos, n, w, apos, A))
@@ -158,7 +165,8 @@ class MeritEngine:
         agg = self._aggregate(data, w, parts)
         competence = self._competence(data, vpos, n, self._right(data, agg["w_eff"], agg))
         standing = self._standing(data, voter_ids, agg)
-        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed)
+        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
+                           links)
         return cred, self.score(data, cred, now)
 
     @staticmethod
@@ -319,6 +327,15 @@ class MeritEngine:
         ps = proven * aged * (data.created < changed)
         return np.where(data.solicited_mask(), 1.0, ps), aged
 
+    @staticmethod
+    def _induced(data: VoteData, a_ids: np.ndarray, apos: np.ndarray, links: GroupLinks):
+        """Per vote (label, size) of its voter's group on that author (groups.induced_groups)."""
+        at = np.minimum(np.searchsorted(a_ids, links.target_author), max(len(a_ids) - 1, 0))
+        known = a_ids[at] == links.target_author if len(a_ids) else np.zeros(0, bool)
+        nodes = np.stack([at[known] * 2 + links.target_up[known], links.target_block[known]])
+        return induced_groups(data.voter, apos, (data.value > 0).astype(np.int64), links.edge_u, links.edge_v,
+                              np.stack([links.member, links.member_block]), nodes)
+
     def _weights(self, data: VoteData, cred: Credibility, now: float, explain: bool = False):
         """Each vote's weight, and the per-vote discounts by reason when `explain` (the scoring
         pass; the refit's inner passes skip them: six vote-length arrays at 10M votes)."""
@@ -347,6 +364,12 @@ class MeritEngine:
         ps, _aged = self._proven_share(data, proven, changed, age * DAY)
         del base, joined, age, proven, changed, _aged
 
+        a_ids, apos = self._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
+        whole = group  # the voter's whole group (sides, own members)
+        if cred.links is not None:
+            # On each author, only members who voted there, linked by pairs who both did.
+            label, size = self._memo(data, "induced", lambda: self._induced(data, a_ids, apos, cred.links))
+            group = np.where(label >= 0, size * GROUP_ID_STRIDE + label, -1)
         grouped = group >= 0
         any_group = bool(grouped.any())
         w_big = w0
@@ -362,7 +385,8 @@ class MeritEngine:
             oa, ov, og = data.owned_author[o], data.owner_voter[o], owner_group[o]
             p = np.minimum(np.searchsorted(oa, data.author), len(oa) - 1)
             hit = oa[p] == data.author
-            own = hit & ((ov[p] == data.voter) | (grouped & (og[p] == group)))
+            # Own members: the owner's whole group, and a group of the voter's on this author.
+            own = hit & ((ov[p] == data.voter) | (grouped & (og[p] == whole)))
         w_own = w_big if own is None else np.where(own, 0.0, w_big)
         w1 = w_own
         if any_group:
@@ -380,7 +404,6 @@ class MeritEngine:
                 np.maximum.at(top, dpos, w_own[voiced])
                 w1[voiced] = top[dpos] / cnt[pos]
 
-        a_ids, apos = self._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
         A = len(a_ids)
         ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
         # A group member's say on an author is bounded by the group cap instead (at most one vote).

@@ -67,6 +67,32 @@ class VoteData:
 
 
 @dataclass
+class GroupLinks:
+    """The links inside the detected groups, so each author sees only the group its own voters form.
+
+    Verified pairs (voter ids), and dense blocks of targets: their members (voter ids) and their
+    targets ((author id, up) nodes), each with its block id. See groups.induced_groups.
+    """
+
+    edge_u: np.ndarray = field(default_factory=_ints)
+    edge_v: np.ndarray = field(default_factory=_ints)
+    member: np.ndarray = field(default_factory=_ints)
+    member_block: np.ndarray = field(default_factory=_ints)
+    target_author: np.ndarray = field(default_factory=_ints)
+    target_up: np.ndarray = field(default_factory=_ints)
+    target_block: np.ndarray = field(default_factory=_ints)
+
+    ARRAYS = ("edge_u", "edge_v", "member", "member_block", "target_author", "target_up", "target_block")
+
+    def among(self, voters: np.ndarray) -> GroupLinks:
+        """Only the links that touch `voters` (what one author's refresh needs)."""
+        pair = np.isin(self.edge_u, voters) & np.isin(self.edge_v, voters)
+        mem = np.isin(self.member, voters)
+        return GroupLinks(self.edge_u[pair], self.edge_v[pair], self.member[mem], self.member_block[mem],
+                          self.target_author, self.target_up, self.target_block)
+
+
+@dataclass
 class Credibility:
     """Per-voter state the full refit learns and the per-author refresh reuses.
 
@@ -88,6 +114,8 @@ class Credibility:
     side: np.ndarray | None = None  # float in [-1, 1]
     proven: np.ndarray | None = None  # in [0, 1]; stored rows from before it read as 1
     changed: np.ndarray | None = None  # epoch seconds, inf = never
+    # How the groups hang together (see GroupLinks); None: whole groups count on every author.
+    links: GroupLinks | None = None
 
     def __post_init__(self):
         n = len(self.voter_ids)
