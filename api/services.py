@@ -21,12 +21,19 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from ops.metrics import CACHE_HITS, CACHE_MISSES
 from reputation import changes
 from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
 from votes.models import Author, Post, Vote
 from votes.selectors import solicited_votes_fallback
 
 LOCAL_TTL = 15
+# Cache counters for /metrics (ops.metrics), bound once: a labelled child per lookup would cost a dict probe.
+_CARD_HITS_LOCAL = CACHE_HITS.labels("author_card_local")
+_CARD_HITS_SHARED = CACHE_HITS.labels("author_card_shared")
+_CARD_MISSES = CACHE_MISSES.labels("author_card")
+_POST_HITS = CACHE_HITS.labels("post_card")
+_POST_MISSES = CACHE_MISSES.labels("post_card")
 # Cards are stored with the generation they were read under; a full refit starts a new one.
 CARD_GENERATION_KEY = "api:card-gen"
 POST_TTL = 30
@@ -159,6 +166,7 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     one Redis round trip, then at most one query for the rest.
     """
     found = local_cards.get_many(platform, handles)
+    _CARD_HITS_LOCAL.inc(len(found))
     if len(found) == len(handles):
         return found
     keys = {h: _card_key(platform, h) for h in handles if h not in found}
@@ -170,8 +178,10 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
         shared = {h: shared[key][len(prefix):] for h, key in keys.items() if shared.get(key, "").startswith(prefix)}
         local_cards.set_many(platform, shared)
         found.update(shared)
+        _CARD_HITS_SHARED.inc(len(shared))
     missing = [h for h in keys if h not in found]
     if missing:
+        _CARD_MISSES.inc(len(missing))
         known = {
             a.handle.lower(): card_json(author_card(a, _rep_of(a), a.solicited_votes))
             for a in Author.objects.with_handles(platform, missing)
@@ -258,6 +268,7 @@ def post_card(platform: str, post_id: str) -> dict | None:
     """A post's public quality (from PostScore), cached like author cards; None if unknown."""
     key = f"api:post:{platform}:{post_id}"
     card = cache.get(key)
+    (_POST_MISSES if card is None else _POST_HITS).inc()
     if card is None:
         post = Post.objects.select_related("author", "score").filter(platform=platform, external_id=post_id).first()
         card = _UNKNOWN

@@ -26,6 +26,9 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework_api_key.models import APIKey
 
+from ops.metrics import THROTTLED
+from ops.net import client_ip
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WHO = {"anon": "anonymous client (per IP address)", "user": "user", "api_key": "API key", "votes": "user's votes"}
 
@@ -176,21 +179,18 @@ class _CountingThrottle(BaseThrottle):
             return True
         self.window = hit(*found)
         request._request.rate_windows = [*getattr(request._request, "rate_windows", []), self.window]
-        return self.window.count <= self.window.limit
+        if self.window.count <= self.window.limit:
+            return True
+        THROTTLED.labels(self.window.scope).inc()
+        return False
 
     def wait(self) -> float:
         return max(1.0, self.window.reset - time.time())
 
     def get_ident(self, request) -> str:
         """The client address. Unlike DRF's default, X-Forwarded-For is trusted only when NUM_PROXIES says
-        how many proxies sit in front; otherwise any client could pick a fresh address per request."""
-        remote_addr = request.META.get("REMOTE_ADDR", "")
-        num_proxies = api_settings.NUM_PROXIES
-        xff = request.META.get("HTTP_X_FORWARDED_FOR")
-        if not num_proxies or not xff:
-            return remote_addr
-        addrs = xff.split(",")
-        return addrs[-min(num_proxies, len(addrs))].strip()
+        how many proxies sit in front (ops.net.client_ip, shared with the login and sign-up limits)."""
+        return client_ip(request)
 
 
 class IdentityThrottle(_CountingThrottle):

@@ -1,8 +1,10 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from ops.celery_signals import use_django_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -75,3 +77,5 @@ class RedisTransport(kombu_redis.Transport):
 app = Celery("merit")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The worker logs through settings.LOGGING (JSON lines with request ids), not in Celery's own format.
+signals.setup_logging.connect(use_django_logging)

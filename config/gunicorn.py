@@ -7,6 +7,8 @@ Every value can be overridden from the environment (GUNICORN_*).
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
@@ -37,6 +39,24 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+# Prometheus (/metrics): each worker process counts for itself, so with several workers they write their
+# counters to files here and /metrics adds every worker's up (prometheus_client's multiprocess mode, read
+# by ops.metrics). Emptied at each start; set PROMETHEUS_MULTIPROC_DIR to put it elsewhere (a tmpfs).
+if workers > 1:
+    _metrics_dir = Path(os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent.parent / "var" / "prometheus")
+    ))
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,17 +49,23 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "django_htmx",
+    "axes",
+    "csp",
+    "django_prometheus",
     "corsheaders",
     "votes",
     "reputation",
     "api",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestIdMiddleware",
     "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login with votes.views.locked_out (429)
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -154,6 +163,42 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000_000
+# Probes and Prometheus call the app directly over plain HTTP, without the proxy's X-Forwarded-Proto.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# Pages, htmx and the API docs need nothing from elsewhere and no inline code: only the Swagger UI page
+# has an inline script and style, marked with the per-response nonce (templates/drf_spectacular/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],  # ReDoc parses the schema in a worker
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# --- Abuse controls on accounts ---
+# django-axes: after LOGIN_FAILURE_LIMIT failed logins from one address, or for one username, that
+# address or username is refused (429, votes.views.locked_out) until LOGIN_COOLOFF_MINUTES pass without
+# another failure. Failures are rows in the database (axes' AccessAttempt), shared by every process.
+AUTHENTICATION_BACKENDS = ["votes.abuse.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_CLIENT_IP_CALLABLE = "ops.net.client_ip"  # NUM_PROXIES-aware, like the API's throttles
+AXES_LOCKOUT_CALLABLE = "votes.views.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
+# Sign-up attempts per address and per requested username (django-ratelimit, in the cache). A cache
+# outage lets sign-ups through rather than refusing everyone.
+SIGNUP_RATE_PER_ADDRESS = env.str("SIGNUP_RATE_PER_ADDRESS", default="10/h")
+SIGNUP_RATE_PER_USERNAME = env.str("SIGNUP_RATE_PER_USERNAME", default="5/h")
+RATELIMIT_FAIL_OPEN = True
 
 # --- Celery ---
 # Without Redis the broker is kombu's file-system transport: it needs no server
@@ -298,16 +343,38 @@ API_AUTHOR_PAGE_PATH = env.str("API_AUTHOR_PAGE_PATH", default="/a/{platform}/{h
 # the worker cannot reach the web process's copy, so it must expire soon.
 API_CARD_TTL = env.int("API_CARD_TTL", default=600 if REDIS_URL else 30)
 
+# JSON lines by default in production (LOG_FORMAT=json), plain text with DEBUG. The worker logs the same
+# way (config/celery.py), and a task's lines carry the id of the request that queued it (ops.celery_signals).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # rid= is the request's X-Request-ID ("-" outside requests), to join log lines with access logs and clients.
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"}},
-    "filters": {"request_id": {"()": "api.middleware.RequestIdFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "filters": {"request_id": {"()": "api.middleware.RequestIdFilter"}, "task": {"()": "ops.logs.TaskFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "task"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Operations: /healthz, /readyz, /metrics (ops/), error reporting ---
+# /metrics answers loopback and these addresses or networks (comma-separated, e.g. 10.0.0.0/8) only.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from ops.sentry import init as sentry_init
+
+    sentry_init(
+        SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 if env.bool("FAST_PASSWORD_HASHER", default=False):  # test suites only
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

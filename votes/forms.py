@@ -7,6 +7,11 @@ from django.contrib.auth.forms import UserCreationForm
 
 
 class SignUpForm(UserCreationForm):
+    # Django's "A user with that username already exists." tells anyone which accounts exist. A name
+    # that is taken must still be refused; this says so without saying why, and abuse.signup_wait
+    # limits how fast anyone can ask (per address and per username).
+    UNAVAILABLE = "This username is not available. Please choose another."
+
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
 
@@ -16,6 +21,12 @@ class SignUpForm(UserCreationForm):
         self.fields["username"].help_text = "Up to 150 letters, digits and @ . + - _"
         # Django's validator list is long; one line says the same.
         self.fields["password1"].help_text = "At least 8 characters, not all digits, not a common password."
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username")
+        if username and self._meta.model.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(self.UNAVAILABLE, code="unavailable")
+        return username
 
 
 class PostURLForm(forms.Form):

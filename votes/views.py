@@ -7,8 +7,10 @@ answer the box with the error inline and a 4xx status that htmx is configured to
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
+from axes import helpers as axes_helpers
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -19,8 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from . import abuse, selectors, services
 from . import rate_next as rate_next_service
-from . import selectors, services
 from .forms import PostURLForm, SignUpForm, VoteForm
 from .models import Author, Post
 from .platforms import PLATFORMS
@@ -190,9 +192,26 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("feed")
     form = SignUpForm(request.POST or None)
+    if request.method == "POST" and (wait := abuse.signup_wait(request)):
+        response = render(request, "registration/signup.html",
+                          {"form": SignUpForm(initial={"username": request.POST.get("username", "")}),
+                           "retry_minutes": math.ceil(wait / 60)}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to Merit, {user.username}. Paste a post link or rate one below.")
         return redirect(_safe_next(request, reverse("feed")))
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer to a login from a locked-out address or for a locked-out username."""
+    cool_off = axes_helpers.get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else 0
+    response = render(request, "registration/locked_out.html",
+                      {"retry_minutes": math.ceil(seconds / 60)}, status=429)
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response

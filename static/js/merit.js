@@ -33,4 +33,19 @@
   document.addEventListener("htmx:sendError", function () {
     toast("Can’t reach Merit right now. Check your connection and try again.");
   });
+
+  // /connect/: the extension's content script sets data-connected="true" once it has the token.
+  var connect = document.getElementById("merit-connect");
+  if (connect) {
+    var showConnected = function () {
+      if (connect.dataset.connected !== "true") return false;
+      document.querySelector(".connect-done").hidden = false;
+      document.querySelector(".connect-waiting").hidden = true;
+      return true;
+    };
+    if (!showConnected()) {
+      new MutationObserver(function (_, observer) { if (showConnected()) observer.disconnect(); })
+        .observe(connect, {attributes: true, attributeFilter: ["data-connected"]});
+    }
+  }
 })();
