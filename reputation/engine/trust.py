@@ -51,14 +51,15 @@ def visible_before(post: np.ndarray, created: np.ndarray) -> np.ndarray:
     return out
 
 
-def established_consensus(apos: np.ndarray, up: np.ndarray, created: np.ndarray, lag: float):
-    """Per vote: (up-votes, votes) on the same author cast more than `lag` seconds before it, by anyone.
+def established_consensus(apos: np.ndarray, up: np.ndarray, created: np.ndarray, lags: tuple[float, ...]):
+    """Per vote and lag: (up-votes, votes) on the same author cast more than `lag` seconds before it,
+    by anyone; a list with one pair per lag.
 
     Sorted by (author, time), each vote's question "how many before t - lag" is a sorted array of
     queries, so the searches run in order (unsorted queries over 10M keys were the refit's slowest
     step)."""
     if not len(apos):
-        return np.empty(0), np.empty(0, np.int64)
+        return [(np.empty(0), np.empty(0, np.int64)) for _ in lags]
     t0 = float(created.min())
     key = _time_keys(apos, created, t0)
     order = np.argsort(key, kind="stable")
@@ -67,13 +68,16 @@ def established_consensus(apos: np.ndarray, up: np.ndarray, created: np.ndarray,
     cum_up = np.r_[0, np.cumsum(up[order])]
     a = skey >> _TBITS
     secs = skey & ((1 << _TBITS) - 1)
-    upto = np.searchsorted(skey, (a << _TBITS) | np.maximum(secs - int(lag), 0), "left")
     counts = np.bincount(a, minlength=int(a.max()) + 1)
     first = np.r_[0, np.cumsum(counts)[:-1]][a]
-    est_up, est_n = np.empty(len(apos)), np.empty(len(apos), np.int64)
-    est_up[order] = cum_up[upto] - cum_up[first]
-    est_n[order] = upto - first
-    return est_up, est_n
+    out = []
+    for lag in lags:
+        upto = np.searchsorted(skey, (a << _TBITS) | np.maximum(secs - int(lag), 0), "left")
+        est_up, est_n = np.empty(len(apos)), np.empty(len(apos), np.int64)
+        est_up[order] = cum_up[upto] - cum_up[first]
+        est_n[order] = upto - first
+        out.append((est_up, est_n))
+    return out
 
 
 def first_on_author(ua_pos: np.ndarray, created: np.ndarray) -> np.ndarray:
