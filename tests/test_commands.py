@@ -245,3 +245,48 @@ def test_seed_demo_builds_a_living_world_and_if_empty_leaves_it_alone():
     assert counts() == before
     with pytest.raises(CommandError, match="already has posts"):
         run("seed_demo")
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_the_line_and_what_to_do(tmp_path):
+    path = tmp_path / "latin1.csv"
+    rows = [HEADER, GOOD[0], GOOD[1].replace("dave", "ren\u00e9e")]
+    path.write_bytes("\n".join(rows).encode("latin-1") + b"\n")
+    with pytest.raises(CommandError) as exc:
+        run("import_votes", str(path))
+    assert "line 3: byte 0xE9 (character 33) is not UTF-8 text; save the file as UTF-8" in str(exc.value)
+    assert "nothing was imported" in str(exc.value) and not Vote.objects.exists()
+
+
+def test_a_file_that_is_not_csv_is_refused_with_the_line(tmp_path):
+    too_long = GOOD[1].replace("writer", '"' + "w" * 200_000 + '"')
+    with pytest.raises(CommandError, match=r"line 3: not readable as CSV \(field larger than field limit"):
+        run("import_votes", write_csv(tmp_path, [GOOD[0], too_long]))
+
+
+def test_a_time_that_a_time_zone_moves_out_of_range_is_a_bad_row(tmp_path):
+    row = GOOD[0].replace("2024-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00")
+    with pytest.raises(CommandError, match="line 2: voter_joined_at '0001-01-01T00:00:00[+]01:00' is not an ISO 8601"):
+        run("import_votes", write_csv(tmp_path, [row]))
+
+
+def test_a_file_that_cannot_be_opened_is_a_message(tmp_path, monkeypatch):
+    path = write_csv(tmp_path, GOOD)
+    real_open = open
+
+    def refuse(file, *args, **kwargs):
+        if str(file) == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", refuse)
+    with pytest.raises(CommandError, match="cannot be read [(]Permission denied[)]; nothing was imported"):
+        run("import_votes", path)
+
+
+def test_bluesky_rows_may_name_the_author_by_did_and_x_rows_never_an_app_route(tmp_path):
+    did = "bluesky,3kabcde99,did:plc:z72i7hdynmk6r22z27h6tvur,dave,1,2025-01-12T10:00:00Z,2024-06-01T08:30:00Z"
+    run("import_votes", write_csv(tmp_path, [did]))
+    assert Author.objects.get().handle == "did:plc:z72i7hdynmk6r22z27h6tvur"
+    route = GOOD[0].replace(",writer,", ",home,")
+    with pytest.raises(CommandError, match="line 2: 'home' is not a valid X handle"):
+        run("import_votes", write_csv(tmp_path, [route], name="route.csv"))

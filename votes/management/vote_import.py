@@ -55,7 +55,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from votes.models import Author, Post
-from votes.platforms import PLATFORMS
+from votes.platforms import PLATFORMS, may_be_same_author
 
 User = get_user_model()
 HEADER = ["platform", "post_id", "author", "voter", "value", "created_at", "voter_joined_at"]
@@ -175,56 +175,86 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
     latest = datetime.now(UTC) + FUTURE_SLACK
     joined_cache: dict[str, datetime] = {}
     rows = 0
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(_counted_lines(f, progress))
-        header = next(reader, None)
-        names = [h.strip().lower() for h in header] if header is not None else None
-        if names not in (HEADER, HEADER + OPTIONAL):
-            raise ImportRejected(
-                [RowError(1, f"the header must be exactly: {','.join(HEADER)} (optionally followed by ,{OPTIONAL[0]})")], 1
-            )
-        width = len(names)
-        write = out.write
-        for row in reader:
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line
-            rows += 1
-            if len(row) != width:
-                errors.add(line, f"expected {width} fields, found {len(row)}")
-                continue
-            platform, post_id, handle, voter, value, created_raw, joined_raw, *rest = (v.strip() for v in row)
-            solicited = rest[0] if rest else "0"
-            handle = handle.lstrip("@")
-            problems = _field_problems(platform, post_id, handle, voter, value)
-            if solicited not in ("0", "1"):
-                problems.append(f"solicited must be 0 or 1, not '{solicited}'")
-            created, joined = _times(created_raw, joined_raw, joined_cache, latest, problems)
-            if not problems:
-                if owners.get((platform, handle.lower())) == voter:
-                    problems.append(f"{voter} linked @{handle} as their own account and cannot vote on its posts")
-                seen = posts.get((platform, post_id))
-                if seen is None:
-                    posts[(platform, post_id)] = SeenPost(handle, line, created)
-                elif seen.handle.lower() != handle.lower():
-                    problems.append(
-                        f"post {platform}/{post_id} is attributed to @{handle} here but to @{seen.handle} on line {seen.line}"
-                    )
-                else:
-                    seen.rows += 1
-                    seen.first_seen = min(seen.first_seen, created)
-            if problems:
-                errors.add(line, "; ".join(problems))
-                continue
-            if voter not in users or joined < users[voter]:
-                users[voter] = joined
-            write(f"{line}\t{voter}\t{platform}\t{post_id}\t{value}\t{created.isoformat()}\t{solicited}\n")
+    reader = None
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(_counted_lines(f, progress))
+            header = next(reader, None)
+            names = [h.strip().lower() for h in header] if header is not None else None
+            if names not in (HEADER, HEADER + OPTIONAL):
+                raise ImportRejected(
+                    [RowError(1, f"the header must be exactly: {','.join(HEADER)} (optionally followed by ,{OPTIONAL[0]})")], 1
+                )
+            width = len(names)
+            write = out.write
+            for row in reader:
+                line = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                rows += 1
+                if len(row) != width:
+                    errors.add(line, f"expected {width} fields, found {len(row)}")
+                    continue
+                platform, post_id, handle, voter, value, created_raw, joined_raw, *rest = (v.strip() for v in row)
+                solicited = rest[0] if rest else "0"
+                handle = handle.lstrip("@")
+                problems = _field_problems(platform, post_id, handle, voter, value)
+                if solicited not in ("0", "1"):
+                    problems.append(f"solicited must be 0 or 1, not '{solicited}'")
+                created, joined = _times(created_raw, joined_raw, joined_cache, latest, problems)
+                if not problems:
+                    if owners.get((platform, handle.lower())) == voter:
+                        problems.append(f"{voter} linked @{handle} as their own account and cannot vote on its posts")
+                    seen = posts.get((platform, post_id))
+                    if seen is None:
+                        posts[(platform, post_id)] = SeenPost(handle, line, created)
+                    elif not may_be_same_author(seen.handle, handle):
+                        problems.append(
+                            f"post {platform}/{post_id} is attributed to @{handle} here but to @{seen.handle} on line {seen.line}"
+                        )
+                    else:
+                        seen.rows += 1
+                        seen.first_seen = min(seen.first_seen, created)
+                if problems:
+                    errors.add(line, "; ".join(problems))
+                    continue
+                if voter not in users or joined < users[voter]:
+                    users[voter] = joined
+                write(f"{line}\t{voter}\t{platform}\t{post_id}\t{value}\t{created.isoformat()}\t{solicited}\n")
+    except (UnicodeDecodeError, csv.Error) as exc:  # not text, or not CSV: nothing past it can be read
+        out.close()
+        raise unreadable(path, exc, reader.line_num if reader is not None else 1) from None
     _check_existing_posts(posts, errors)
     if errors.bad_rows:
         out.close()
         raise ImportRejected(errors.shown, errors.bad_rows)
     out.seek(0)
     return Staged(votes=out, rows=rows, users=users, posts=posts)
+
+
+def unreadable(path: str, exc: UnicodeDecodeError | csv.Error, line: int) -> ImportRejected:
+    """The file cannot be read as UTF-8 CSV from some line on: which line, and what to do about it."""
+    if isinstance(exc, UnicodeDecodeError):
+        # Text is decoded in blocks, so the error's position says nothing of lines: find the first bad one.
+        line, column, byte = _first_non_utf8(path)
+        message = (
+            f"byte 0x{byte:02X} (character {column}) is not UTF-8 text; save the file as UTF-8 "
+            '(e.g. "CSV UTF-8" in a spreadsheet) and import it again'
+        )
+    else:
+        message = f"not readable as CSV ({exc})"
+    return ImportRejected([RowError(line, message)], 1)
+
+
+def _first_non_utf8(path: str) -> tuple[int, int, int]:
+    """(line, character, byte) of the file's first byte that is not UTF-8; lines and characters count from 1."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, len(raw[: exc.start].decode("utf-8")) + 1, raw[exc.start]
+    raise AssertionError("the text reader found bytes that are not UTF-8, and this scan none")
 
 
 def _field_problems(platform: str, post_id: str, handle: str, voter: str, value: str) -> list[str]:
@@ -251,14 +281,14 @@ def _times(created_raw: str, joined_raw: str, joined_cache: dict, latest: dateti
         created = _parse_time(created_raw)
         if created > latest:
             problems.append(f"created_at {created_raw} is in the future")
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a time zone moves it past year 1 or 9999
         problems.append(f"created_at '{created_raw}' is not an ISO 8601 time")
     try:
         # Join times repeat on every row of a voter: parse each distinct string once.
         joined = joined_cache.get(joined_raw) or joined_cache.setdefault(joined_raw, _parse_time(joined_raw))
         if joined > latest:
             problems.append(f"voter_joined_at {joined_raw} is in the future")
-    except ValueError:
+    except (ValueError, OverflowError):
         problems.append(f"voter_joined_at '{joined_raw}' is not an ISO 8601 time")
     if created and joined and created < joined:
         problems.append("created_at is before voter_joined_at (a vote before the account existed)")
@@ -274,7 +304,7 @@ def _check_existing_posts(posts: dict[tuple[str, str], SeenPost], errors: _Error
             )
             for external_id, db_handle in existing:
                 seen = posts[(platform, external_id)]
-                if seen.handle.lower() != db_handle.lower():
+                if not may_be_same_author(db_handle, seen.handle):
                     errors.add(
                         seen.line,
                         f"post {platform}/{external_id} already belongs to @{db_handle}, not @{seen.handle}"

@@ -16,6 +16,7 @@ import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from tqdm import tqdm
 
 from votes.management.vote_import import ImportRejected, load, validate
@@ -45,6 +46,8 @@ class Command(BaseCommand):
             staged = validate(file, progress=bar.update)
         except ImportRejected as exc:
             raise CommandError(f"{file}: {exc.report()}") from None
+        except (OSError, DatabaseError) as exc:
+            raise not_imported(file, exc) from None
         finally:
             bar.close()
         validated = time.perf_counter() - started
@@ -60,6 +63,8 @@ class Command(BaseCommand):
                 summary = load(staged, show_progress=show, stage=stage)
         except ImportRejected as exc:
             raise CommandError(f"{file}: {exc.report()}") from None
+        except DatabaseError as exc:
+            raise not_imported(file, exc) from None
         elapsed = time.perf_counter() - started
 
         if show:
@@ -84,3 +89,10 @@ class Command(BaseCommand):
                 "Run `python manage.py recompute_reputation` to refresh every score now "
                 "(otherwise the worker's periodic sweep refreshes the marked authors gradually)."
             )
+
+
+def not_imported(file: str, exc: OSError | DatabaseError) -> CommandError:
+    """A failure outside the rows themselves (the import is one transaction, so nothing was imported)."""
+    if isinstance(exc, OSError):  # e.g. no permission to read the file
+        return CommandError(f"{file}: cannot be read ({exc.strerror or exc}); nothing was imported.")
+    return CommandError(f"{file}: the database refused the import ({str(exc).strip()}); nothing was imported.")
