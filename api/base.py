@@ -74,7 +74,7 @@ class ApiViewMixin:
         if request.method in ("GET", "HEAD") and response.status_code == 200:
             response = self._conditional(request, response)
         windows = getattr(request, "rate_windows", [])
-        if response.status_code == 304:  # revalidations are free (as on GitHub)
+        if response.status_code == 304 and getattr(response, "revalidated", False):  # free (as on GitHub)
             for window in windows:
                 window.refund()
         if windows:
@@ -95,9 +95,12 @@ class ApiViewMixin:
             cache_control = "private, no-cache"
         else:
             cache_control = f"private, max-age={PUBLIC_MAX_AGE}"
-        if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), etag):
+        if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
+        if etag_matches(if_none_match, etag):
             not_modified = HttpResponseNotModified()
             not_modified["Vary"] = response["Vary"]
+            # Free only for a client that holds this very answer: "*" would make a free existence check.
+            not_modified.revalidated = if_none_match.strip() != "*"
             response = not_modified
         response["ETag"] = etag
         response["Cache-Control"] = cache_control

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -19,6 +20,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from votes.services import AuthorConflict, InvalidInput, SelfVote, VoteError
+
+from .parsers import PayloadTooLarge
 
 log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
@@ -34,15 +37,23 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
     "method-not-allowed": (405, "Method not allowed", "See the `Allow` header for the methods this URL accepts."),
     "not-acceptable": (406, "Not acceptable", "This API answers in JSON only."),
     "author-conflict": (409, "Post belongs to another author", "The post id is registered under another handle."),
+    "payload-too-large": (413, "Request body too large", "At most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (1 MB)."),
+    "uri-too-long": (414, "URI too long", "The request line (method, path and query) is over the server's limit."),
     "unsupported-media-type": (415, "Unsupported media type", "Send JSON bodies with Content-Type: application/json."),
     "rate-limited": (429, "Too many requests", "Wait `retry_after` seconds; see the X-RateLimit-* headers."),
+    "request-header-fields-too-large": (431, "Request header fields too large", "Too many headers, or one too long."),
     "server-error": (500, "Internal server error", "Something broke on our side; quote the X-Request-ID header."),
+    "service-unavailable": (503, "Service unavailable", "The database is unavailable (e.g. restarting); retry after "
+                            "`retry_after` seconds."),
 }
 _BY_STATUS = {
     400: "invalid-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    406: "not-acceptable", 409: "author-conflict", 415: "unsupported-media-type", 429: "rate-limited",
-    500: "server-error",
+    406: "not-acceptable", 409: "author-conflict", 413: "payload-too-large", 414: "uri-too-long",
+    415: "unsupported-media-type", 429: "rate-limited", 431: "request-header-fields-too-large", 500: "server-error",
+    503: "service-unavailable",
 }
+# Seconds a client should wait when the database is unavailable: about what a PostgreSQL restart takes.
+DATABASE_RETRY_AFTER = 5
 
 
 class ProblemJSONRenderer(JSONRenderer):
@@ -77,6 +88,18 @@ class VoteRefused(exceptions.APIException):
         super().__init__(detail=str(error), code=error.code)
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = 503
+    slug = "service-unavailable"
+    default_detail = "The database is unavailable for a moment (e.g. restarting); retry shortly."
+    wait = DATABASE_RETRY_AFTER
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Lost or refused connections (and the like: a deadlock, a cancelled statement) are worth a retry."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
 class ApiKeyCannotVote(exceptions.PermissionDenied):
     slug = "api-key-cannot-vote"
     default_detail = "API keys identify apps and can only read; voting needs a user token (Authorization: Token ...)."
@@ -107,6 +130,11 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, VoteError):
         exc = VoteRefused(exc)
+    elif isinstance(exc, RequestDataTooBig):  # Django's own check, when DRF reads request.body
+        exc = PayloadTooLarge()
+    elif is_database_unavailable(exc):
+        log.warning("database unavailable on %s: %s", instance, exc)
+        exc = DatabaseUnavailable()
 
     headers = {}
     if not isinstance(exc, exceptions.APIException):
@@ -122,7 +150,7 @@ def exception_handler(exc, context):
         detail = "; ".join(f"{e['pointer'].lstrip('#/') or 'request'}: {e['detail']}" for e in errors)
     else:
         detail = str(exc.detail)
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+    if isinstance(exc, (exceptions.Throttled, DatabaseUnavailable)) and exc.wait is not None:
         retry_after = max(1, int(exc.wait + 0.999))
         headers["Retry-After"] = str(retry_after)
         extra["retry_after"] = retry_after
@@ -135,6 +163,16 @@ def exception_handler(exc, context):
         status_code=exc.status_code, detail=detail, instance=instance, slug=getattr(exc, "slug", None), **extra
     )
     return Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM_JSON)
+
+
+def server_problem(status_code: int, reason: str, detail: str) -> dict:
+    """The body of an error the HTTP server answers itself (config/gunicorn.py), before any routing."""
+    slug = _BY_STATUS.get(status_code)
+    if slug is None or PROBLEM_TYPES[slug][0] != status_code:
+        # RFC 9457's "about:blank": the problem is just what the status says.
+        return {"type": "about:blank", "title": reason, "status": status_code, "detail": detail or reason,
+                "instance": ""}
+    return problem_body(status_code=status_code, detail=detail or reason, instance="", slug=slug)
 
 
 def problem_response(request, status_code: int, detail: str) -> HttpResponse:

@@ -6,16 +6,30 @@ import copy
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from reputation.models import Status
 from votes.models import Reason
-from votes.platforms import PLATFORM_CHOICES
+from votes.platforms import (
+    HANDLE_PATTERN,
+    PLATFORM_CHOICES,
+    POST_ID_PATTERN,
+    POST_URL_PATTERN,
+    PostURLError,
+    match_post_url,
+)
 
 
 class StrictCharField(serializers.CharField):
-    """JSON strings only: DRF would turn 123 or true into "123"/"True", which the schema does not allow."""
+    """JSON strings only, checked as sent: DRF would turn 123 or true into "123"/"True", and strip what
+    Python calls whitespace (\x1c-\x1f among it) before validating, so the schema's pattern would not be
+    what the server checks."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -23,17 +37,62 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class StrictRegexField(StrictCharField, serializers.RegexField):
-    pass
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(value: str) -> None:
+    # DRF's own check walks the string in a Python generator: 0.4 ms for a 100-handle batch, per request.
+    found = _SURROGATE.search(value)
+    if found:
+        raise DjangoValidationError(f"Surrogate characters are not allowed: U+{ord(found.group()):X}.")
+
+
+class PatternField(StrictCharField):
+    """A string that matches one published pattern (see votes.platforms for how they are written).
+
+    The patterns leave out NUL, so DRF's check for it goes; its check for lone surrogates (which are not
+    text) runs as one regex search instead of a Python loop over every character."""
+
+    def __init__(self, pattern: str, *, message: str = "", validator: RegexValidator | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            _no_surrogates if isinstance(v, ProhibitSurrogateCharactersValidator) else v
+            for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(validator or RegexValidator(pattern, message=message or None))
+
+
+class PostURLValidator(RegexValidator):
+    """The post-link grammar (published as the pattern), refusing with what is wrong with the link."""
+
+    def __init__(self):
+        super().__init__(POST_URL_PATTERN)
+
+    def __call__(self, value):
+        try:
+            match_post_url(value)
+        except PostURLError as exc:
+            raise DjangoValidationError(str(exc), code="invalid") from None
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A whole number written in digits (DRF's int() would also take ' 5', '5.0', '1_0' and Arabic-Indic digits)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.removeprefix("-").isascii() and data.removeprefix("-").isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class VoteValueField(serializers.ChoiceField):
-    """1 or -1 as JSON integers (not "1", not true)."""
+    """1 or -1 as JSON numbers (not "1", not true; 1.0 is the same number as 1)."""
 
     def __init__(self, **kwargs):
         super().__init__(choices=[(1, "good post"), (-1, "poor post")], **kwargs)
 
     def to_internal_value(self, data):
+        if type(data) is float and data in (1.0, -1.0):
+            data = int(data)
         if type(data) is not int:
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
@@ -147,39 +206,28 @@ def _handle_list(values: list[str]) -> list[str]:
     return list(dict.fromkeys(filter(None, cleaned)))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A looked-up handle: the characters of X and Bluesky handles and DIDs (one class, so that a list of them
+# cannot make the regex backtrack); unknown ones answer null.
+LOOKUP_HANDLE = "@?[A-Za-z0-9_.:-]{1,253}"
+LOOKUP_POST_ID = "[a-z0-9]{1,32}"  # X ids (digits) and Bluesky record keys
 
 
-def _no_surrogates(value: str) -> None:
-    # DRF's own check walks the string in a Python generator: 0.4 ms for a 100-handle batch, per request.
-    found = _SURROGATE.search(value)
-    if found:
-        raise DjangoValidationError(f"Surrogate characters are not allowed: U+{ord(found.group()):X}.")
-
-
-class FastRegexField(serializers.RegexField):
-    """A RegexField whose surrogate check runs in C (set at construction, so every copy of the field has it)."""
-
-    def __init__(self, regex, **kwargs):
-        super().__init__(regex, **kwargs)
-        self.validators = [
-            _no_surrogates if isinstance(v, ProhibitSurrogateCharactersValidator) else v for v in self.validators
-        ]
-
-
-def comma_list(name: str, limit: int, *, hint: str = "", **kwargs) -> serializers.RegexField:
-    """A comma-separated list whose first item is non-empty, at most `limit` items (schema and server agree)."""
-    return FastRegexField(
-        regex=rf"^\s*@?[^,\s@][^,]*(,[^,]*){{0,{limit - 1}}}$",
+def comma_list(name: str, item: str, limit: int, *, hint: str = "", **kwargs) -> PatternField:
+    """Up to `limit` comma-separated items, the first one non-empty, spaces allowed around each."""
+    return PatternField(
+        rf"\A *{item} *(?:, *(?:{item})? *){{0,{limit - 1}}}\Z",
         help_text=f"Comma-separated {name}, at most {limit}.",
-        error_messages={"invalid": f"Give 1 to {limit} comma-separated {name}.{hint}"},
+        message=f"Give 1 to {limit} comma-separated {name}.{hint}",
         **kwargs,
     )
 
 
 class BatchQuerySerializer(InputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
-    handles = comma_list("handles", MAX_GET_HANDLES, hint=" Use POST /api/v1/authors/lookup for larger batches.")
+    handles = comma_list(
+        "handles (letters, digits and _ . : -)", LOOKUP_HANDLE, MAX_GET_HANDLES,
+        hint=" Use POST /api/v1/authors/lookup for larger batches.",
+    )
 
     def validate_handles(self, value: str) -> list[str]:
         return _handle_list(value.split(","))
@@ -188,7 +236,10 @@ class BatchQuerySerializer(InputSerializer):
 class LookupSerializer(InputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
     handles = serializers.ListField(
-        child=StrictRegexField(regex=r"^\s*@?[^\s@]", max_length=253), min_length=1, max_length=MAX_POST_HANDLES
+        child=PatternField(
+            rf"\A{LOOKUP_HANDLE}\Z", message="A handle: letters, digits and _ . : - (after an optional @)."
+        ),
+        min_length=1, max_length=MAX_POST_HANDLES,
     )
 
     def validate_handles(self, value: list[str]) -> list[str]:
@@ -196,7 +247,7 @@ class LookupSerializer(InputSerializer):
 
 
 class HistoryQuerySerializer(InputSerializer):
-    days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+    days = QueryIntegerField(min_value=1, max_value=365, default=90)
 
 
 class PlatformQuerySerializer(InputSerializer):
@@ -204,22 +255,40 @@ class PlatformQuerySerializer(InputSerializer):
 
 
 class SearchQuerySerializer(PlatformQuerySerializer):
-    q = serializers.CharField(min_length=1, max_length=253, help_text="Handle prefix, case-insensitive.")
+    q = PatternField(
+        rf"\A{LOOKUP_HANDLE}\Z", help_text="Handle prefix, case-insensitive.",
+        message="A handle prefix: letters, digits and _ . : - (after an optional @).",
+    )
 
 
 class MyVotesQuerySerializer(InputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
-    post_ids = comma_list("post ids", 100, required=False)
+    post_ids = comma_list("post ids", LOOKUP_POST_ID, 100, required=False)
 
     def validate_post_ids(self, value: str) -> list[str]:
         return list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
 
 
+POST_REFERENCES = ("platform", "post_id", "author")
+
+
 class VoteInputSerializer(InputSerializer):
-    url = StrictCharField(required=False, max_length=500, help_text="A post URL, e.g. https://x.com/h/status/1")
+    url = PatternField(
+        POST_URL_PATTERN, validator=PostURLValidator(), required=False, max_length=500,
+        help_text="A post's link, e.g. https://x.com/name/status/123 or "
+        "https://bsky.app/profile/name.bsky.social/post/abc123 (or /profile/did:plc:.../post/...). "
+        "Links that do not name the author (x.com/i/status/123) are refused.",
+    )
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
-    post_id = StrictCharField(required=False, max_length=64, help_text="A string: X ids exceed 2^53.")
-    author = StrictCharField(required=False, max_length=253, help_text="The post author's handle.")
+    post_id = PatternField(
+        POST_ID_PATTERN, required=False,
+        message="A post id: X ids are digits, Bluesky ids lower-case letters and digits.",
+        help_text="A string (X ids exceed 2^53): digits on X, a record key on Bluesky.",
+    )
+    author = PatternField(
+        HANDLE_PATTERN, required=False, message="Not a handle on any supported platform.",
+        help_text="The post author's handle (X), or handle or DID (Bluesky).",
+    )
     value = VoteValueField()
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")
 
@@ -229,18 +298,19 @@ class VoteInputSerializer(InputSerializer):
             raise serializers.ValidationError(
                 {"solicited": ["Merit sets this itself: a vote is solicited only on a post GET /api/v1/rate-next gave you."]}
             )
-        if not attrs.get("url") and not all(attrs.get(k) for k in ("platform", "post_id", "author")):
-            raise serializers.ValidationError("Give either `url`, or `platform`, `post_id` and `author`.")
+        by_url, by_id = "url" in attrs, [k for k in POST_REFERENCES if k in attrs]
+        one_way = (by_url and not by_id) or (not by_url and len(by_id) == len(POST_REFERENCES))
+        if not one_way:
+            raise serializers.ValidationError("Give either `url`, or `platform`, `post_id` and `author` (not both).")
         return attrs
 
 
 class ChangesQuerySerializer(InputSerializer):
-    since = serializers.RegexField(
-        r"^[0-9]{1,18}$", required=False, default="0",
+    since = PatternField(
+        r"\A[0-9]{1,18}\Z", required=False, default="0", message="A cursor from a previous answer (digits).",
         help_text="The `cursor` of the previous answer; leave out (or 0) to start from the first change.",
-        error_messages={"invalid": "A cursor from a previous answer (digits)."},
     )
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    limit = QueryIntegerField(min_value=1, max_value=1000, default=100)
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False, help_text="Only this platform.")
 
 

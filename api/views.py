@@ -7,7 +7,6 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import Http404, JsonResponse
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -64,7 +63,9 @@ class Page(LinkHeaderMixin, CursorPagination):
         values = request.query_params.getlist(self.page_size_query_param)
         if not values:
             return self.page_size
-        if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
+        # isascii(): str.isdigit() also takes '²' (which int() refuses) and Arabic-Indic digits.
+        digits = len(values) == 1 and values[0].isascii() and values[0].isdigit()
+        if not digits or not 1 <= int(values[0]) <= self.max_page_size:
             raise ValidationError({"limit": [f"A whole number from 1 to {self.max_page_size}."]})
         return int(values[0])
 
@@ -244,7 +245,6 @@ class VoteListView(BaseListView):
     )
     def post(self, request):
         data = _valid(s.VoteInputSerializer, request.data)
-        started = timezone.now()
         # One transaction (one commit) for registering the post and casting the vote.
         with transaction.atomic():
             post = vote_services.post_register(
@@ -255,7 +255,7 @@ class VoteListView(BaseListView):
                 voter=request.user, post=post, value=data["value"], reason=data.get("reason", ""), source="api"
             )
         vote.post, vote.author = post, post.author
-        created = vote.created_at >= started
+        created = vote.newly_created  # by this request: another one may have cast it a moment earlier
         return Response(services.vote_card(vote), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -64,3 +64,37 @@ def post_fork(server, worker):
     from django.db import connections
 
     connections.close_all()
+
+
+def _problem_json_errors() -> None:
+    """Gunicorn's own answers (414 for a request line over limit_request_line, 431 for too many or too long
+    headers, 400 for a malformed request) are HTML; API clients expect RFC 9457 problem+json like every
+    other error. Gunicorn has no setting or hook for these bodies, so the one function that writes them
+    (gunicorn.util.write_error, called as util.write_error by the workers) is replaced; tests/test_gunicorn.py
+    runs a real gunicorn to hold it to that."""
+    import json
+
+    from gunicorn import util
+
+    if getattr(util.write_error, "_merit_problem_json", False):
+        return
+
+    def write_error(sock, status_int, reason, mesg):
+        try:  # the app is loaded (preload_app), so the API's own problem types are at hand
+            from api.problems import server_problem
+        except Exception:  # noqa: BLE001 - whatever stops that, the answer still goes out
+            problem = {"type": "about:blank", "title": reason, "status": status_int, "detail": mesg, "instance": ""}
+        else:
+            problem = server_problem(status_int, reason, mesg)
+        body = json.dumps(problem).encode()
+        head = (
+            f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        util.write_nonblock(sock, head.encode("latin-1") + body)
+
+    write_error._merit_problem_json = True
+    util.write_error = write_error
+
+
+_problem_json_errors()

@@ -212,3 +212,80 @@ def test_input_serializers_validate_each_request_on_its_own_copy_of_the_fields()
     assert good.fields["handles"] is not bad.fields["handles"]
     assert good.fields["handles"].parent is good and bad.fields["handles"].parent is bad
     assert LookupSerializer._declared_fields["handles"].parent is None  # the class's own fields stay unbound
+
+
+def test_a_body_over_the_limit_is_a_413_problem(alice):
+    client, _ = token_client(alice)
+    body = '{"url": "' + "a" * 10_000_000 + '", "value": 1}'
+    problem = assert_problem(client.post("/api/v1/votes", data=body, content_type="application/json"), 413)
+    assert "1,000,000 bytes" in problem["detail"]
+    lookup = '{"handles": [' + ",".join(['"alpha"'] * 200_000) + "]}"
+    assert_problem(APIClient().post("/api/v1/authors/lookup", data=lookup, content_type="application/json"), 413)
+
+
+@pytest.mark.parametrize("depth", [33, 5000])
+def test_json_nested_deeper_than_any_body_needs_is_a_400_problem(alice, depth):
+    client, _ = token_client(alice)
+    nested = "[" * depth + "]" * depth
+    for body in (nested, '{"handles": ' + nested + "}"):
+        problem = assert_problem(client.post("/api/v1/votes", data=body, content_type="application/json"), 400)
+        assert "nested more than 32 levels" in problem["detail"]
+
+
+@pytest.mark.parametrize("query", [{"limit": "\u00b2"}, {"limit": "\u0665"}, {"limit": " 5"}])
+def test_a_page_size_is_ascii_digits(query):
+    assert_problem(APIClient().get("/api/v1/leaderboard", query), 400)
+
+
+@pytest.mark.parametrize("days", ["\u0665", "5.0", " 5", "1_0", "+5"])
+def test_a_number_of_days_is_ascii_digits(days):
+    make_author("writer")
+    assert_problem(APIClient().get("/api/v1/authors/x/writer/history", {"days": days}), 400)
+    assert APIClient().get("/api/v1/authors/x/writer/history", {"days": "5"}).status_code == 200
+
+
+def _database_down(execute, sql, params, many, context):
+    from django.db import OperationalError
+
+    raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+
+def test_while_the_database_is_down_the_api_answers_503_with_retry_after(alice):
+    from django.db import connection
+
+    client, _ = token_client(alice)
+    with connection.execute_wrapper(_database_down):
+        read = APIClient().get("/api/v1/authors/x/ghost")
+        vote = client.post("/api/v1/votes", {"url": "https://x.com/writer/status/1", "value": 1}, format="json")
+    for response in (read, vote):
+        problem = assert_problem(response, 503)
+        assert response["Retry-After"] == str(problem["retry_after"]) and problem["retry_after"] > 0
+        assert problem["type"].endswith("/service-unavailable")
+
+
+def test_while_the_database_is_down_pages_answer_503_with_retry_after(client):
+    from django.db import connection
+
+    with connection.execute_wrapper(_database_down):
+        response = client.get("/")
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert b"briefly unavailable" in response.content
+
+
+def test_if_none_match_star_is_charged_like_any_read():
+    """`If-None-Match: *` gets 304 for any author that exists: without a charge it would be a free existence check."""
+    make_author("writer")
+    client = APIClient()
+    with rates(anon="3/min"):
+        cache.clear()
+        codes = [client.get("/api/v1/authors/x/writer", HTTP_IF_NONE_MATCH="*").status_code for _ in range(4)]
+    assert codes == [304, 304, 304, 429]
+
+
+def test_the_schema_documents_the_servers_own_refusals_and_links_votes_to_their_post(tmp_path):
+    schema = APIClient().get("/api/v1/schema/?format=json").json()
+    vote = schema["paths"]["/api/v1/votes"]["post"]["responses"]
+    assert {"413", "414", "431", "503"} <= set(vote)
+    assert "Retry-After" in vote["503"]["headers"]
+    assert vote["201"]["links"]["post"]["operationId"] == "post_detail"
+    assert {"414", "503"} <= set(schema["paths"]["/api/v1/authors"]["get"]["responses"])

@@ -144,3 +144,69 @@ def test_a_revoked_token_stops_working(alice):
     assert client.get("/api/v1/votes").status_code == 200
     AuthToken.objects.filter(user=alice).delete()
     assert_problem(client.get("/api/v1/votes"), 401)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("[", "not a link"),
+    ("https://[", "not a link"),
+    ("https://x.com/i/status/1790000000000000001", "do not say who wrote the post"),
+    ("https://x.com/i/web/status/1790000000000000001", "do not say who wrote the post"),
+    ("https://x.com/home/status/1790000000000000001", "do not say who wrote the post"),
+    (" https://x.com/writer/status/1", "no spaces"),
+])
+def test_a_link_that_names_no_post_and_author_is_a_400_that_says_why(alice, url, message):
+    client, _ = token_client(alice)
+    problem = assert_problem(client.post("/api/v1/votes", {"url": url, "value": 1}, format="json"), 400)
+    assert message in problem["detail"]
+    assert not Author.objects.exists() and not Vote.objects.exists()
+
+
+@pytest.mark.parametrize("author", ["i", "home", "@Search", "settings"])
+def test_an_x_app_route_is_not_an_author(alice, author):
+    client, _ = token_client(alice)
+    body = {"platform": "x", "post_id": "123", "author": author, "value": 1}
+    problem = assert_problem(client.post("/api/v1/votes", body, format="json"), 400)
+    assert "not a handle" in problem["detail"].lower()
+    assert not Author.objects.exists()
+
+
+def test_a_bluesky_link_that_names_the_author_by_did_casts_the_vote(alice):
+    client, _ = token_client(alice)
+    did = "did:plc:z72i7hdynmk6r22z27h6tvur"
+    response = client.post("/api/v1/votes", {"url": f"https://bsky.app/profile/{did}/post/3kq2abcxyz", "value": 1},
+                           format="json")
+    assert response.status_code == 201
+    assert (response.json()["platform"], response.json()["author"]) == ("bluesky", did)
+
+
+def test_a_did_link_to_a_post_known_by_its_authors_handle_counts_on_that_post(alice, bob):
+    token_client(bob)[0].post("/api/v1/votes", {"url": "https://bsky.app/profile/alice.bsky.social/post/3kq2abcxyz",
+                                                "value": 1}, format="json")
+    did_link = "https://bsky.app/profile/did:plc:z72i7hdynmk6r22z27h6tvur/post/3kq2abcxyz"
+    response = token_client(alice)[0].post("/api/v1/votes", {"url": did_link, "value": -1}, format="json")
+    # A DID and a handle cannot be matched without asking Bluesky, so the post keeps the author it has.
+    assert response.status_code == 201 and response.json()["author"] == "alice.bsky.social"
+    assert Vote.objects.filter(post__external_id="3kq2abcxyz").count() == 2
+
+
+def test_a_url_and_a_post_id_together_are_refused(alice):
+    client, _ = token_client(alice)
+    body = {"url": URL, "platform": "x", "post_id": "1", "author": "writer", "value": 1}
+    problem = assert_problem(client.post("/api/v1/votes", body, format="json"), 400)
+    assert "not both" in problem["detail"]
+
+
+def test_a_change_to_a_vote_another_request_just_created_answers_200(alice, monkeypatch):
+    """201 means this request created the vote, however close in time another request came."""
+    register = vote_services.post_register
+
+    def register_while_another_device_votes(**kwargs):
+        post = register(**kwargs)
+        vote_services.vote_cast(voter=alice, post=post, value=1, source="api")  # the other request wins the race
+        return post
+
+    monkeypatch.setattr(vote_services, "post_register", register_while_another_device_votes)
+    client, _ = token_client(alice)
+    response = client.post("/api/v1/votes", {"url": URL, "value": -1, "reason": "spam"}, format="json")
+    assert response.status_code == 200 and response.json()["value"] == -1
+    assert list(VoteEvent.objects.values_list("action", flat=True)) == ["cast", "changed"]

@@ -124,6 +124,8 @@ def test_pasting_the_same_link_twice_lands_on_the_same_post(alice_client, post):
         ("https://x.com/writer", "does not point at a single post"),
         ("https://example.com/writer/status/1", "is not a supported site"),
         ("", "This field is required"),
+        ("[", "That is not a link"),
+        ("https://x.com/i/web/status/1790000000000000001", "do not say who wrote the post"),
     ],
 )
 def test_a_bad_link_shows_a_clear_message_and_registers_nothing(alice_client, url, message):

@@ -3,13 +3,37 @@
 Adding a platform means adding a `Platform` entry here; the schema stores the
 platform as a short code, so nothing else changes. User-supplied URLs are only
 parsed, never fetched (no SSRF surface).
+
+Every grammar is one regular expression that the server checks and the OpenAPI schema publishes,
+written to mean the same in Python and in JavaScript (ECMA-262, how schema patterns are read):
+explicit character classes (Python's \\s, \\d and \\w also match other Unicode characters), \\A and \\Z
+anchors (drf-spectacular publishes them as ^ and $; Python's $ also matches before a final newline),
+letters spelled in both cases instead of a case-insensitive flag, and no named groups in what is published.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
+
+# The rest of a link after the post's own path: query, fragment or sub-page (/photo/1). Anything but
+# controls and spaces. (Lone surrogates are not text: the API refuses them in every string, and a class
+# that names them is not a valid pattern to some JSON Schema validators.)
+_TAIL = r"(?:[/?#][^\x00-\x20\x7f-\x9f]*)?"
+
+# X app routes that sit where a handle would (x.com/i/status/1, x.com/home): never handles. The same list
+# as the extension's (extension/src/selectors.js RESERVED).
+X_RESERVED_PATHS = frozenset({
+    "home", "explore", "notifications", "messages", "i", "settings", "search", "compose",
+    "login", "logout", "signup", "tos", "privacy", "jobs", "lists", "bookmarks", "communities",
+})
+
+
+def either_case(text: str) -> str:
+    """A pattern for `text` in any letter case, without a flag (JavaScript has no inline (?i))."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
 
 
 class PostURLError(ValueError):
@@ -28,11 +52,43 @@ class PostRef:
 class Platform:
     code: str
     label: str
-    hosts: frozenset[str]
-    path: re.Pattern[str]
-    handle: re.Pattern[str]
-    post_id: re.Pattern[str]
+    hosts: tuple[str, ...]
+    handle_pattern: str  # unanchored
+    post_id_pattern: str  # unanchored
+    path_pattern: str  # with {handle} and {post_id}
     url_template: str
+    example: str
+    reserved: frozenset[str] = frozenset()  # lower-case words that fit the handle grammar but are not handles
+
+    @property
+    def author_pattern(self) -> str:
+        """The handle grammar, unanchored, without the reserved words (before the end of a handle, `end`)."""
+        if not self.reserved:
+            return self.handle_pattern
+        words = "|".join(either_case(w) for w in sorted(self.reserved))
+        return rf"(?!(?:{words})(?:/|\Z)){self.handle_pattern}"
+
+    def url_pattern(self, *, named: bool = False) -> str:
+        """The grammar of this platform's post links, unanchored (named groups only for our own parsing)."""
+        handle = f"(?P<handle>{self.author_pattern})" if named else f"(?:{self.author_pattern})"
+        post_id = f"(?P<post_id>{self.post_id_pattern})" if named else f"(?:{self.post_id_pattern})"
+        hosts = "|".join(either_case(h) for h in self.hosts)
+        return (
+            rf"(?:{either_case('http')}[Ss]?://)?(?:{either_case('www.')})?(?:{hosts})"
+            + self.path_pattern.format(handle=handle, post_id=post_id) + _TAIL
+        )
+
+    @cached_property
+    def handle(self) -> re.Pattern[str]:
+        return re.compile(rf"\A{self.author_pattern}\Z")
+
+    @cached_property
+    def post_id(self) -> re.Pattern[str]:
+        return re.compile(rf"\A{self.post_id_pattern}\Z")
+
+    @cached_property
+    def url(self) -> re.Pattern[str]:
+        return re.compile(rf"\A{self.url_pattern(named=True)}\Z")
 
     def canonical_url(self, handle: str, post_id: str) -> str:
         return self.url_template.format(handle=handle, post_id=post_id)
@@ -44,24 +100,44 @@ PLATFORMS: dict[str, Platform] = {
         Platform(
             code="x",
             label="X",
-            hosts=frozenset({"x.com", "twitter.com", "mobile.twitter.com", "mobile.x.com"}),
-            path=re.compile(r"^/(?P<handle>[A-Za-z0-9_]{1,15})/status(?:es)?/(?P<post_id>\d{1,20})(?:/.*)?$"),
-            handle=re.compile(r"^[A-Za-z0-9_]{1,15}$"),
-            post_id=re.compile(r"^\d{1,20}$"),
+            hosts=("x.com", "twitter.com", "mobile.twitter.com", "mobile.x.com"),
+            handle_pattern="[A-Za-z0-9_]{1,15}",
+            post_id_pattern="[0-9]{1,20}",
+            path_pattern="/{handle}/status(?:es)?/{post_id}",
             url_template="https://x.com/{handle}/status/{post_id}",
+            example="https://x.com/name/status/123",
+            reserved=X_RESERVED_PATHS,
         ),
         Platform(
             code="bluesky",
             label="Bluesky",
-            hosts=frozenset({"bsky.app"}),
-            path=re.compile(r"^/profile/(?P<handle>[A-Za-z0-9.\-]{3,253})/post/(?P<post_id>[a-z0-9]{5,32})/?$"),
-            handle=re.compile(r"^[A-Za-z0-9.\-]{3,253}$"),
-            post_id=re.compile(r"^[a-z0-9]{5,32}$"),
+            hosts=("bsky.app",),
+            # A handle (a domain name), or the account's DID, which links use when the handle is unknown.
+            handle_pattern="(?:[A-Za-z0-9.-]{3,253}|did:plc:[a-z2-7]{24}|did:web:[A-Za-z0-9.-]{1,245})",
+            post_id_pattern="[a-z0-9]{5,32}",
+            path_pattern="/profile/{handle}/post/{post_id}",
             url_template="https://bsky.app/profile/{handle}/post/{post_id}",
+            example="https://bsky.app/profile/name.bsky.social/post/abc123",
         ),
     )
 }
 PLATFORM_CHOICES = [(p.code, p.label) for p in PLATFORMS.values()]
+
+# What the API accepts, across platforms (the schema publishes these; per-platform rules come on top).
+POST_URL_PATTERN = r"\A(?:" + "|".join(f"(?:{p.url_pattern()})" for p in PLATFORMS.values()) + r")\Z"
+HANDLE_PATTERN = r"\A@?(?:" + "|".join(f"(?:{p.author_pattern})" for p in PLATFORMS.values()) + r")\Z"
+POST_ID_PATTERN = r"\A(?:" + "|".join(f"(?:{p.post_id_pattern})" for p in PLATFORMS.values()) + r")\Z"
+
+
+def is_did(handle: str) -> bool:
+    """A Bluesky account named by its DID rather than its handle."""
+    return handle.startswith("did:")
+
+
+def may_be_same_author(known: str, claimed: str) -> bool:
+    """Whether a post known as `known`'s may be claimed for `claimed`: the same handle (in any case), or a
+    DID against a handle, which cannot be told apart as one account without asking Bluesky."""
+    return known.lower() == claimed.lower() or is_did(known) != is_did(claimed)
 
 
 def get_platform(code: str) -> Platform:
@@ -73,9 +149,12 @@ def get_platform(code: str) -> Platform:
 
 
 def normalize_handle(platform: str, handle: str) -> str:
+    spec = get_platform(platform)
     handle = (handle or "").strip().lstrip("@")
-    if not get_platform(platform).handle.match(handle):
-        raise PostURLError(f"'{handle}' is not a valid {get_platform(platform).label} handle.")
+    if handle.lower() in spec.reserved:
+        raise PostURLError(f"'{handle}' is an {spec.label} page, not a handle.")
+    if not spec.handle.match(handle):
+        raise PostURLError(f"'{handle}' is not a valid {spec.label} handle.")
     return handle
 
 
@@ -87,25 +166,50 @@ def validate_post_id(platform: str, post_id: str) -> str:
 
 
 def parse_post_url(url: str) -> PostRef:
-    """Return the post a URL names, or raise PostURLError saying what is wrong."""
-    raw = (url or "").strip()
-    if not raw:
-        raise PostURLError("Paste the link of a post, e.g. https://x.com/jack/status/20.")
-    if "://" not in raw:
-        raw = "https://" + raw
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https"):
-        raise PostURLError("Post links must start with http:// or https://.")
-    host = (parts.hostname or "").lower().removeprefix("www.")
+    """Return the post a pasted link names (surrounding whitespace ignored), or raise PostURLError saying
+    what is wrong."""
+    return match_post_url((url or "").strip())
+
+
+def match_post_url(text: str) -> PostRef:
+    """`text` exactly as POST_URL_PATTERN reads it: the post it names, or PostURLError saying what is wrong."""
     for platform in PLATFORMS.values():
-        if host in platform.hosts:
-            match = platform.path.match(parts.path)
-            if not match:
-                raise PostURLError(
-                    f"This {platform.label} link does not point at a single post. "
-                    f"Open the post and copy its link (it looks like {platform.canonical_url('name', '123' if platform.code == 'x' else 'abc123')})."
-                )
+        match = platform.url.match(text)
+        if match:
             handle, post_id = match["handle"], match["post_id"]
             return PostRef(platform.code, handle, post_id, platform.canonical_url(handle, post_id))
+    raise PostURLError(_why_not_a_post(text))
+
+
+def _why_not_a_post(text: str) -> str:
+    """What is wrong with a link that matches no platform's grammar, in words a person can act on."""
+    if not text:
+        return "Paste the link of a post, e.g. https://x.com/jack/status/20."
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return "A post link has no spaces, line breaks or control characters; paste the link alone."
+    try:
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "That is not a link. Paste the address of a post, e.g. https://x.com/jack/status/20."
+    if parts.scheme.lower() not in ("http", "https"):
+        return "Post links must start with http:// or https://."
+    site = host.removeprefix("www.")
+    for platform in PLATFORMS.values():
+        if site not in platform.hosts:
+            continue
+        if parts.netloc.lower().removeprefix("www.") != site:
+            return f"Give the {platform.label} link as the site shows it, without a user name or port."
+        first = parts.path.split("/")[1] if parts.path.count("/") > 1 else ""
+        if first.lower() in platform.reserved:
+            return (
+                f"{platform.label} links that start {site}/{first}/ do not say who wrote the post, and Merit rates "
+                f"posts by their author. Open the post and copy its link from the address bar or the Share menu "
+                f"(it looks like {platform.example})."
+            )
+        return (
+            f"This {platform.label} link does not point at a single post. "
+            f"Open the post and copy its link (it looks like {platform.example})."
+        )
     supported = ", ".join(sorted(h for p in PLATFORMS.values() for h in p.hosts))
-    raise PostURLError(f"'{host or raw}' is not a supported site. Supported: {supported}.")
+    return f"'{host or text}' is not a supported site. Supported: {supported}."

@@ -15,6 +15,7 @@ from .models import Author, Post, RateAssignment, Reason, Vote, VoteEvent
 from .platforms import (
     PostURLError,
     get_platform,
+    may_be_same_author,
     normalize_handle,
     parse_post_url,
     validate_post_id,
@@ -150,7 +151,8 @@ def post_register(
 ) -> Post:
     """Find or create the post a URL (or platform + post id + handle) names.
 
-    A claim that an existing post belongs to another author is refused, never re-attributed.
+    A claim that an existing post belongs to another author is refused, never re-attributed. (A Bluesky
+    link may name the author by DID where the post is known by handle, or the other way round: no conflict.)
     """
     try:
         if url:
@@ -175,7 +177,7 @@ def post_register(
             post = Post.objects.select_related("author").get(platform=platform, external_id=post_id)
         else:
             post = Post(pk=pk, platform=platform, external_id=post_id, author=author, url=canonical, first_seen=now)
-    if post.author.handle.lower() != handle.lower():
+    if not may_be_same_author(post.author.handle, handle):  # else the post keeps the author it has
         raise AuthorConflict(
             f"Post {post_id} is already registered as a post by @{post.author.handle}, not @{handle}. "
             "Check that you copied the right link."
@@ -201,7 +203,10 @@ def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str)
 
 
 def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = "", source: str = "web") -> Vote:
-    """Cast or change the voter's vote on a post, then schedule the author's refresh after commit."""
+    """Cast or change the voter's vote on a post, then schedule the author's refresh after commit.
+
+    The vote's `newly_created` says whether this call inserted it (not another request, however close in time).
+    """
     try:
         value = int(value)
     except (TypeError, ValueError):
@@ -217,6 +222,7 @@ def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = 
             _schedule_refresh(post.author_id)
     if vote is None:  # raised here, not inside the block, so a caller's own transaction stays usable
         raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
+    vote.newly_created = created
     return vote
 
 
