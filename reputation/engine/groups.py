@@ -316,8 +316,7 @@ def detect_groups(
     return group, pair // n_voters, pair % n_voters, block_info
 
 
-def induced_groups(voter: np.ndarray, apos: np.ndarray, up: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray,
-                   block_members=None, block_nodes=None):
+def induced_groups(voter: np.ndarray, apos: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, block_members=None):
     """Per vote: its voter's group *on that author*, as a component label (-1 = none), and its size.
 
     A group is the connected components of the verified pairs; on one author only the members
@@ -325,15 +324,14 @@ def induced_groups(voter: np.ndarray, apos: np.ndarray, up: np.ndarray, edge_u: 
     account that never votes on an author can link no one there: copycats who chain a target's
     honest supporters through their own histories (framing) leave the supporters apart on the
     target, and only supporters who co-vote beyond chance with each other share a voice.
-    A dense block of targets (groups._block_edges) links its members on the block's own
-    targets: `block_members` = [voter ids, block], `block_nodes` = [author position * 2 + up, block].
+    A dense block of targets (groups._block_edges) links its members on every author they vote
+    on: `block_members` = [voter ids, block].
     `edge_u`/`edge_v` are voter ids. Returns (label, size) per vote.
     """
     n = len(voter)
     label = np.full(n, -1, np.int64)
     size = np.zeros(n, np.int64)
     bm = block_members if block_members is not None and block_members.size else np.empty((2, 0), np.int64)
-    bn = block_nodes if block_nodes is not None and block_nodes.size else np.empty((2, 0), np.int64)
     members = np.union1d(np.union1d(edge_u, edge_v), bm[0])
     if not len(members) or not n:
         return label, size
@@ -356,14 +354,17 @@ def induced_groups(voter: np.ndarray, apos: np.ndarray, up: np.ndarray, edge_u: 
         nu.append(a.data.astype(np.int64) - 1)
         nv.append(b.data.astype(np.int64) - 1)
     extra = 0
-    if bm.shape[1] and bn.shape[1]:
-        # A member's vote on one of its block's targets joins the block's virtual node on that author.
-        v_s, a_s, t_s = voter[sel].astype(np.int64), apos[sel].astype(np.int64), apos[sel] * 2 + up[sel]
+    if bm.shape[1]:
+        # A block member's votes join the block's virtual node on each author.
+        v_s, a_s = voter[sel].astype(np.int64), apos[sel].astype(np.int64)
         mkey = np.unique(bm[0].astype(np.int64) * (int(bm[1].max()) + 1) + bm[1])
-        tkey = np.unique(bn[0].astype(np.int64) * (int(bn[1].max()) + 1) + bn[1])
-        blocks = np.unique(bn[1])
-        for b_id in blocks:  # blocks are few (one per campaign); each step is whole-array
-            in_b = np.isin(v_s * (int(bm[1].max()) + 1) + b_id, mkey) & np.isin(t_s * (int(bn[1].max()) + 1) + b_id, tkey)
+        for b_id in np.unique(bm[1]):  # blocks are few (one per campaign); each step is whole-array
+            # Every vote of a block's members joins the block on its author: a block's members strike
+            # its targets and more (a target whose node fell outside the block: under-threshold worst
+            # target +70 when only the block's own nodes counted). Honest voters who were first on the
+            # block's targets are not members (their time ranks: _member_ranks), so copycats cannot
+            # bring them in.
+            in_b = np.isin(v_s * (int(bm[1].max()) + 1) + b_id, mkey)
             if not in_b.any():
                 continue
             authors, virt = np.unique(a_s[in_b], return_inverse=True)

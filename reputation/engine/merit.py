@@ -342,13 +342,9 @@ class MeritEngine:
         return np.where(data.solicited_mask(), 1.0, ps), aged
 
     @staticmethod
-    def _induced(data: VoteData, a_ids: np.ndarray, apos: np.ndarray, links: GroupLinks):
+    def _induced(data: VoteData, apos: np.ndarray, links: GroupLinks):
         """Per vote (label, size) of its voter's group on that author (groups.induced_groups)."""
-        at = np.minimum(np.searchsorted(a_ids, links.target_author), max(len(a_ids) - 1, 0))
-        known = a_ids[at] == links.target_author if len(a_ids) else np.zeros(0, bool)
-        nodes = np.stack([at[known] * 2 + links.target_up[known], links.target_block[known]])
-        return induced_groups(data.voter, apos, (data.value > 0).astype(np.int64), links.edge_u, links.edge_v,
-                              np.stack([links.member, links.member_block]), nodes)
+        return induced_groups(data.voter, apos, links.edge_u, links.edge_v, np.stack([links.member, links.member_block]))
 
     def _weights(self, data: VoteData, cred: Credibility, now: float, explain: bool = False):
         """Each vote's weight, and the per-vote discounts by reason when `explain` (the scoring
@@ -382,7 +378,7 @@ class MeritEngine:
         whole = group  # the voter's whole group (sides, own members)
         if cred.links is not None:
             # On each author, only members who voted there, linked by pairs who both did.
-            label, size = self._memo(data, "induced", lambda: self._induced(data, a_ids, apos, cred.links))
+            label, size = self._memo(data, "induced", lambda: self._induced(data, apos, cred.links))
             group = np.where(label >= 0, size * GROUP_ID_STRIDE + label, -1)
         grouped = group >= 0
         any_group = bool(grouped.any())
