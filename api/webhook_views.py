@@ -18,6 +18,16 @@ from .models import Webhook, WebhookDelivery
 from .pagination import LinkHeaderMixin
 
 
+class NoStore:
+    """An app's own settings and log change under it: revalidate every time (ETags still give 304s)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.has_header("Cache-Control"):
+            response["Cache-Control"] = "private, no-cache"
+        return response
+
+
 class IsApiKey(BasePermission):
     message = "Webhooks belong to apps: send Authorization: Api-Key <key>."
 
@@ -85,9 +95,8 @@ def _own_webhook(request, pk: str) -> Webhook:
     return webhook
 
 
-class WebhookListView(BaseApiView):
+class WebhookListView(NoStore, BaseApiView):
     permission_classes = (IsApiKey,)
-    personal = True
 
     @extend_schema(operation_id="webhooks_list", responses=WebhookSerializer(many=True), summary="My app's webhooks")
     def get(self, request):
@@ -116,9 +125,8 @@ class WebhookListView(BaseApiView):
         return Response({**webhook_card(webhook), "secret": webhook.secret}, status=status.HTTP_201_CREATED)
 
 
-class WebhookDetailView(BaseApiView):
+class WebhookDetailView(NoStore, BaseApiView):
     permission_classes = (IsApiKey,)
-    personal = True
 
     @extend_schema(operation_id="webhook_detail", responses=WebhookSerializer, summary="One of my app's webhooks")
     def get(self, request, pk: str):
@@ -144,11 +152,10 @@ class DeliveryPage(LinkHeaderMixin, CursorPagination):
     ordering = "-id"
 
 
-class WebhookDeliveriesView(BaseListView):
+class WebhookDeliveriesView(NoStore, BaseListView):
     permission_classes = (IsApiKey,)
     serializer_class = DeliverySerializer
     pagination_class = DeliveryPage
-    personal = True
 
     def card(self, delivery):
         return delivery_card(delivery)

@@ -85,7 +85,8 @@ def test_an_app_registers_lists_reads_and_deletes_its_webhooks(alice):
     assert created.status_code == 201
     body = created.json()
     assert len(body["secret"]) == 64 and body["active"] is True and body["url"] == "http://127.0.0.1:9/hook"
-    assert [w["id"] for w in client.get("/api/v1/webhooks").json()] == [body["id"]]
+    listed = client.get("/api/v1/webhooks")
+    assert [w["id"] for w in listed.json()] == [body["id"]] and listed["Cache-Control"] == "private, no-cache"
     assert "secret" not in client.get(f"/api/v1/webhooks/{body['id']}").json()  # shown once
 
     _, other_app = _key("other")
