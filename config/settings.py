@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "api.middleware.DatabaseUnavailableMiddleware",  # a lost database is a 503 with Retry-After, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "ops.csp.CSPMiddleware",  # django-csp on pages, a fixed strict policy on the rest
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -107,3 +107,11 @@ def test_pages_htmx_and_the_api_docs_run_without_csp_violations(browser, live_se
     box = page.goto(base + "/a/x/writer/") and page.locator(".score-bar .score-band").bounding_box()
     track = page.locator(".score-bar .score-track").bounding_box()
     assert box and track and abs(box["x"] - (track["x"] + 0.51 * track["width"])) < 2
+
+
+def test_responses_that_are_not_pages_get_a_policy_that_allows_nothing():
+    from django.test import Client
+
+    for path in ("/api/v1/authors?handles=a", "/api/v1/schema/", "/healthz", "/metrics"):
+        assert Client().get(path)["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'", path
+    assert "script-src 'self'" in Client().get("/login/")["Content-Security-Policy"]
