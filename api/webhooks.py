@@ -201,13 +201,16 @@ def delivery_attempt(delivery_id: int) -> float | None:
             "Merit-Delivery": str(delivery.pk),
             SIGNATURE_HEADER: signature(webhook.secret, int(time.time()), body),
         })
+    # A finished delivery and its webhook's failure count change together (one transaction).
     if status is not None and 200 <= status < 300:
-        _finish(delivery, WebhookDelivery.State.DELIVERED, status, "")
-        Webhook.objects.filter(pk=webhook.pk).update(failed_deliveries=0)
+        with transaction.atomic():
+            _finish(delivery, WebhookDelivery.State.DELIVERED, status, "")
+            Webhook.objects.filter(pk=webhook.pk).update(failed_deliveries=0)
         return None
     if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-        _finish(delivery, WebhookDelivery.State.FAILED, status, error)
-        _count_failure(webhook)
+        with transaction.atomic():
+            _finish(delivery, WebhookDelivery.State.FAILED, status, error)
+            _count_failure(webhook)
         return None
     delay = backoff(delivery.attempts)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
@@ -231,13 +234,12 @@ def _finish(delivery: WebhookDelivery, state: str, status: int | None, error: st
 
 
 def _count_failure(webhook: Webhook) -> None:
-    with transaction.atomic():
-        Webhook.objects.filter(pk=webhook.pk).update(failed_deliveries=F("failed_deliveries") + 1)
-        disabled = Webhook.objects.filter(
-            pk=webhook.pk, active=True, failed_deliveries__gte=settings.WEBHOOK_DISABLE_AFTER
-        ).update(
-            active=False, disabled_at=timezone.now(),
-            disabled_reason=f"{settings.WEBHOOK_DISABLE_AFTER} deliveries in a row failed every attempt.",
-        )
+    Webhook.objects.filter(pk=webhook.pk).update(failed_deliveries=F("failed_deliveries") + 1)
+    disabled = Webhook.objects.filter(
+        pk=webhook.pk, active=True, failed_deliveries__gte=settings.WEBHOOK_DISABLE_AFTER
+    ).update(
+        active=False, disabled_at=timezone.now(),
+        disabled_reason=f"{settings.WEBHOOK_DISABLE_AFTER} deliveries in a row failed every attempt.",
+    )
     if disabled:
         log.warning("webhook %s disabled after %s failed deliveries", webhook.pk, settings.WEBHOOK_DISABLE_AFTER)
