@@ -338,7 +338,9 @@ class MeritEngine:
         surge is weighed in as it ages, whoever casts it). A solicited vote needs no record: its
         voter did not choose the post."""
         aged = trust.proven_ramp(np.asarray(age_secs) / DAY, self.proven_age_days)
-        ps = proven * aged * (data.created < changed) * (data.created < now - self.settle_days * DAY)
+        ps = proven * aged * (data.created < changed)
+        if self.settle_days > 0:  # (with no settling time a vote cast "now" must not hang on the clock)
+            ps = ps * (data.created < now - self.settle_days * DAY)
         return np.where(data.solicited_mask(), 1.0, ps), aged
 
     @staticmethod
