@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from ops.metrics import CACHE_HITS, CACHE_MISSES
+from config.ops.metrics import CACHE_HITS, CACHE_MISSES
 from reputation import changes
 from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
 from votes.models import Author, Post, Vote

@@ -26,8 +26,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework_api_key.models import APIKey
 
-from ops.metrics import THROTTLED
-from ops.net import client_ip
+from config.ops.metrics import THROTTLED
+from config.ops.net import client_ip
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WHO = {"anon": "anonymous client (per IP address)", "user": "user", "api_key": "API key", "votes": "user's votes"}

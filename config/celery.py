@@ -4,7 +4,7 @@ from celery import Celery, signals
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ops.celery_signals import use_django_logging
+from config.ops.celery_signals import use_django_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

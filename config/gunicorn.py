@@ -43,7 +43,7 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 
 # Prometheus (/metrics): each worker process counts for itself, so with several workers they write their
 # counters to files here and /metrics adds every worker's up (prometheus_client's multiprocess mode, read
-# by ops.metrics). Emptied at each start; set PROMETHEUS_MULTIPROC_DIR to put it elsewhere (a tmpfs).
+# by config.ops.metrics). Emptied at each start; set PROMETHEUS_MULTIPROC_DIR to put it elsewhere (a tmpfs).
 if workers > 1:
     _metrics_dir = Path(os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent.parent / "var" / "prometheus")

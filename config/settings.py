@@ -56,7 +56,7 @@ INSTALLED_APPS = [
     "votes",
     "reputation",
     "api",
-    "ops",
+    "config.ops",
 ]
 
 MIDDLEWARE = [
@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "api.middleware.DatabaseUnavailableMiddleware",  # a lost database is a 503 with Retry-After, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "ops.csp.CSPMiddleware",  # django-csp on pages, a fixed strict policy on the rest
+    "config.ops.csp.CSPMiddleware",  # django-csp on pages, a fixed strict policy on the rest
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,7 +192,7 @@ AUTHENTICATION_BACKENDS = ["votes.abuse.LoginLockoutBackend", "django.contrib.au
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15.0) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
-AXES_CLIENT_IP_CALLABLE = "ops.net.client_ip"  # NUM_PROXIES-aware, like the API's throttles
+AXES_CLIENT_IP_CALLABLE = "config.ops.net.client_ip"  # NUM_PROXIES-aware, like the API's throttles
 AXES_LOCKOUT_CALLABLE = "votes.views.locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
 # Sign-up attempts per address and per requested username (django-ratelimit, in the cache). A cache
@@ -353,9 +353,9 @@ LOGGING = {
     # rid= is the request's X-Request-ID ("-" outside requests), to join log lines with access logs and clients.
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s rid=%(request_id)s %(message)s"},
-        "json": {"()": "ops.logs.JsonFormatter"},
+        "json": {"()": "config.ops.logs.JsonFormatter"},
     },
-    "filters": {"request_id": {"()": "api.middleware.RequestIdFilter"}, "task": {"()": "ops.logs.TaskFilter"}},
+    "filters": {"request_id": {"()": "api.middleware.RequestIdFilter"}, "task": {"()": "config.ops.logs.TaskFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "task"]},
     },
@@ -363,12 +363,12 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Operations: /healthz, /readyz, /metrics (ops/), error reporting ---
+# --- Operations: /healthz, /readyz, /metrics (config/ops/), error reporting ---
 # /metrics answers loopback and these addresses or networks (comma-separated, e.g. 10.0.0.0/8) only.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    from ops.sentry import init as sentry_init
+    from config.ops.sentry import init as sentry_init
 
     sentry_init(
         SENTRY_DSN,

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("ops.urls")),  # /healthz, /readyz, /metrics
+    path("", include("config.ops.urls")),  # /healthz, /readyz, /metrics
     path("api/v1/", include("api.urls")),
     path("", include("api.urls_site")),
     path("", include("votes.urls")),

@@ -164,7 +164,7 @@ def test_json_log_lines_carry_the_request_id():
     import logging
 
     from api.middleware import RequestIdFilter
-    from ops.logs import JsonFormatter
+    from config.ops.logs import JsonFormatter
 
     lines = []
     handler = logging.Handler()  # configured like settings.LOGGING's console handler with LOG_FORMAT=json
@@ -236,7 +236,7 @@ def test_errors_go_to_sentry_with_the_request_id_when_a_dsn_is_set(monkeypatch):
     import sentry_sdk
 
     from api import views
-    from ops import sentry
+    from config.ops import sentry
 
     class Captured(sentry_sdk.transport.Transport):  # instead of sending anywhere
         envelopes: list = []

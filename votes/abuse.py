@@ -6,8 +6,8 @@ from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
-from ops.metrics import THROTTLED
-from ops.net import client_ip
+from config.ops.metrics import THROTTLED
+from config.ops.net import client_ip
 
 
 def signup_wait(request) -> int:

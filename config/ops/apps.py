@@ -4,7 +4,8 @@ from django.apps import AppConfig
 class OpsConfig(AppConfig):
     """What the operator sees: health checks, metrics, logs that carry request ids into tasks."""
 
-    name = "ops"
+    name = "config.ops"
+    label = "ops"  # the app (and its migrations) kept its label when it moved under config/
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
