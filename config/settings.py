@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, not a CDN
-    "django_filters",
     "django_celery_beat",
     "django_htmx",
     "axes",
