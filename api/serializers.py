@@ -158,7 +158,7 @@ class HistorySerializer(serializers.Serializer):
     points = HistoryPointSerializer(many=True)
 
 
-class PostSerializer(serializers.Serializer):
+class _PostFields(serializers.Serializer):
     platform = serializers.CharField()
     post_id = serializers.CharField()
     author = serializers.CharField()
@@ -166,6 +166,9 @@ class PostSerializer(serializers.Serializer):
     quality = serializers.FloatField(allow_null=True, help_text="0-100; null until scored.")
     upvotes = serializers.IntegerField()
     downvotes = serializers.IntegerField()
+
+
+class PostSerializer(_PostFields):
     my_vote = serializers.IntegerField(allow_null=True, help_text="1, -1, or null (no vote, or anonymous).")
 
 
@@ -183,14 +186,7 @@ class VoteSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class RateNextPostSerializer(serializers.Serializer):
-    platform = serializers.CharField()
-    post_id = serializers.CharField()
-    author = serializers.CharField()
-    url = serializers.URLField()
-    quality = serializers.FloatField(allow_null=True, help_text="0-100; null until scored.")
-    upvotes = serializers.IntegerField()
-    downvotes = serializers.IntegerField()
+class RateNextPostSerializer(_PostFields):
     expires_at = serializers.DateTimeField(help_text="A vote cast before this counts as solicited.")
 
 

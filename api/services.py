@@ -277,16 +277,7 @@ def post_card(platform: str, post_id: str) -> dict | None:
                 score = post.score
             except PostScore.DoesNotExist:
                 score = None
-            card = {
-                "id": post.pk,
-                "platform": post.platform,
-                "post_id": post.external_id,
-                "author": post.author.handle,
-                "url": post.url,
-                "quality": _round(score.quality) if score else None,
-                "upvotes": score.upvotes if score else 0,
-                "downvotes": score.downvotes if score else 0,
-            }
+            card = {"id": post.pk, **_post_fields(post, score)}
         cache.set(key, card, POST_TTL)
     return card or None
 
@@ -340,6 +331,11 @@ def rate_next_card(post: Post, expires_at) -> dict:
         score = post.score
     except PostScore.DoesNotExist:
         score = None
+    return {**_post_fields(post, score), "expires_at": expires_at.isoformat().replace("+00:00", "Z")}
+
+
+def _post_fields(post, score) -> dict:
+    """A post's public fields and its scores (None: not scored yet)."""
     return {
         "platform": post.platform,
         "post_id": post.external_id,
@@ -348,7 +344,6 @@ def rate_next_card(post: Post, expires_at) -> dict:
         "quality": _round(score.quality) if score else None,
         "upvotes": score.upvotes if score else 0,
         "downvotes": score.downvotes if score else 0,
-        "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
     }
 
 
