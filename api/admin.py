@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from .models import DeviceToken, Webhook, WebhookDelivery
 
@@ -32,6 +33,7 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # (Django 6.0's default)
     list_display = ("url", "api_key", "active", "failed_deliveries", "cursor", "created_at", "disabled_at")
     list_filter = ("active",)
     search_fields = ("url", "api_key__name")

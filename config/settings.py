@@ -138,7 +138,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6.0's default for URL form fields (the admin's URL fields warned)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from .models import Author, Post, RateAssignment, Vote, VoteEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # (Django 6.0's default)
+
     def has_add_permission(self, request) -> bool:
         return False
 
