@@ -6,15 +6,23 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browsers run worker test lint bench bench-api bench-import bench-refit check-deploy clean
+.PHONY: install lock browsers run worker test lint bench bench-api bench-import bench-refit check-deploy clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Installs exactly what requirements.lock pins, every file checked against its hash. The lock is made from
+# requirements.txt (the app) and requirements-dev.txt (tests, lint, bench): after changing either, `make lock`.
+$(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
+
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	    -o requirements.lock requirements-dev.txt
 
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
