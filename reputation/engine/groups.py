@@ -126,13 +126,10 @@ def _lead_shares(vpos, token, created, u, v, lag: float):
     return u_first, v_first
 
 
-def _asymmetric(u, v, u_first, v_first, lead_share: float):
-    """Split pairs into mutual ones (kept) and one-sided ones (leader, follower)."""
-    u_leads, v_leads = u_first >= lead_share, v_first >= lead_share
-    mutual = ~(u_leads | v_leads)
-    leader = np.where(u_leads, u, v)[~mutual]
-    follower = np.where(u_leads, v, u)[~mutual]
-    return u[mutual], v[mutual], leader, follower
+def _mutual(u, v, u_first, v_first, lead_share: float):
+    """The pairs in which neither voted first on `lead_share` of what they share (one-sided pairs link no one)."""
+    mutual = (u_first < lead_share) & (v_first < lead_share)
+    return u[mutual], v[mutual]
 
 
 def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hits, hit_share, n_hash, rows,
@@ -180,7 +177,7 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
         keep = timing(block, pb, pv) >= early_rank
         pb, pv = pb[keep], pv[keep]
     same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
-    return pv[:-1][same], pv[1:][same], (pb, pv, block)
+    return pv[:-1][same], pv[1:][same], (pb, pv)
 
 
 def _member_ranks(vpos, node_of, created):
@@ -233,7 +230,8 @@ def detect_groups(
     return_edges: bool = False,
 ):
     """Group id per voter position (-1 = none); with `return_edges`, also the verified pairs inside
-    the kept groups (voter positions, lo < hi). Votes must be sorted by vpos.
+    the kept groups (voter positions, lo < hi) and the block members ([position, block] rows).
+    Votes must be sorted by vpos.
 
     With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
     on at least `lead_share` of what they share: the later one may copy the earlier, not the
@@ -264,7 +262,7 @@ def detect_groups(
         u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
         u, v = _verify(X, k, u, v, threshold, min_co, collide)
         if created is not None:
-            u, v, _lead, _follow = _asymmetric(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
+            u, v = _mutual(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
         us.append(u)
         vs.append(v)
     node_tokens = _uniq(tt)  # (author, direction) tokens in node order of X's columns
@@ -285,11 +283,11 @@ def detect_groups(
         us.append(u)
         vs.append(v)
     # Pair edges (levels 0, 1) go to the induced groups as they are; block edges are a chain through
-    # a block's members, so a block is passed on as (member, block) and (target node, block).
+    # a block's members, so a block is passed on as its (member, block) rows.
     n_pair = sum(len(x) for x in us[:2])
     u, v = np.concatenate(us), np.concatenate(vs)
     group = np.full(n_voters, -1, np.int64)
-    no_blocks = (np.empty(0, np.int64),) * 3
+    no_blocks = np.empty((2, 0), np.int64)
     if not len(u):
         return (group, u, v, no_blocks) if return_edges else group
     G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_voters, n_voters))
@@ -306,14 +304,12 @@ def detect_groups(
     ok = keep[pu] & keep[pv_] & (pu != pv_)
     lo, hi = np.minimum(pu[ok], pv_[ok]), np.maximum(pu[ok], pv_[ok])
     pair = _uniq(lo.astype(np.int64) * n_voters + hi)
-    block_info = no_blocks
+    members = no_blocks
     if blocks is not None:
-        bb, bv, node_block = blocks
+        bb, bv = blocks
         kb = keep[bv]
-        nodes = np.flatnonzero(node_block >= 0)
-        # (member voter position, block id), (target token = author * 2 + up, block id)
-        block_info = (np.stack([bv[kb], bb[kb]]), np.stack([node_tokens[nodes], node_block[nodes]]), None)
-    return group, pair // n_voters, pair % n_voters, block_info
+        members = np.stack([bv[kb], bb[kb]])  # (member voter position, block id)
+    return group, pair // n_voters, pair % n_voters, members
 
 
 def induced_groups(voter: np.ndarray, apos: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, block_members=None):

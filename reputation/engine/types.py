@@ -70,26 +70,22 @@ class VoteData:
 class GroupLinks:
     """The links inside the detected groups, so each author sees only the group its own voters form.
 
-    Verified pairs (voter ids), and dense blocks of targets: their members (voter ids) and their
-    targets ((author id, up) nodes), each with its block id. See groups.induced_groups.
+    Verified pairs (voter ids), and the members of dense blocks of targets (voter ids) with their
+    block id. See groups.induced_groups.
     """
 
     edge_u: np.ndarray = field(default_factory=_ints)
     edge_v: np.ndarray = field(default_factory=_ints)
     member: np.ndarray = field(default_factory=_ints)
     member_block: np.ndarray = field(default_factory=_ints)
-    target_author: np.ndarray = field(default_factory=_ints)
-    target_up: np.ndarray = field(default_factory=_ints)
-    target_block: np.ndarray = field(default_factory=_ints)
 
-    ARRAYS = ("edge_u", "edge_v", "member", "member_block", "target_author", "target_up", "target_block")
+    ARRAYS = ("edge_u", "edge_v", "member", "member_block")
 
     def among(self, voters: np.ndarray) -> GroupLinks:
         """Only the links that touch `voters` (what one author's refresh needs)."""
         pair = np.isin(self.edge_u, voters) & np.isin(self.edge_v, voters)
         mem = np.isin(self.member, voters)
-        return GroupLinks(self.edge_u[pair], self.edge_v[pair], self.member[mem], self.member_block[mem],
-                          self.target_author, self.target_up, self.target_block)
+        return GroupLinks(self.edge_u[pair], self.edge_v[pair], self.member[mem], self.member_block[mem])
 
 
 @dataclass
