@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Avg, BigIntegerField, Count
+from django.db.models import Avg, BigIntegerField, Count, F
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.template.response import TemplateResponse
@@ -137,15 +137,21 @@ class DetectedGroupAdmin(ReadOnlyAdmin):
             .order_by("-members", "group_id")[:GROUPS_SHOWN]
         )
         members_url = reverse("admin:reputation_votercredibility_changelist")
+        # Votes per (group, author) for every shown group in one query (was one query per group).
+        per_author: dict[int, list[dict]] = {}
+        rows = (
+            Vote.objects.filter(voter__credibility__flags__group__in=[g["group_id"] for g in groups])
+            .annotate(group_id=Cast(F("voter__credibility__flags__group"), BigIntegerField()))
+            .values("group_id", "author_id", "author__platform", "author__handle")
+            .annotate(votes=Count("pk"))
+            .order_by("group_id", "-votes", "author_id")
+        )
+        for row in rows:
+            per_author.setdefault(row.pop("group_id"), []).append(row)
         for group in groups:
             group["size"] = group["group_id"] // GROUP_ID_STRIDE or group["members"]
             group["members_url"] = f"{members_url}?group={group['group_id']}"
-            group["authors"] = list(
-                Vote.objects.filter(voter__credibility__flags__group=group["group_id"])
-                .values("author_id", "author__platform", "author__handle")
-                .annotate(votes=Count("pk"))
-                .order_by("-votes", "author_id")[:3]
-            )
+            group["authors"] = per_author.get(group["group_id"], [])[:3]
             for author in group["authors"]:
                 author["votes_url"] = _votes_on(author["author_id"])
         context = {
