@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
+from config.ops.site_url import site_url
 from votes.services import AuthorConflict, InvalidInput, SelfVote, VoteError
 
 from .parsers import PayloadTooLarge
@@ -61,7 +61,7 @@ class ProblemJSONRenderer(JSONRenderer):
 
 
 def problem_type(slug: str) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/api/v1/problems/{slug}"
+    return f"{site_url()}/api/v1/problems/{slug}"
 
 
 def problem_body(*, status_code: int, detail: str, instance: str, slug: str | None = None, **extra) -> dict:

@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from config.ops.metrics import CACHE_HITS, CACHE_MISSES
+from config.ops.site_url import site_url
 from reputation import changes
 from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
 from votes.models import Author, Post, Vote
@@ -86,8 +87,19 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def author_page_url(platform: str, handle: str) -> str:
-    return settings.SITE_URL.rstrip("/") + settings.API_AUTHOR_PAGE_PATH.format(platform=platform, handle=handle)
+def author_page_url(platform: str, handle: str, *, relative: bool = False) -> str:
+    """The author's page on the site; `relative` for cached cards, which absolute_urls() completes per request."""
+    path = settings.API_AUTHOR_PAGE_PATH.format(platform=platform, handle=handle)
+    return path if relative or not path.startswith("/") else site_url() + path
+
+
+def absolute_urls(text: str) -> str:
+    """Cached card JSON with its site-relative `url`s made absolute for this request's address.
+
+    Cards are cached once for every reader, whatever host or port they came in on, so the cache holds
+    the path. The only unescaped `"url":"/` in a card's compact JSON is its own member.
+    """
+    return text.replace('"url":"/', f'"url":"{site_url()}/')
 
 
 def solicited_share(author: Author, rep: AuthorReputation, counted: int | None = None) -> float:
@@ -109,17 +121,20 @@ def solicited_share(author: Author, rep: AuthorReputation, counted: int | None =
     return round(min(max(solicited / total, 0.0), 1.0), 3) if total > 0 else 0.0
 
 
-def author_card(author: Author, rep: AuthorReputation | None, solicited_votes: int | None = None) -> dict:
+def author_card(
+    author: Author, rep: AuthorReputation | None, solicited_votes: int | None = None, *, relative: bool = False
+) -> dict:
     """The public <Author> object of the API contract.
 
-    `solicited_votes` is the solicited_votes_fallback annotation where the query carried it.
+    `solicited_votes` is the solicited_votes_fallback annotation where the query carried it; `relative`
+    leaves `url` a path (for the cache, see absolute_urls).
     """
     if rep is None:  # registered, never scored yet: the model's defaults
         rep = AuthorReputation(author=author)
     return {
         "platform": author.platform,
         "handle": author.handle,
-        "url": author_page_url(author.platform, author.handle),
+        "url": author_page_url(author.platform, author.handle, relative=relative),
         "score": _round(rep.score),
         "low": _round(rep.low),
         "high": _round(rep.high),
@@ -160,7 +175,8 @@ def card_json(card: dict | None) -> str:
 
 
 def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
-    """Encoded cards keyed by handle, in the order asked ("null" for unknown handles).
+    """Encoded cards keyed by handle, in the order asked ("null" for unknown handles), `url`s site-relative
+    (absolute_urls() completes them).
 
     `handles` are lower-cased and distinct (as the serializers leave them). Per-process cache first, then
     one Redis round trip, then at most one query for the rest.
@@ -183,7 +199,7 @@ def authors_lookup_json(platform: str, handles: list[str]) -> dict[str, str]:
     if missing:
         _CARD_MISSES.inc(len(missing))
         known = {
-            a.handle.lower(): card_json(author_card(a, _rep_of(a), a.solicited_votes))
+            a.handle.lower(): card_json(author_card(a, _rep_of(a), a.solicited_votes, relative=True))
             for a in Author.objects.with_handles(platform, missing)
             .select_related("reputation")
             .annotate(solicited_votes=solicited_votes_fallback())
@@ -251,7 +267,7 @@ def batch_json(platform: str, handles: list[str]) -> str:
         results = ",".join(f"{json.dumps(h, ensure_ascii=False)}:{text}" for h, text in cards.items())
     else:
         results = ",".join([f'"{h}":{text}' for h, text in cards.items()])
-    return f'{{"platform":{json.dumps(platform)},"results":{{{results}}}}}'
+    return absolute_urls(f'{{"platform":{json.dumps(platform)},"results":{{{results}}}}}')
 
 
 def author_history(author: Author, days: int) -> list[dict]:

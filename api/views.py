@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import Http404, JsonResponse
@@ -14,6 +13,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from config.ops.site_url import site_url
 from votes import rate_next
 from votes import services as vote_services
 from votes.models import Author, Post, Vote
@@ -108,7 +108,7 @@ class AuthorDetailView(BaseApiView):
         card = services.authors_lookup_json(_platform_or_404(platform), [handle])[handle]
         if card == "null":
             raise Http404
-        return RawJSONResponse(card)
+        return RawJSONResponse(services.absolute_urls(card))
 
 
 class AuthorHistoryView(BaseApiView):
@@ -279,7 +279,7 @@ class RateNextView(BaseApiView):
         results = [
             services.rate_next_card(posts[a.post_id], rate_next.expires_at(a)) for a in picks if a.post_id in posts
         ]
-        page_url = settings.SITE_URL.rstrip("/") + reverse("rate-next")
+        page_url = site_url(request) + reverse("rate-next")
         return Response({"about": RATE_NEXT_ABOUT, "page_url": page_url, "results": results})
 
 

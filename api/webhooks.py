@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from config.ops.site_url import site_url
 from reputation.changes import changes_head
 
 from .models import Webhook, WebhookDelivery
@@ -133,7 +134,7 @@ def webhooks_dispatch() -> int:
 
 
 def _payload(delivery: WebhookDelivery, since: int, until: int) -> dict:
-    base = settings.SITE_URL.rstrip("/")
+    base = site_url()  # SITE_URL: a worker has no request to take the address from
     return {
         "id": str(delivery.pk),
         "type": EVENT,

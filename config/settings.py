@@ -31,7 +31,9 @@ if not SECRET_KEY or (not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Unset: absolute links come from the request (config/ops/site_url.py). Set it behind a proxy that rewrites
+# the Host, and for links built outside a request (webhook payloads).
+SITE_URL = env.str("SITE_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestIdMiddleware",
+    "config.ops.site_url.SiteURLMiddleware",  # absolute links name the address the request came in on
     "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "api.middleware.DatabaseUnavailableMiddleware",  # a lost database is a 503 with Retry-After, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
