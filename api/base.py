@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, HttpResponseNotModified
@@ -47,7 +48,24 @@ class JSONFirstNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
-class ApiViewMixin:
+if TYPE_CHECKING:  # the mixins below extend DRF views: typed as such, plain classes at run time
+    ViewMixinBase = APIView
+else:
+    ViewMixinBase = object
+
+
+class QuotaThrottled(exceptions.Throttled):
+    """A 429 that says which quota ran out (api.problems puts it in the detail)."""
+
+    quota_detail: str | None = None
+
+
+class NotModified(HttpResponseNotModified):
+    # True when the client held this very answer: only then is the 304 free.
+    revalidated = False
+
+
+class ApiViewMixin(ViewMixinBase):
     content_negotiation_class = JSONFirstNegotiation
     renderer_classes = (renderers.JSONRenderer,)
     # Public data: shared caches may keep it unless the answer is personal.
@@ -57,13 +75,13 @@ class ApiViewMixin:
         drf_request = super().initialize_request(request, *args, **kwargs)
         if "HTTP_AUTHORIZATION" not in request.META:
             # No credentials: anonymous without asking each authenticator (the hot path of public reads).
-            drf_request._authenticator = None
+            drf_request._authenticator = None  # type: ignore[attr-defined]  # private to DRF, not in its stubs
             drf_request.user, drf_request.auth = AnonymousUser(), None
         return drf_request
 
     def throttled(self, request, wait):
         windows = [w for w in getattr(request, "rate_windows", []) if w.count > w.limit]
-        exc = exceptions.Throttled(wait)
+        exc = QuotaThrottled(wait)
         if windows:
             exc.quota_detail = describe(windows[0])
         raise exc
@@ -97,7 +115,7 @@ class ApiViewMixin:
             cache_control = f"private, max-age={PUBLIC_MAX_AGE}"
         if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
         if etag_matches(if_none_match, etag):
-            not_modified = HttpResponseNotModified()
+            not_modified = NotModified()
             not_modified["Vary"] = response["Vary"]
             # Free only for a client that holds this very answer: "*" would make a free existence check.
             not_modified.revalidated = if_none_match.strip() != "*"
@@ -119,4 +137,5 @@ class BaseListView(ApiViewMixin, GenericAPIView):
 
     def list_response(self, queryset):
         page = self.paginate_queryset(queryset)
+        assert page is not None, "a list view has a pagination_class"
         return self.get_paginated_response([self.card(row) for row in page])

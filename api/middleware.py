@@ -47,6 +47,7 @@ class DatabaseUnavailableMiddleware:
         if not is_database_unavailable(exception):
             return None
         logging.getLogger("api").warning("database unavailable on %s: %s", request.path, exception)
+        response: HttpResponse
         if request.path.startswith("/api/"):
             body = problem_body(
                 status_code=503, detail="The database is unavailable for a moment; retry shortly.",
@@ -89,5 +90,5 @@ def install_log_record_factory() -> None:
         record.request_id = request_id_var.get()
         return record
 
-    factory._merit_request_id = True
+    factory._merit_request_id = True  # type: ignore[attr-defined]  # a marker: installed once per process
     logging.setLogRecordFactory(factory)

@@ -5,14 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import TYPE_CHECKING
 
 from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.utils.urls import replace_query_param
 
 from reputation import leaderboard
 
 
-class LinkHeaderMixin:
+if TYPE_CHECKING:  # both mixins go in front of a CursorPagination: typed as one, plain classes at run time
+    PaginationMixinBase = CursorPagination
+else:
+    PaginationMixinBase = object
+
+
+class LinkHeaderMixin(PaginationMixinBase):
     """Every paged answer also says where its neighbours are: `Link: <url>; rel="next", <url>; rel="prev"`."""
 
     def get_paginated_response(self, data):
@@ -27,7 +35,7 @@ class LinkHeaderMixin:
 _RANK_CURSOR = re.compile(r"r(\d{1,18})\.(\d{1,9})")
 
 
-class RankedPaginationMixin:
+class RankedPaginationMixin(PaginationMixinBase):
     """Pages through one frozen leaderboard ranking by position (reputation.leaderboard).
 
     The cursor names the ranking and an offset in it, so later refits cannot shift a reader's place;
@@ -35,8 +43,12 @@ class RankedPaginationMixin:
     of a CursorPagination for its page-size rules and its documented parameters and shape.
     """
 
+    page_size: int  # never None here: the Page this is mixed into has a default
+
     def paginate_queryset(self, queryset, request, view=None):
-        self.request, self.page_size = request, self.get_page_size(request)
+        page_size = self.get_page_size(request)
+        assert page_size is not None, "mixed into a Page, which has a default page size"
+        self.request, self.page_size = request, page_size
         ranking, self.offset = self._decode(request.query_params.get(self.cursor_query_param))
         if ranking is None:
             ranking = leaderboard.ranking_current()

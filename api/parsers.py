@@ -43,7 +43,7 @@ class JSONParser(parsers.JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge()
-        encoding = parsers.get_encoding(parser_context)
+        encoding = parsers.get_encoding(parser_context)  # type: ignore[attr-defined]  # DRF 3.18 has it; its stubs lag
         try:
             data = json.loads(body.decode(encoding), parse_constant=json.strict_constant if self.strict else None)
         except RecursionError:

@@ -143,15 +143,17 @@ def exception_handler(exc, context):
         body = problem_body(status_code=500, detail="The server failed to answer this request.", instance=instance)
         return Response(body, status=500, content_type=PROBLEM_JSON)
 
-    extra = {}
+    extra: dict[str, object] = {}
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         extra["errors"] = errors
         detail = "; ".join(f"{e['pointer'].lstrip('#/') or 'request'}: {e['detail']}" for e in errors)
     else:
         detail = str(exc.detail)
-    if isinstance(exc, (exceptions.Throttled, DatabaseUnavailable)) and exc.wait is not None:
-        retry_after = max(1, int(exc.wait + 0.999))
+    # Throttled sets .wait in __init__; its stubs do not declare it.
+    wait: float | None = getattr(exc, "wait", None) if isinstance(exc, (exceptions.Throttled, DatabaseUnavailable)) else None
+    if wait is not None:
+        retry_after = max(1, int(wait + 0.999))
         headers["Retry-After"] = str(retry_after)
         extra["retry_after"] = retry_after
         detail = getattr(exc, "quota_detail", None) or detail

@@ -50,7 +50,9 @@ class LocalCache:
     """
 
     def __init__(self, ttl: float, max_entries: int = 20000):
-        self.ttl, self.max_entries, self.data = ttl, max_entries, {}
+        self.ttl, self.max_entries = ttl, max_entries
+        # platform -> handle -> (monotonic expiry, card JSON)
+        self.data: dict[str, dict[str, tuple[float, str]]] = {}
 
     def get_many(self, platform: str, handles) -> dict[str, str]:
         now, found = time.monotonic(), {}

@@ -19,6 +19,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.core.cache import cache
 from knox.models import AuthToken
@@ -160,7 +161,8 @@ def _counter_decr(key: str) -> None:
 
 
 def hit(scope: str, ident: str) -> Window:
-    limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
+    # The stubs type the rates as numbers; DRF's setting holds strings such as "100/min".
+    limit, period = parse_rate(cast(str, api_settings.DEFAULT_THROTTLE_RATES[scope]))
     start = int(time.time() // period * period)
     key = f"api:rl:{scope}:{ident}:{start}"
     count = local_counts.hit(key, limit, period + 1)

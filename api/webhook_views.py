@@ -13,12 +13,12 @@ from rest_framework.response import Response
 from rest_framework_api_key.models import APIKey
 
 from . import webhooks
-from .base import BaseApiView, BaseListView
+from .base import BaseApiView, BaseListView, ViewMixinBase
 from .models import Webhook, WebhookDelivery
 from .pagination import LinkHeaderMixin
 
 
-class NoStore:
+class NoStore(ViewMixinBase):
     """An app's own settings and log change under it: revalidate every time (ETags still give 304s)."""
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -14,6 +14,7 @@ at once, and the dispatch re-queues deliveries whose task was lost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -122,7 +123,7 @@ def webhooks_dispatch() -> int:
             )
             delivery.payload = _payload(delivery, since, head)
             delivery.save(update_fields=["payload"])
-            transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+            transaction.on_commit(functools.partial(_enqueue, delivery.pk))
         created += 1
     lost = WebhookDelivery.objects.filter(
         state=WebhookDelivery.State.PENDING,

@@ -8,11 +8,21 @@ a crash between a refit's write and its record is caught up by the next call.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from .models import AuthorChange, ChangeSequence
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Solicited(TypedDict):
+        solicited_votes: int | None  # votes.selectors.solicited_votes_fallback
+
+
 
 # The figures a client sees on a card, at the card's precision; the same SQL on PostgreSQL and SQLite.
 FINGERPRINT_SQL = (
@@ -60,14 +70,16 @@ def changes_head() -> int:
     return ChangeSequence.objects.values_list("value", flat=True).filter(id=1).first() or 0
 
 
-def changes_since(since: int, *, limit: int, platform: str | None = None) -> list[AuthorChange]:
+def changes_since(
+    since: int, *, limit: int, platform: str | None = None
+) -> list[WithAnnotations[AuthorChange, _Solicited]]:
     """Up to `limit` changes after `since`, oldest first, with each author and reputation loaded."""
     from votes.selectors import solicited_votes_fallback
 
     rows = AuthorChange.objects.filter(seq__gt=since).order_by("seq")
     if platform:
         rows = rows.filter(author__platform=platform)
-    rows = rows.select_related("author", "author__reputation").annotate(
+    annotated = rows.select_related("author", "author__reputation").annotate(
         solicited_votes=solicited_votes_fallback("author_id", "author__reputation__explanation")
     )
-    return list(rows[:limit])
+    return list(annotated[:limit])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
@@ -14,6 +15,26 @@ from django.utils import timezone
 from reputation.models import AuthorReputation, ReputationSnapshot, Status
 
 from .models import Author, Post, Vote
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from reputation.models import PostScore
+
+    class _PostCard(TypedDict):  # what decorate_posts attaches for the card templates
+        my_vote: Vote | None
+        quality: PostScore | None
+        rep: AuthorReputation | None
+        is_own: bool
+
+    class _AuthorPage(TypedDict):
+        rep: AuthorReputation | None
+
+    class _Ranked(TypedDict):
+        rank: int
+
+    PostCard = WithAnnotations[Post, _PostCard]
+    AuthorPage = WithAnnotations[Author, _AuthorPage]
 
 FEED_PAGE_SIZE = 20
 LEADERBOARD_PAGE_SIZE = 25
@@ -32,17 +53,18 @@ def _posts() -> QuerySet[Post]:
     return Post.objects.select_related("author", "author__reputation", "score")
 
 
-def decorate_posts(posts: list[Post], user) -> list[Post]:
+def decorate_posts(posts: list[Post], user) -> list[PostCard]:
     """Attach what a post card shows: the viewer's vote, the post's quality, the author's reputation."""
     mine: dict[int, Vote] = {}
     if user.is_authenticated and posts:
         mine = {v.post_id: v for v in Vote.objects.filter(voter=user, post__in=[p.pk for p in posts])}
-    for post in posts:
+    cards = cast("list[PostCard]", posts)
+    for post in cards:
         post.my_vote = mine.get(post.pk)
         post.quality = _related(post, "score")
         post.rep = _related(post.author, "reputation")
         post.is_own = user.is_authenticated and post.author.owner_id == user.pk
-    return posts
+    return cards
 
 
 def feed_page(*, user, page_number, unrated_only: bool = False) -> Page:
@@ -54,25 +76,24 @@ def feed_page(*, user, page_number, unrated_only: bool = False) -> Page:
     return page
 
 
-def post_get(*, pk: int, user) -> Post:
+def post_get(*, pk: int, user) -> PostCard:
     return decorate_posts([_posts().get(pk=pk)], user)[0]
 
 
-def posts_in_order(*, ids: list[int], user) -> list[Post]:
+def posts_in_order(*, ids: list[int], user) -> list[PostCard]:
     """The posts with these ids, in that order, decorated for their cards (the "Rate next" page)."""
     found = _posts().in_bulk(ids)
     return decorate_posts([found[pk] for pk in ids if pk in found], user)
 
 
-def author_get(*, platform: str, handle: str) -> Author:
-    author = Author.objects.select_related("reputation", "owner").filter(platform=platform).with_handles(
-        platform, [handle]
-    ).get()
+def author_get(*, platform: str, handle: str) -> AuthorPage:
+    author = cast("AuthorPage", Author.objects.select_related("reputation", "owner").filter(platform=platform)
+                  .with_handles(platform, [handle]).get())
     author.rep = _related(author, "reputation")
     return author
 
 
-def author_posts(*, author: Author, user, limit: int = 20) -> list[Post]:
+def author_posts(*, author: Author, user, limit: int = 20) -> list[PostCard]:
     return decorate_posts(list(_posts().filter(author=author).order_by("-first_seen", "-pk")[:limit]), user)
 
 
@@ -88,7 +109,7 @@ class HistoryPoint:
 
 def author_history(*, author: Author, days: int = 180) -> list[HistoryPoint]:
     """Daily snapshots, with today's point taken from the live reputation (refreshed after each vote)."""
-    since = timezone.now().date() - timezone.timedelta(days=days)
+    since = timezone.now().date() - timedelta(days=days)
     points = [
         HistoryPoint(s.day, s.score, s.low, s.high, s.votes, s.note)
         for s in ReputationSnapshot.objects.filter(author=author, day__gte=since).order_by("day")
@@ -111,7 +132,8 @@ def leaderboard_page(*, page_number, platform: str | None = None) -> Page:
     if platform:
         reps = reps.filter(author__platform=platform)
     page = Paginator(reps, LEADERBOARD_PAGE_SIZE).get_page(page_number)
-    for rank, rep in enumerate(page.object_list, start=page.start_index()):
+    ranked = cast("list[WithAnnotations[AuthorReputation, _Ranked]]", page.object_list)
+    for rank, rep in enumerate(ranked, start=page.start_index()):
         rep.rank = rank
     return page
 

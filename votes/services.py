@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, TypedDict, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -21,6 +22,14 @@ from .platforms import (
     validate_post_id,
 )
 from .signals import announce_authors_changed
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Cast(TypedDict):
+        newly_created: bool  # this call inserted the vote
+
+    CastVote = WithAnnotations[Vote, _Cast]
 
 
 class VoteError(Exception):
@@ -71,18 +80,29 @@ def _insert_row(
         return cur.fetchone()
 
 
+def _column_field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{model.__name__}.{name} is not a column"
+    return field
+
+
+def _quoted_column(field: models.Field | None) -> str:
+    assert field is not None and field.column is not None  # both set on an installed model's fields
+    return connection.ops.quote_name(field.column)
+
+
 @functools.cache
 def _insert_statement(
     model: type[models.Model], names: tuple[str, ...], if_absent: bool, unless: str | None,
     computed: tuple[str, str] | None = None,
 ) -> tuple[str, list]:
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in names]
-    columns = [quote(f.column) for f in fields]
+    fields = [_column_field(model, name) for name in names]
+    columns = [_quoted_column(f) for f in fields]
     placeholders = ["%s"] * len(fields)
-    returning = [quote(model._meta.pk.column)]
+    returning = [_quoted_column(model._meta.pk)]
     if computed:
-        column = quote(model._meta.get_field(computed[0]).column)
+        column = _quoted_column(_column_field(model, computed[0]))
         columns.append(column)
         placeholders.append(f"({computed[1]})")
         returning.append(column)
@@ -141,7 +161,10 @@ def author_get_or_create(*, platform: str, handle: str) -> Author:
     now = timezone.now()
     pk = _insert(Author, if_absent=True, platform=platform, handle=handle, first_seen=now)
     if pk is None:  # created concurrently
-        return _author_by_handle(platform, handle)
+        author = _author_by_handle(platform, handle)
+        if author is None:  # inserted and then deleted by others in between
+            raise VoteError("Your vote collided with another request; please try again.")
+        return author
     announce_authors_changed([pk])  # readers may hold "no such author"
     return Author(pk=pk, platform=platform, handle=handle, first_seen=now)
 
@@ -160,6 +183,7 @@ def post_register(
             platform, handle, post_id, canonical = ref.platform, ref.handle, ref.post_id, ref.url
         else:
             spec = get_platform(platform or "")
+            platform = spec.code
             handle = normalize_handle(spec.code, handle or "")
             post_id = validate_post_id(spec.code, post_id or "")
             canonical = spec.canonical_url(handle, post_id)
@@ -193,7 +217,7 @@ def _owns(user_id: int, author_id: int) -> bool:
     return _fetch_one(_OWNED_BY, [author_id, user_id]) is not None
 
 
-def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str) -> None:
+def _validate_vote(voter: User, post: Post, value: int, reason: str) -> None:
     if value not in (Vote.UP, Vote.DOWN):
         raise InvalidInput(f"A vote is 1 (good post) or -1 (poor post), not {value!r}.")
     if reason and reason not in Reason.values:
@@ -202,7 +226,7 @@ def _validate_vote(voter: AbstractBaseUser, post: Post, value: int, reason: str)
         raise InvalidInput("A reason can only be given with a downvote.")
 
 
-def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = "", source: str = "web") -> Vote:
+def vote_cast(*, voter: User, post: Post, value: int, reason: str = "", source: str = "web") -> CastVote:
     """Cast or change the voter's vote on a post, then schedule the author's refresh after commit.
 
     The vote's `newly_created` says whether this call inserted it (not another request, however close in time).
@@ -222,8 +246,9 @@ def vote_cast(*, voter: AbstractBaseUser, post: Post, value: int, reason: str = 
             _schedule_refresh(post.author_id)
     if vote is None:  # raised here, not inside the block, so a caller's own transaction stays usable
         raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
-    vote.newly_created = created
-    return vote
+    cast_vote = cast("CastVote", vote)
+    cast_vote.newly_created = created
+    return cast_vote
 
 
 def _record(vote: Vote, created: bool, *, value: int, reason: str, source: str, at) -> bool:
@@ -271,7 +296,7 @@ def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vo
     raise VoteError("Your vote collided with another request; please try again.")
 
 
-def vote_retract(*, voter: AbstractBaseUser, post: Post, source: str = "web") -> bool:
+def vote_retract(*, voter: User, post: Post, source: str = "web") -> bool:
     """Remove the voter's vote on a post; returns False if there was none."""
     now = timezone.now()
     with transaction.atomic():
@@ -301,7 +326,7 @@ def _schedule_refresh(author_id: int) -> None:
         transaction.on_commit(lambda: refresh_enqueue(author_id), robust=True)
 
 
-def author_link(*, user: AbstractBaseUser, platform: str, handle: str) -> Author:
+def author_link(*, user: User, platform: str, handle: str) -> Author:
     """Declare a handle as the user's own; from then on they cannot vote on its posts."""
     try:
         author = author_get_or_create(platform=platform, handle=handle)

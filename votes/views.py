@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from . import abuse, selectors, services
 from . import rate_next as rate_next_service
@@ -35,6 +36,12 @@ def _status_for(exc: services.VoteError) -> int:
     return ERROR_STATUS.get(exc.code, 400)
 
 
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it (the typing its docs recommend)."""
+
+    htmx: HtmxDetails
+
+
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if candidate and url_has_allowed_host_and_scheme(
@@ -44,7 +51,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _login_redirect(request: HttpRequest, next_url: str) -> HttpResponse:
+def _login_redirect(request: HtmxHttpRequest, next_url: str) -> HttpResponse:
     login_url = f"{reverse('login')}?{urlencode({'next': next_url})}"
     if request.htmx:
         return HttpResponseClientRedirect(login_url)
@@ -63,7 +70,7 @@ def feed(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def rate(request: HttpRequest) -> HttpResponse:
+def rate(request: HtmxHttpRequest) -> HttpResponse:
     """Register a pasted post link and land on its card, ready to vote."""
     if not request.user.is_authenticated:
         return _login_redirect(request, reverse("feed"))
@@ -88,7 +95,7 @@ def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def vote(request: HttpRequest, post_id: int) -> HttpResponse:
+def vote(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     post = get_object_or_404(Post.objects.select_related("author"), pk=post_id)
     back = _safe_next(request, reverse("post", args=[post.pk]))
     if not request.user.is_authenticated:
@@ -99,7 +106,7 @@ def vote(request: HttpRequest, post_id: int) -> HttpResponse:
     notice = ""
     try:
         if not form.is_valid():
-            raise services.InvalidInput(" ".join(form.errors.get("__all__", [])) or "That vote could not be read.")
+            raise services.InvalidInput(" ".join(str(e) for e in form.errors.get("__all__", [])) or "That vote could not be read.")
         if form.cleaned_data["retract"]:
             removed = services.vote_retract(voter=request.user, post=post)
             notice = "Vote retracted." if removed else "You had not voted on this post."
@@ -145,7 +152,7 @@ def author(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
 
 
 @require_POST
-def author_claim(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
+def author_claim(request: HtmxHttpRequest, platform: str, handle: str) -> HttpResponse:
     """'This is me': link the handle to the account, which then cannot vote on it."""
     page = reverse("author", kwargs={"platform": platform, "handle": handle})
     if not request.user.is_authenticated:
