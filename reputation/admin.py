@@ -147,7 +147,7 @@ class DetectedGroupAdmin(ReadOnlyAdmin):
             .order_by("group_id", "-votes", "author_id")
         )
         for row in rows:
-            per_author.setdefault(row.pop("group_id"), []).append(row)
+            per_author.setdefault(row["group_id"], []).append({k: v for k, v in row.items() if k != "group_id"})
         for group in groups:
             group["size"] = group["group_id"] // GROUP_ID_STRIDE or group["members"]
             group["members_url"] = f"{members_url}?group={group['group_id']}"

@@ -17,6 +17,7 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 HEADER = SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, extension length
@@ -25,7 +26,7 @@ PG_EPOCH = 946684800.0  # 2000-01-01T00:00:00Z in Unix seconds
 PG_EPOCH_DATE = dt.date(2000, 1, 1)
 
 # Column kinds: name -> big-endian wire dtype. "text0" is an always-empty text value.
-WIRE = {
+WIRE: dict[str, str | None] = {
     "int2": ">i2",
     "int4": ">i4",
     "int8": ">i8",
@@ -36,13 +37,17 @@ WIRE = {
     "text0": None,
 }
 
+# A column to write: values for every row (an array), one scalar for all rows, or None for "text0".
+ColumnValues = ArrayLike | dt.date | None
+
 
 def _record(kinds: Sequence[str]) -> np.dtype:
     fields: list[tuple[str, str]] = [("n", ">i2")]
     for i, kind in enumerate(kinds):
         fields.append((f"l{i}", ">i4"))
-        if WIRE[kind] is not None:
-            fields.append((f"f{i}", WIRE[kind]))
+        wire = WIRE[kind]
+        if wire is not None:
+            fields.append((f"f{i}", wire))
     return np.dtype(fields)
 
 
@@ -63,7 +68,7 @@ def decode(buf, kinds: Sequence[str]) -> list[np.ndarray]:
     rows = np.frombuffer(view, dtype=record, count=body // record.itemsize, offset=start)
     if len(rows) and (rows["n"] != len(kinds)).any():
         raise ValueError("unexpected field count in binary COPY stream")
-    out = []
+    out: list[np.ndarray] = []
     for i, kind in enumerate(kinds):
         if kind == "text0":
             out.append(np.zeros(len(rows), np.int8))
@@ -78,13 +83,21 @@ def decode(buf, kinds: Sequence[str]) -> list[np.ndarray]:
     return out
 
 
-def encode(columns: Sequence[tuple[str, np.ndarray | float | int | None]]) -> bytes:
+def _rows_in(values: ColumnValues) -> int | None:
+    """How many rows an array column has; None for a scalar (repeated on every row) or None."""
+    if values is None or isinstance(values, dt.date) or np.ndim(values) == 0:
+        return None
+    return np.size(values)
+
+
+def encode(columns: Sequence[tuple[str, ColumnValues]]) -> bytes:
     """A binary COPY payload for (kind, values) columns; a scalar is repeated on every row.
 
     timestamptz values are Unix seconds (float), date values `datetime.date` scalars or
     int days since 1970. "text0" columns take None and write an empty string.
     """
-    n = max((np.size(v) for k, v in columns if k != "text0" and np.ndim(v) > 0), default=1)
+    sizes = [_rows_in(v) for k, v in columns if k != "text0"]
+    n = max((size for size in sizes if size is not None), default=1)
     record = _record([k for k, _ in columns])
     rows = np.empty(n, dtype=record)
     rows["n"] = len(columns)
@@ -112,7 +125,7 @@ def copy_out(cursor, query: str, kinds: Sequence[str], params=None) -> list[np.n
     return decode(buf.getbuffer(), kinds)
 
 
-def copy_in(cursor, table: str, names: Sequence[str], columns: Sequence[tuple[str, object]]) -> None:
+def copy_in(cursor, table: str, names: Sequence[str], columns: Sequence[tuple[str, ColumnValues]]) -> None:
     """COPY a binary payload built from NumPy columns into `table (names)`."""
     cursor.copy_expert(
         f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT binary)", io.BytesIO(encode(columns))

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from django.db import connection, transaction
@@ -277,12 +278,15 @@ def _write_posts_and_snapshots_on_own_connection(scores: AuthorScores, day) -> N
     data.write_snapshots(scores, day, own_connection=True)
 
 
-def _in_thread(fn, *args, **kwargs) -> Callable[[], object]:
+T = TypeVar("T")
+
+
+def _in_thread(fn: Callable[..., T], *args, **kwargs) -> Callable[[], T]:
     """Start fn in a thread; the returned function waits for it, re-raises its error or returns its result."""
     import threading
 
     errors: list[Exception] = []
-    result: list = []
+    result: list[T] = []
 
     def run() -> None:
         try:
@@ -293,7 +297,7 @@ def _in_thread(fn, *args, **kwargs) -> Callable[[], object]:
     thread = threading.Thread(target=run, name="refit-writer")
     thread.start()
 
-    def join():
+    def join() -> T:
         thread.join()
         if errors:
             raise errors[0]

@@ -48,7 +48,8 @@ class VoteForm(forms.Form):
     retract = forms.BooleanField(required=False)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns (typed Optional for subclasses that return None)
         if not data.get("retract") and not data.get("value"):
             raise forms.ValidationError("Choose up or down.")
         return data

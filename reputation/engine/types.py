@@ -88,7 +88,7 @@ class GroupLinks:
         return GroupLinks(self.edge_u[pair], self.edge_v[pair], self.member[mem], self.member_block[mem])
 
 
-@dataclass
+@dataclass(init=False)  # __init__ below: the optional columns default per voter, so are never None after it
 class Credibility:
     """Per-voter state the full refit learns and the per-author refresh reuses.
 
@@ -106,23 +106,24 @@ class Credibility:
 
     voter_ids: np.ndarray  # sorted
     credibility: np.ndarray  # in [0, 1]
-    group: np.ndarray | None = None  # int64, -1 = not in a group
-    side: np.ndarray | None = None  # float in [-1, 1]
-    proven: np.ndarray | None = None  # in [0, 1]; stored rows from before it read as 1
-    changed: np.ndarray | None = None  # epoch seconds, inf = never
+    group: np.ndarray  # int64, -1 = not in a group
+    side: np.ndarray  # float in [-1, 1]
+    proven: np.ndarray  # in [0, 1]; stored rows from before it read as 1
+    changed: np.ndarray  # epoch seconds, inf = never
     # How the groups hang together (see GroupLinks); None: whole groups count on every author.
     links: GroupLinks | None = None
 
-    def __post_init__(self):
-        n = len(self.voter_ids)
-        if self.group is None:
-            self.group = np.full(n, -1, np.int64)
-        if self.side is None:
-            self.side = np.zeros(n)
-        if self.proven is None:
-            self.proven = np.ones(n)
-        if self.changed is None:
-            self.changed = np.full(n, np.inf)
+    def __init__(
+        self, voter_ids: np.ndarray, credibility: np.ndarray, group: np.ndarray | None = None,
+        side: np.ndarray | None = None, proven: np.ndarray | None = None, changed: np.ndarray | None = None,
+        links: GroupLinks | None = None,
+    ):
+        n = len(voter_ids)
+        self.voter_ids, self.credibility, self.links = voter_ids, credibility, links
+        self.group = np.full(n, -1, np.int64) if group is None else group
+        self.side = np.zeros(n) if side is None else side
+        self.proven = np.ones(n) if proven is None else proven
+        self.changed = np.full(n, np.inf) if changed is None else changed
 
     def _index(self, voters: np.ndarray):
         if not len(self.voter_ids):

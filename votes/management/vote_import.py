@@ -67,7 +67,7 @@ CHUNK = 500
 # Clock skew allowance for "in the future" checks.
 FUTURE_SLACK = timedelta(minutes=10)
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # its result is ignored (tqdm's update returns one)
 
 
 @dataclass
