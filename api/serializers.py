@@ -202,10 +202,12 @@ def _handle_list(values: list[str]) -> list[str]:
     return list(dict.fromkeys(filter(None, cleaned)))
 
 
-# A looked-up handle: the characters of X and Bluesky handles and DIDs (one class, so that a list of them
-# cannot make the regex backtrack); unknown ones answer null.
-LOOKUP_HANDLE = "@?[A-Za-z0-9_.:-]{1,253}"
-LOOKUP_POST_ID = "[a-z0-9]{1,32}"  # X ids (digits) and Bluesky record keys
+# A looked-up handle: the characters of X and Bluesky handles and DIDs and of Mastodon's user@instance, with
+# an optional leading @ (one class, so that a list of them cannot make the regex backtrack); unknown ones
+# answer null.
+LOOKUP_HANDLE = "[A-Za-z0-9_.:@-]{1,254}"
+# X ids (digits), Bluesky record keys, Mastodon's instance:status-id (instances lower-cased, as stored).
+LOOKUP_POST_ID = "[a-z0-9.:-]{1,255}"
 
 
 def comma_list(name: str, item: str, limit: int, *, hint: str = "", **kwargs) -> PatternField:
@@ -221,7 +223,7 @@ def comma_list(name: str, item: str, limit: int, *, hint: str = "", **kwargs) ->
 class BatchQuerySerializer(InputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
     handles = comma_list(
-        "handles (letters, digits and _ . : -)", LOOKUP_HANDLE, MAX_GET_HANDLES,
+        "handles (letters, digits and _ . : - and @)", LOOKUP_HANDLE, MAX_GET_HANDLES,
         hint=" Use POST /api/v1/authors/lookup for larger batches.",
     )
 
@@ -233,7 +235,7 @@ class LookupSerializer(InputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, default="x")
     handles = serializers.ListField(
         child=PatternField(
-            rf"\A{LOOKUP_HANDLE}\Z", message="A handle: letters, digits and _ . : - (after an optional @)."
+            rf"\A{LOOKUP_HANDLE}\Z", message="A handle: letters, digits and _ . : - (and @, as in Mastodon's user@instance)."
         ),
         min_length=1, max_length=MAX_POST_HANDLES,
     )
@@ -253,7 +255,7 @@ class PlatformQuerySerializer(InputSerializer):
 class SearchQuerySerializer(PlatformQuerySerializer):
     q = PatternField(
         rf"\A{LOOKUP_HANDLE}\Z", help_text="Handle prefix, case-insensitive.",
-        message="A handle prefix: letters, digits and _ . : - (after an optional @).",
+        message="A handle prefix: letters, digits and _ . : - and @.",
     )
 
 
@@ -271,19 +273,22 @@ POST_REFERENCES = ("platform", "post_id", "author")
 class VoteInputSerializer(InputSerializer):
     url = PatternField(
         POST_URL_PATTERN, validator=PostURLValidator(), required=False, max_length=500,
-        help_text="A post's link, e.g. https://x.com/name/status/123 or "
-        "https://bsky.app/profile/name.bsky.social/post/abc123 (or /profile/did:plc:.../post/...). "
+        help_text="A post's link, e.g. https://x.com/name/status/123, "
+        "https://bsky.app/profile/name.bsky.social/post/abc123 (or /profile/did:plc:.../post/...) or a Mastodon "
+        "instance's https://mastodon.social/@name/123 (also /@name@other.instance/123, /users/name/statuses/123). "
         "Links that do not name the author (x.com/i/status/123) are refused.",
     )
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
     post_id = PatternField(
         POST_ID_PATTERN, required=False,
-        message="A post id: X ids are digits, Bluesky ids lower-case letters and digits.",
-        help_text="A string (X ids exceed 2^53): digits on X, a record key on Bluesky.",
+        message="A post id: X ids are digits, Bluesky ids lower-case letters and digits, Mastodon ids "
+        "instance:digits.",
+        help_text="A string (X ids exceed 2^53): digits on X, a record key on Bluesky, instance:status-id on "
+        "Mastodon (e.g. mastodon.social:109876543210).",
     )
     author = PatternField(
         HANDLE_PATTERN, required=False, message="Not a handle on any supported platform.",
-        help_text="The post author's handle (X), or handle or DID (Bluesky).",
+        help_text="The post author's handle (X), handle or DID (Bluesky), or user@instance (Mastodon).",
     )
     value = VoteValueField()
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")

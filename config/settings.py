@@ -288,6 +288,8 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="600/min"),
         "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
         "votes": env.str("THROTTLE_VOTES", default="120/min"),
+        # /badge/...svg per client address (votes.badges); image proxies (GitHub's camo) share one address.
+        "badge": env.str("THROTTLE_BADGE", default="600/min"),
     },
     # Behind a reverse proxy set this, or every client shares the proxy's address and quota.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),

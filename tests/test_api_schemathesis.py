@@ -31,7 +31,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 as_user = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 LINKED = settings(
-    max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    max_examples=40, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 

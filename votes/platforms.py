@@ -2,7 +2,8 @@
 
 Adding a platform means adding a `Platform` entry here; the schema stores the
 platform as a short code, so nothing else changes. User-supplied URLs are only
-parsed, never fetched (no SSRF surface).
+parsed, never fetched (no SSRF surface). Mastodon has no fixed host: any instance's
+links are read (`Mastodon` below), and a post is known by its instance and status id.
 
 Every grammar is one regular expression that the server checks and the OpenAPI schema publishes,
 written to mean the same in Python and in JavaScript (ECMA-262, how schema patterns are read):
@@ -93,6 +94,70 @@ class Platform:
     def canonical_url(self, handle: str, post_id: str) -> str:
         return self.url_template.format(handle=handle, post_id=post_id)
 
+    def ref_from(self, match: re.Match[str]) -> tuple[str, str]:
+        """(handle, post id) from a match of `url`, in their stored form."""
+        return match["handle"], match["post_id"]
+
+    def clean_handle(self, handle: str) -> str:
+        """A valid handle in its stored form (some platforms fold part of it to lower case)."""
+        return handle
+
+    def clean_post_id(self, post_id: str) -> str:
+        return post_id
+
+
+# Mastodon (and the fediverse servers that share its links). A user name is letters, digits and _ (dots and
+# dashes inside); an instance is a host name of 2-5 labels (bounded, so that user@instance fits a handle's
+# 253 characters and instance:status-id a post id's 255).
+_MASTODON_USER = "[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,28}[A-Za-z0-9_])?"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?"
+_INSTANCE = rf"(?:{_LABEL}\.){{1,4}}{_LABEL}"
+_STATUS_ID = "[0-9]{1,20}"
+
+
+@dataclass(frozen=True)
+class Mastodon(Platform):
+    """Links on any instance: /@user/<id>, /@user@home-instance/<id> (a remote author, as another instance
+    shows them) and /users/user/statuses/<id>. The author is user@home-instance; the post is the instance's
+    status id ("instance:id": an instance numbers the statuses it shows, its own and remote ones)."""
+
+    excluded_hosts: tuple[str, ...] = ()  # other platforms' sites, whose links are never Mastodon's
+
+    def url_pattern(self, *, named: bool = False) -> str:
+        def group(name: str, pattern: str) -> str:
+            return f"(?P<{name}>{pattern})" if named else f"(?:{pattern})"
+
+        others = "|".join(either_case(h) for h in self.excluded_hosts)
+        return (
+            rf"(?:{either_case('http')}[Ss]?://)?(?!(?:{either_case('www.')})?(?:{others})/)"
+            + group("instance", _INSTANCE)
+            + "(?:/@" + group("user", _MASTODON_USER) + "(?:@" + group("home", _INSTANCE) + ")?/"
+            + group("status", _STATUS_ID)
+            + "|/users/" + group("local_user", _MASTODON_USER) + "/statuses/" + group("local_status", _STATUS_ID)
+            + ")" + _TAIL
+        )
+
+    def ref_from(self, match: re.Match[str]) -> tuple[str, str]:
+        instance = match["instance"].lower()
+        user = match["user"] or match["local_user"]
+        home = (match["home"] or instance).lower()
+        return f"{user}@{home}", f"{instance}:{match['status'] or match['local_status']}"
+
+    def clean_handle(self, handle: str) -> str:
+        user, _, home = handle.partition("@")
+        return f"{user}@{home.lower()}"
+
+    def clean_post_id(self, post_id: str) -> str:
+        return post_id.lower()
+
+    def canonical_url(self, handle: str, post_id: str) -> str:
+        """https://<instance>/@<user>/<id>, or /@<user>@<home>/<id> for an author from another instance (the
+        address that instance itself gives the post)."""
+        instance, _, status = post_id.partition(":")
+        user, _, home = handle.partition("@")
+        account = user if home.lower() == instance.lower() else f"{user}@{home.lower()}"
+        return f"https://{instance.lower()}/@{account}/{status}"
+
 
 PLATFORMS: dict[str, Platform] = {
     p.code: p
@@ -118,6 +183,17 @@ PLATFORMS: dict[str, Platform] = {
             path_pattern="/profile/{handle}/post/{post_id}",
             url_template="https://bsky.app/profile/{handle}/post/{post_id}",
             example="https://bsky.app/profile/name.bsky.social/post/abc123",
+        ),
+        Mastodon(
+            code="mastodon",
+            label="Mastodon",
+            hosts=(),  # any instance
+            handle_pattern=f"{_MASTODON_USER}@{_INSTANCE}",
+            post_id_pattern=f"{_INSTANCE}:{_STATUS_ID}",
+            path_pattern="",
+            url_template="",
+            example="https://mastodon.social/@name/123",
+            excluded_hosts=("x.com", "twitter.com", "mobile.twitter.com", "mobile.x.com", "bsky.app"),
         ),
     )
 }
@@ -155,14 +231,15 @@ def normalize_handle(platform: str, handle: str) -> str:
         raise PostURLError(f"'{handle}' is an {spec.label} page, not a handle.")
     if not spec.handle.match(handle):
         raise PostURLError(f"'{handle}' is not a valid {spec.label} handle.")
-    return handle
+    return spec.clean_handle(handle)
 
 
 def validate_post_id(platform: str, post_id: str) -> str:
     post_id = str(post_id).strip()
-    if not get_platform(platform).post_id.match(post_id):
-        raise PostURLError(f"'{post_id}' is not a valid {get_platform(platform).label} post id.")
-    return post_id
+    spec = get_platform(platform)
+    if not spec.post_id.match(post_id):
+        raise PostURLError(f"'{post_id}' is not a valid {spec.label} post id.")
+    return spec.clean_post_id(post_id)
 
 
 def parse_post_url(url: str) -> PostRef:
@@ -176,22 +253,30 @@ def match_post_url(text: str) -> PostRef:
     for platform in PLATFORMS.values():
         match = platform.url.match(text)
         if match:
-            handle, post_id = match["handle"], match["post_id"]
+            handle, post_id = platform.ref_from(match)
             return PostRef(platform.code, handle, post_id, platform.canonical_url(handle, post_id))
     raise PostURLError(_why_not_a_post(text))
+
+
+NOT_A_LINK = "That is not a link to a post. Paste the address of a post, e.g. https://x.com/jack/status/20."
+# A first word that could be meant as a link: a scheme, or a dotted host name before any path.
+_LINKISH = re.compile(r"[^/?#]*://|[^/?#.]+\.[^/?#]+(?:[/?#]|\Z)")
 
 
 def _why_not_a_post(text: str) -> str:
     """What is wrong with a link that matches no platform's grammar, in words a person can act on."""
     if not text:
         return "Paste the link of a post, e.g. https://x.com/jack/status/20."
+    words = text.split()
+    if not words or not _LINKISH.match(words[0]):
+        return NOT_A_LINK
     if any(c.isspace() or not c.isprintable() for c in text):
         return "A post link has no spaces, line breaks or control characters; paste the link alone."
     try:
         parts = urlsplit(text if "://" in text else "https://" + text)
         host = (parts.hostname or "").lower()
     except ValueError:
-        return "That is not a link. Paste the address of a post, e.g. https://x.com/jack/status/20."
+        return NOT_A_LINK
     if parts.scheme.lower() not in ("http", "https"):
         return "Post links must start with http:// or https://."
     site = host.removeprefix("www.")
@@ -207,9 +292,23 @@ def _why_not_a_post(text: str) -> str:
                 f"posts by their author. Open the post and copy its link from the address bar or the Share menu "
                 f"(it looks like {platform.example})."
             )
-        return (
-            f"This {platform.label} link does not point at a single post. "
-            f"Open the post and copy its link (it looks like {platform.example})."
-        )
-    supported = ", ".join(sorted(h for p in PLATFORMS.values() for h in p.hosts))
-    return f"'{host or text}' is not a supported site. Supported: {supported}."
+        return _not_one_post(platform)
+    mastodon = PLATFORMS["mastodon"]
+    if parts.path.startswith(("/@", "/users/")):  # a Mastodon instance's address shape
+        if parts.netloc.lower() != host:
+            return "Give the Mastodon link as the instance shows it, without a user name or port."
+        return _not_one_post(mastodon)
+    fixed = "; ".join(
+        f"{p.label} ({', '.join(p.hosts)})" for p in PLATFORMS.values() if p.hosts
+    )
+    return (
+        f"'{host or text}' is not a supported site. Supported: {fixed}; and any Mastodon instance "
+        f"(links like {mastodon.example})."
+    )
+
+
+def _not_one_post(platform: Platform) -> str:
+    return (
+        f"This {platform.label} link does not point at a single post. "
+        f"Open the post and copy its link (it looks like {platform.example})."
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import badges, views
 
 urlpatterns = [
     path("", views.feed, name="feed"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("vote/<int:post_id>/", views.vote, name="vote"),
     path("a/<str:platform>/<str:handle>/", views.author, name="author"),
     path("a/<str:platform>/<str:handle>/claim/", views.author_claim, name="author-claim"),
+    path("badge/<str:platform>/<str:handle>.svg", badges.badge, name="badge"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("me/votes/", views.my_votes, name="my-votes"),
     path("rate-next/", views.rate_next, name="rate-next"),

@@ -55,6 +55,12 @@ NAMED = [
     ("maria.bsky.social", "bluesky", 4_300, 1.1),
     ("ocean_notes.bsky.social", "bluesky", 1_150, 0.6),
 ]
+# Mastodon authors (user@instance), one on another instance: the demo's fediverse.
+FEDIVERSE = [
+    ("ada_lovelace@mastodon.social", "mastodon", 5_600, 1.2),
+    ("tidepool@fosstodon.org", "mastodon", 820, 0.7),
+    ("loud_larry@mastodon.social", "mastodon", 48_000, -0.9),
+]
 CROWD = [
     "ada_writes", "bytesized_ben", "chem_carla", "civic_dan", "dataviz_dee", "econ_elif", "field_notes_fay",
     "garden_gus", "history_hana", "infra_ivan", "jazz_jun", "kernel_kim", "linguist_leo", "maps_mina",
@@ -91,6 +97,19 @@ def _bsky_post_id(rng: random.Random) -> str:
     return "3k" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(11))
 
 
+def _mastodon_post_id(handle: str, at: datetime, rng: random.Random) -> str:
+    """instance:status-id, the id Mastodon's way (milliseconds since 1970 above 16 random bits)."""
+    return f"{handle.partition('@')[2]}:{(int(at.timestamp() * 1000) << 16) | rng.getrandbits(16)}"
+
+
+def _post_id(author: Author, at: datetime, rng: random.Random) -> str:
+    if author.platform == "x":
+        return _x_post_id(at, rng)
+    if author.platform == "mastodon":
+        return _mastodon_post_id(author.handle, at, rng)
+    return _bsky_post_id(rng)
+
+
 @transaction.atomic
 def build(now: datetime | None = None) -> World:
     now = now or timezone.now()
@@ -114,6 +133,7 @@ def _authors(rng: random.Random) -> dict[str, Author]:
     rows = list(NAMED)
     for handle in CROWD:
         rows.append((handle, "x", int(rng.lognormvariate(8.5, 1.6)), rng.gauss(0.2, 0.8)))
+    rows += FEDIVERSE
     existing = {(a.platform, a.handle.lower()): a for a in Author.objects.all()}
     new = [Author(platform=p, handle=h, follower_count=f) for h, p, f, _ in rows if (p, h.lower()) not in existing]
     Author.objects.bulk_create(new)
@@ -139,7 +159,7 @@ def _posts(rng: random.Random, authors: dict[str, Author], now: datetime) -> lis
             plan.append((author, at))
     posts = []
     for author, at in sorted(plan, key=lambda p: p[1]):
-        pid = _x_post_id(at, rng) if author.platform == "x" else _bsky_post_id(rng)
+        pid = _post_id(author, at, rng)
         post = Post(platform=author.platform, external_id=pid, author=author,
                     url=get_platform(author.platform).canonical_url(author.handle, pid))
         post.first_seen, post.quality = at, author.quality + rng.gauss(0, 0.6)

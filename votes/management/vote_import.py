@@ -203,6 +203,8 @@ def validate(path: str, progress: Progress | None = None) -> Staged:
                     problems.append(f"solicited must be 0 or 1, not '{solicited}'")
                 created, joined = _times(created_raw, joined_raw, joined_cache, latest, problems)
                 if not problems:
+                    spec = PLATFORMS[platform]  # stored forms (Mastodon instances lower-cased)
+                    handle, post_id = spec.clean_handle(handle), spec.clean_post_id(post_id)
                     if owners.get((platform, handle.lower())) == voter:
                         problems.append(f"{voter} linked @{handle} as their own account and cannot vote on its posts")
                     seen = posts.get((platform, post_id))
