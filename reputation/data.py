@@ -61,6 +61,9 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
     # without a refit state the stored whole groups count.
     if state is not None and "link_edge_u" in state:
         cred.links = GroupLinks(*(state[f"link_{k}"] for k in GroupLinks.ARRAYS)).among(cred.voter_ids)
+    # The world's post dispersion (it widens intervals) as the refit measured it over every post.
+    if state is not None and "dispersion" in state and len(state["dispersion"]):
+        cred.dispersion = float(state["dispersion"][0])
     return votes, cred
 
 
@@ -85,6 +88,7 @@ def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, vo
         "proven": pick(np.asarray(cred.proven, np.float64), 0.0),
         "changed": pick(np.asarray(cred.changed, np.float64), np.inf),
         **{f"link_{k}": np.asarray(getattr(cred.links or GroupLinks(), k), np.int64) for k in GroupLinks.ARRAYS},
+        "dispersion": np.array([] if cred.dispersion is None else [float(cred.dispersion)]),
     }
 
 

@@ -174,7 +174,7 @@ def _percentile_of(author_id: int, score: float, status: str, state: dict | None
 # The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
 _state_cache: dict = {}
 STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side", "proven",
-                "changed", *(f"link_{k}" for k in GroupLinks.ARRAYS)}
+                "changed", "dispersion", *(f"link_{k}" for k in GroupLinks.ARRAYS)}
 
 
 def refit_state() -> dict | None:
@@ -219,6 +219,9 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
         cred, scores = engine.fit(votes, now)
     else:
         cred = data.load_credibility()
+        state = refit_state()  # the last refit's post dispersion, as the per-author refreshes use it
+        if state is not None and len(state["dispersion"]):
+            cred.dispersion = float(state["dispersion"][0])
         scores = engine.score(votes, cred, now)
     timings["compute"] = time.perf_counter() - t
     n_votes = len(votes)

@@ -295,3 +295,34 @@ def test_it_never_lowers_a_score_for_an_added_upvote(author, voter, age_days):
     after = get_engine().score(plus, _cred, NOW)
     b = score_of(before, author) if author in before.author_ids else 100 * get_engine().prior_mean
     assert score_of(after, author) >= b - 1e-9
+
+
+def test_intervals_widen_where_posts_disagree_more_than_votes_at_one_rate_would():
+    """Same votes per author, same scores; where each author's posts are all-up or all-down (quality
+    that varies post to post, or herding) instead of mixed, the world's post dispersion is high and
+    every interval is wider."""
+    n_authors, posts_each, votes_each = 30, 4, 6
+    post = np.repeat(np.arange(n_authors * posts_each), votes_each)
+    author = post // posts_each
+    voter = np.arange(len(post), dtype=np.int64)
+    mixed = np.where(np.arange(len(post)) % 2 == 0, 1, -1).astype(np.int8)  # every post half up
+    split = np.where(post % 2 == 0, 1, -1).astype(np.int8)  # half the posts all up, half all down
+
+    def data(value):
+        return VoteData(voter, author.astype(np.int64), post.astype(np.int64), value, np.full(len(post), NOW - DAY),
+                        voter, np.full(len(post), NOW - 400 * DAY))
+
+    cred = Credibility(voter, np.ones(len(voter)))
+    engine = get_engine()
+    calm, scattered = engine.score(data(mixed), cred, NOW), engine.score(data(split), cred, NOW)
+    assert engine.world_dispersion(data(mixed), author, n_authors) == 1.0
+    assert engine.world_dispersion(data(split), author, n_authors) > 2.0
+    np.testing.assert_allclose(calm.score, scattered.score)
+    assert np.all(scattered.high - scattered.low > 1.3 * (calm.high - calm.low))
+    # A refresh that is told the refit's dispersion gives the refit's interval for one author.
+    fixed = Credibility(voter, np.ones(len(voter)), dispersion=engine.world_dispersion(data(split), author, n_authors))
+    one = data(split)
+    mine = one.author == 0
+    alone = engine.score(VoteData(one.voter[mine], one.author[mine], one.post[mine], one.value[mine], one.created[mine],
+                                  voter, one.voter_joined), fixed, NOW)
+    assert (alone.low[0], alone.high[0]) == pytest.approx((scattered.low[0], scattered.high[0]))

@@ -135,3 +135,22 @@ def test_a_newly_detected_group_leaves_a_correction_in_the_authors_history():
     assert notes(date(2026, 11, 1)) == {authors[0]: "", authors[1]: ""}
     assert notes(date(2026, 11, 2)) == {authors[0]: data.CORRECTION_NOTE, authors[1]: "", authors[2]: ""}
     assert set(notes(date(2026, 11, 3)).values()) == {""}
+
+
+def test_a_refresh_widens_intervals_by_the_post_dispersion_the_refit_measured():
+    """Each author's posts are all-up or all-down: the refit measures the world's post dispersion over
+    every post and leaves it in its state, and a refresh (one author's votes only) uses it."""
+    voters = [make_user(f"d{i}", days_old=300) for i in range(4)]
+    posts = [services.post_register(url=f"https://x.com/disp{a}/status/{100 + 10 * a + k}") for a in range(20) for k in range(4)]
+    for j, post in enumerate(posts):
+        for voter in voters:
+            services.vote_cast(voter=voter, post=post, value=1 if j % 2 == 0 else -1)
+    rep_services.recompute_all()
+    assert rep_services.refit_state()["dispersion"][0] > 1.5
+    refit = {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", "score", "low", "high")}
+
+    for post in posts[::4]:
+        rep_services.author_refresh(author_id=post.author_id)
+    assert {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", "score", "low", "high")} == refit
+    rep_services.recompute_all(refit_credibility=False)
+    assert {r["author_id"]: r for r in AuthorReputation.objects.values("author_id", "score", "low", "high")} == refit

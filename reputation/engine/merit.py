@@ -70,6 +70,11 @@ class MeritEngine:
     # carries a bias where the sides disagree (the thinner side is shrunk to the prior): the
     # polarized world's coverage went 0.76 -> 0.93, every other world stays 0.89-0.92 (tuning seeds).
     interval_dispersion = 1.0  # was 0.8; the pool thins evidence, 1.0 keeps 90% coverage at 0.85-0.90 (tuning seeds)
+    # ...times the world's post dispersion (post_dispersion) over this reference, at least 1. The reference is
+    # what generator 1 measures (1.57-1.65 on seeds 1-3 and 101-102), where interval_dispersion 1.0 was tuned; on
+    # generator 2 (3.0-3.3: drifting quality, herding) clean 90% coverage went 0.72-0.75 -> 0.85-0.87 (medium, seeds
+    # 1-3, 101), generator 1 unchanged. Scores do not depend on it.
+    dispersion_reference = 1.6
     side_spread = 0.05
     # Each side's up-share is shrunk with this share of prior_strength (was 1/2): the thinner
     # side (the smaller camp on the larger camp's authors) is pulled less to 50, which lifted the
@@ -173,7 +178,7 @@ class MeritEngine:
         competence = self._competence(data, vpos, n, self._right(data, agg["w_eff"], agg))
         standing = self._standing(data, voter_ids, agg)
         cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
-                           links)
+                           links, parts["dispersion"])
         return cred, self.score(data, cred, now)
 
     @staticmethod
@@ -429,7 +434,11 @@ class MeritEngine:
             ga_sum = np.bincount(ga_pos, w2[grouped], len(ga_key))
             cap = self.group_author_cap * voice
             w3[grouped] = w2[grouped] * np.minimum(1.0, cap / np.maximum(ga_sum[ga_pos], 1e-12))
-        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key, "ps": ps}
+        dispersion = cred.dispersion
+        if dispersion is None:
+            dispersion = self._memo(data, "dispersion", lambda: self.world_dispersion(data, apos, A))
+        parts = {"author_ids": a_ids, "apos": apos, "group": group, "side": side, "ua_key": ua_key, "ps": ps,
+                 "dispersion": dispersion}
         if explain:
             parts.update({
                 "new_or_low": 1.0 - w0, "large_group": w0 - w_big, "own": w_big - w_own, "collapsed": w_own - w1,
@@ -499,7 +508,7 @@ class MeritEngine:
         # (and the thinner side is shrunk hard), so the variance widens by that excess.
         d2 = (sides[0] - sides[1]) ** 2
         chance = sides[0] * (1 - sides[0]) / side_n[0] + sides[1] * (1 - sides[1]) / side_n[1]
-        n = k + total / self.interval_dispersion
+        n = k + total / (self.interval_dispersion * parts["dispersion"])
         var = mean * (1 - mean) / (n + 1) + self.side_spread * np.maximum(d2 - chance, 0.0)
         n = np.minimum(n, np.maximum(mean * (1 - mean) / var - 1, 1e-3))
         a, b = mean * n, (1 - mean) * n
@@ -511,6 +520,29 @@ class MeritEngine:
             "mp": mp, "side_n": side_n, "side_U": side_U, "w_eff": w_eff, "pool_cut": cut,
             "unproven": unproven,
         }
+
+    def world_dispersion(self, data: VoteData, apos: np.ndarray, A: int) -> float:
+        """How much more posts' up-shares scatter around their author's than one rate per author would
+        explain, over `dispersion_reference`, at least 1 (1 without enough posts to tell).
+
+        Pearson's chi-squared over every post with 2+ votes, per degree of freedom (posts less one per
+        author): the quasi-binomial dispersion. Where posts differ (quality that drifts, herding on
+        each post), an author's share is less certain than its vote count says."""
+        up = (data.value > 0).astype(float)
+        _, ppos = np.unique(data.post, return_inverse=True)
+        n_p, u_p = np.bincount(ppos), np.bincount(ppos, up)
+        pa = np.empty(len(n_p), np.int64)
+        pa[ppos] = apos
+        q = (np.bincount(apos, up, A) + 1) / (np.bincount(apos, minlength=A) + 2)
+        ok = n_p >= 2
+        n_p, u_p, q_p = n_p[ok], u_p[ok], q[pa[ok]]
+        posts = np.bincount(pa[ok], minlength=A)
+        df = int(np.maximum(posts - 1, 0).sum())
+        if df < 50:
+            return 1.0
+        several = posts[pa[ok]] >= 2  # an author's only post has no other to differ from
+        x2 = float((((u_p - n_p * q_p) ** 2) / (n_p * q_p * (1 - q_p)))[several].sum())
+        return max(1.0, x2 / df / self.dispersion_reference)
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
         w, parts = self._weights(data, cred, now, explain=True)

@@ -112,14 +112,17 @@ class Credibility:
     changed: np.ndarray  # epoch seconds, inf = never
     # How the groups hang together (see GroupLinks); None: whole groups count on every author.
     links: GroupLinks | None = None
+    # How much more the world's posts scatter than one rate per author would (>= 1; widens every
+    # interval). None: `score` estimates it from the votes it is given.
+    dispersion: float | None = None
 
     def __init__(
         self, voter_ids: np.ndarray, credibility: np.ndarray, group: np.ndarray | None = None,
         side: np.ndarray | None = None, proven: np.ndarray | None = None, changed: np.ndarray | None = None,
-        links: GroupLinks | None = None,
+        links: GroupLinks | None = None, dispersion: float | None = None,
     ):
         n = len(voter_ids)
-        self.voter_ids, self.credibility, self.links = voter_ids, credibility, links
+        self.voter_ids, self.credibility, self.links, self.dispersion = voter_ids, credibility, links, dispersion
         self.group = np.full(n, -1, np.int64) if group is None else group
         self.side = np.zeros(n) if side is None else side
         self.proven = np.ones(n) if proven is None else proven
