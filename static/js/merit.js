@@ -16,6 +16,27 @@
     });
   });
 
+  // The vote box is replaced after each vote, and the button that had the focus with it: put the focus back on
+  // its counterpart in the new box (a reason picked: the "Poor post" toggle; a retraction: "Good post"), so a
+  // keyboard user stays where they were instead of starting again from the top of the page.
+  var refocus = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var box = event.target.closest && event.target.closest(".vote-box");
+    var active = document.activeElement;
+    refocus = null;
+    if (!box || !active || !box.contains(active)) return;
+    var control = active.closest(".reason-menu") ? "summary.vote-down"
+      : active.classList.contains("vote-down") ? "summary.vote-down" : ".vote-up";
+    refocus = {box: box.id, control: control};
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!refocus) return;
+    var box = document.getElementById(refocus.box);
+    var control = box && box.querySelector(refocus.control);
+    refocus = null;
+    if (control && (document.activeElement === document.body || !document.activeElement)) control.focus();
+  });
+
   // 4xx answers carry their own message and are swapped in; only say something for the rest.
   function toast(text) {
     var box = document.getElementById("toast");
