@@ -163,6 +163,20 @@ def test_cap_sized_reads_the_engine_at_run_time(clean):
     assert attacks.thresholds(Tight())["voter_author_cap"] == 1.0
 
 
+def test_strikes_land_before_an_engines_settling_time(clean):
+    """Against an engine whose votes carry their record only once `settle_days` old, every strike
+    is cast that much earlier (the attacker reads the setting)."""
+    class Settling(SimpleBayesEngine):
+        settle_days = 14.0
+
+    d, n = clean.data, len(clean.data)
+    for engine, oldest in ((SimpleBayesEngine(), 0.0), (Settling(), 15.0)):
+        att = attacks.thin_aged(clean, np.random.default_rng(0), engine=engine)
+        on = n + np.flatnonzero(np.isin(att.data.author[n:], att.push))
+        assert len(on) and ((NOW - att.data.created[on]) / 86400.0 >= oldest - 1e-6).all()
+    assert d is clean.data
+
+
 def test_settings_start_with_the_issue_setting_and_are_deterministic():
     for name in FAMILIES:
         a, b = search.settings(name, 6, seed=1), search.settings(name, 6, seed=1)

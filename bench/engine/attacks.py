@@ -289,6 +289,12 @@ class _Builder:
         (a behaviour-change test that looks for bursts on *new* authors does not see it)."""
         voter = np.asarray(voter, np.int64)
         post = np.asarray(post, np.int64)
+        # An engine that lets a vote carry its record only once `settle_days` old is answered by
+        # striking that much earlier (measured: settling 14 days halved the searched attacks, and
+        # striking 15 days earlier took every gain back).
+        settle = float(self.th.get("settle_days", 0.0))
+        if settle > 0:
+            t_lo, t_hi = t_lo + settle + 1.0, t_hi + settle + 1.0
         t = self.when(voter, post, t_lo, t_hi, not_before)
         if self.pretouch is not None and len(voter):
             _, first = np.unique(voter * (self.ctx.A + 1) + self.ctx.post_author[post], return_index=True)
