@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from reputation.models import Status
-from votes.models import Reason
+from votes.models import PreviewStatus, Reason
 from votes.platforms import (
     HANDLE_PATTERN,
     PLATFORM_CHOICES,
@@ -20,6 +20,7 @@ from votes.platforms import (
     PostURLError,
     match_post_url,
 )
+from votes.previews import EXTENSION_TEXT_MAX
 
 
 class StrictCharField(serializers.CharField):
@@ -133,6 +134,11 @@ class AuthorSerializer(serializers.Serializer):
     follower_count = serializers.IntegerField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     explanation = serializers.DictField(help_text="How the engine arrived at the score (free-form).")
+    verified = serializers.BooleanField(
+        help_text="True when a Merit account proved it controls this handle (it posted a one-time code from it). "
+        "Unproved claims are not shown and count for nothing."
+    )
+    verified_since = serializers.DateTimeField(allow_null=True, help_text="When that proof was accepted; null if none.")
 
 
 class AuthorBatchSerializer(serializers.Serializer):
@@ -158,6 +164,22 @@ class HistorySerializer(serializers.Serializer):
     points = HistoryPointSerializer(many=True)
 
 
+class PreviewSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        allow_blank=True, help_text="The post's text, plain (platform HTML reduced to text); empty when unknown, deleted or private."
+    )
+    author_name = serializers.CharField(allow_blank=True, help_text="The author's display name on the platform.")
+    created_at = serializers.DateTimeField(allow_null=True, help_text="When the post was published.")
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="When the platform last answered for it.")
+    status = serializers.ChoiceField(
+        choices=PreviewStatus.choices,
+        help_text="`ok`: fetched; `pending`: not yet; `failed`: the platform did not answer (retried with backoff); "
+        "`deleted` / `private`: the platform says the post is gone or hidden (no text); `from_extension`: text as "
+        "seen by a voter's browser extension, not yet confirmed by a fetch.",
+    )
+    image_url = serializers.URLField(allow_null=True, help_text="The post's first image on the platform, if any.")
+
+
 class _PostFields(serializers.Serializer):
     platform = serializers.CharField()
     post_id = serializers.CharField()
@@ -166,6 +188,7 @@ class _PostFields(serializers.Serializer):
     quality = serializers.FloatField(allow_null=True, help_text="0-100; null until scored.")
     upvotes = serializers.IntegerField()
     downvotes = serializers.IntegerField()
+    preview = PreviewSerializer(allow_null=True, help_text="What the post says; null for posts registered before previews.")
 
 
 class PostSerializer(_PostFields):
@@ -292,6 +315,11 @@ class VoteInputSerializer(InputSerializer):
     )
     value = VoteValueField()
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_blank=True, default="")
+    text = StrictCharField(
+        required=False, allow_blank=True, max_length=EXTENSION_TEXT_MAX,
+        help_text=f"The post's visible text as your client shows it (at most {EXTENSION_TEXT_MAX} characters). Shown, "
+        "marked as unconfirmed, only until Merit fetches the post from its platform.",
+    )
 
     def validate(self, attrs):
         if "solicited" in self.initial_data:

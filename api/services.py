@@ -25,7 +25,7 @@ from config.ops.metrics import CACHE_HITS, CACHE_MISSES
 from config.ops.site_url import site_url
 from reputation import changes
 from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
-from votes.models import Author, Post, Vote
+from votes.models import Author, Post, PostPreview, Vote
 from votes.selectors import solicited_votes_fallback
 
 LOCAL_TTL = 15
@@ -151,7 +151,13 @@ def author_card(
         "follower_count": author.follower_count,
         "updated_at": rep.updated_at.isoformat().replace("+00:00", "Z") if rep.updated_at else None,
         "explanation": rep.explanation or {},
+        "verified": author.owner_id is not None,  # only a proved claim sets the owner (votes.claims)
+        "verified_since": _iso(author.owner_verified_at),
     }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _rep_of(author: Author) -> AuthorReputation | None:
@@ -284,11 +290,14 @@ def author_history(author: Author, days: int) -> list[dict]:
 
 def post_card(platform: str, post_id: str) -> dict | None:
     """A post's public quality (from PostScore), cached like author cards; None if unknown."""
-    key = f"api:post:{platform}:{post_id}"
+    key = _post_key(platform, post_id)
     card = cache.get(key)
     (_POST_MISSES if card is None else _POST_HITS).inc()
     if card is None:
-        post = Post.objects.select_related("author", "score").filter(platform=platform, external_id=post_id).first()
+        post = (
+            Post.objects.select_related("author", "score", "preview")
+            .filter(platform=platform, external_id=post_id).first()
+        )
         card = _UNKNOWN
         if post is not None:
             try:
@@ -362,7 +371,29 @@ def _post_fields(post, score) -> dict:
         "quality": _round(score.quality) if score else None,
         "upvotes": score.upvotes if score else 0,
         "downvotes": score.downvotes if score else 0,
+        "preview": preview_fields(post),
     }
+
+
+def preview_fields(post) -> dict | None:
+    """The post's <Preview> object (votes.previews), or None for a post registered before previews."""
+    try:
+        preview = post.preview
+    except PostPreview.DoesNotExist:
+        return None
+    return {
+        "text": preview.text, "author_name": preview.author_name, "created_at": _iso(preview.created_at),
+        "fetched_at": _iso(preview.fetched_at), "status": preview.status, "image_url": preview.image_url or None,
+    }
+
+
+def post_cards_forget(sender=None, *, posts: list[tuple[str, str]], **kwargs) -> None:
+    """Drop cached post cards whose preview changed (receives votes.signals.posts_changed)."""
+    cache.delete_many([_post_key(platform, post_id) for platform, post_id in posts])
+
+
+def _post_key(platform: str, post_id: str) -> str:
+    return f"api:post:{platform}:{post_id}"
 
 
 def logins_prune() -> dict:

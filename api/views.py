@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from config.ops.site_url import site_url
-from votes import rate_next
+from votes import previews, rate_next
 from votes import services as vote_services
 from votes.models import Author, Post, Vote
 from votes.platforms import PLATFORMS
@@ -254,6 +254,8 @@ class VoteListView(BaseListView):
             vote = vote_services.vote_cast(
                 voter=request.user, post=post, value=data["value"], reason=data.get("reason", ""), source="api"
             )
+            if data.get("text"):  # what the voter's client saw, until the platform's own answer arrives
+                previews.preview_offer_text(post=post, text=data["text"])
         vote.post, vote.author = post, post.author
         created = vote.newly_created  # by this request: another one may have cast it a moment earlier
         return Response(services.vote_card(vote), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -275,7 +277,7 @@ class RateNextView(BaseApiView):
     )
     def get(self, request):
         picks = rate_next.rate_next_assign(user=request.user)
-        posts = Post.objects.select_related("author", "score").in_bulk([a.post_id for a in picks])
+        posts = Post.objects.select_related("author", "score", "preview").in_bulk([a.post_id for a in picks])
         results = [
             services.rate_next_card(posts[a.post_id], rate_next.expires_at(a)) for a in picks if a.post_id in posts
         ]

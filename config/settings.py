@@ -260,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     "full-refit": {"task": "reputation.recompute_all", "schedule": env.float("FULL_REFIT_SECONDS", default=300.0)},
     "prune-expired-logins": {"task": "api.prune_expired_logins", "schedule": 86400.0},  # clearsessions + knox
     "dispatch-webhooks": {"task": "api.dispatch_webhooks", "schedule": env.float("WEBHOOK_DISPATCH_SECONDS", default=30.0)},
+    "sweep-previews": {"task": "votes.sweep_previews", "schedule": env.float("PREVIEW_SWEEP_SECONDS", default=60.0)},
+    "expire-claims": {"task": "votes.expire_claims", "schedule": 3600.0},  # lapsed handle claims marked expired
 }
 
 # How long votes on one author coalesce before its refresh runs.
@@ -270,6 +272,25 @@ REPUTATION_SWEEP_AFTER_SECONDS = env.float("REPUTATION_SWEEP_AFTER_SECONDS", def
 # left for an operator and counted by reputation.services.outbox_stuck_count (/readyz, metrics).
 REPUTATION_OUTBOX_MAX_ATTEMPTS = env.int("REPUTATION_OUTBOX_MAX_ATTEMPTS", default=8)
 REPUTATION_SWEEP_MAX_BACKOFF = env.float("REPUTATION_SWEEP_MAX_BACKOFF", default=3600.0)
+
+# --- Post previews and proof posts (votes.previews, votes.claims) ---
+# Each platform's public, keyless endpoint; tests point these at a local fake server.
+PREVIEW_X_OEMBED_URL = env.str("PREVIEW_X_OEMBED_URL", default="https://publish.twitter.com/oembed")
+PREVIEW_BLUESKY_API_URL = env.str("PREVIEW_BLUESKY_API_URL", default="https://public.api.bsky.app/xrpc")
+PREVIEW_MASTODON_URL_TEMPLATE = env.str(
+    "PREVIEW_MASTODON_URL_TEMPLATE", default="https://{instance}/api/v1/statuses/{id}"
+)
+PREVIEW_TIMEOUT_SECONDS = env.float("PREVIEW_TIMEOUT_SECONDS", default=5.0)
+# A failed fetch is retried after the base, then twice as long each time up to the max, this many times.
+PREVIEW_MAX_ATTEMPTS = env.int("PREVIEW_MAX_ATTEMPTS", default=8)
+PREVIEW_RETRY_BASE_SECONDS = env.float("PREVIEW_RETRY_BASE_SECONDS", default=30.0)
+PREVIEW_RETRY_MAX_SECONDS = env.float("PREVIEW_RETRY_MAX_SECONDS", default=6 * 3600.0)
+# A retry this late is presumed lost (dead broker, killed worker) and queued again by the beat sweep.
+PREVIEW_SWEEP_AFTER_SECONDS = env.float("PREVIEW_SWEEP_AFTER_SECONDS", default=120.0)
+# Mastodon instance hosts come from pasted links: only public addresses, unless this (development, tests).
+PREVIEW_ALLOW_PRIVATE_HOSTS = env.bool("PREVIEW_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+# A claim on a handle not proved within this many days lapses.
+CLAIM_PROOF_DAYS = env.int("CLAIM_PROOF_DAYS", default=7)
 
 # --- REST framework ---
 REST_FRAMEWORK = {

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 AUTHOR_KEYS = {
     "platform", "handle", "url", "score", "low", "high", "status", "votes", "upvotes", "downvotes", "voters",
     "effective_voters", "solicited_share", "percentile", "follower_count", "updated_at", "explanation",
+    "verified", "verified_since",
 }
 
 
@@ -183,7 +184,9 @@ def test_post_shows_quality_and_my_vote_only_to_me(client, alice, bob, post):
     vote_services.vote_cast(voter=alice, post=post, value=-1, reason="spam")
     anonymous = client.get(f"/api/v1/posts/x/{post.external_id}").json()
     assert anonymous == {"platform": "x", "post_id": post.external_id, "author": "writer", "url": post.url,
-                         "quality": 81.3, "upvotes": 3, "downvotes": 1, "my_vote": None}
+                         "quality": 81.3, "upvotes": 3, "downvotes": 1, "my_vote": None,
+                         "preview": {"text": "", "author_name": "", "created_at": None, "fetched_at": None,
+                                     "status": "pending", "image_url": None}}
     alice_client, _ = token_client(alice)
     bob_client, _ = token_client(bob)
     assert alice_client.get(f"/api/v1/posts/x/{post.external_id}").json()["my_vote"] == -1

@@ -231,7 +231,7 @@ def test_a_form_field_cannot_make_a_vote_solicited(client, alice, post):
 
 # --- The API ---------------------------------------------------------------------------------
 
-RATE_NEXT_KEYS = {"platform", "post_id", "author", "url", "quality", "upvotes", "downvotes", "expires_at"}
+RATE_NEXT_KEYS = {"platform", "post_id", "author", "url", "quality", "upvotes", "downvotes", "preview", "expires_at"}
 
 
 def test_the_api_hands_out_picks_and_a_vote_on_one_says_it_was_solicited(alice):

@@ -1,6 +1,7 @@
 """Casting, changing and retracting votes; refused actions change nothing."""
 
 import pytest
+from django.utils import timezone
 
 from reputation.models import PendingRefresh
 from votes import services
@@ -26,7 +27,7 @@ def test_handles_are_unique_per_platform_case_insensitively():
 
 def test_registering_a_known_post_returns_it_with_its_author_as_stored(alice):
     first = services.post_register(url="https://x.com/Writer/status/7")
-    Author.objects.filter(pk=first.author_id).update(follower_count=1200, owner=alice)
+    Author.objects.filter(pk=first.author_id).update(follower_count=1200, owner=alice, owner_verified_at=timezone.now())
     again = services.post_register(url="https://x.com/writer/status/7")
     assert (again.pk, again.author_id, again.url) == (first.pk, first.author_id, first.url)
     stored = Author.objects.get()

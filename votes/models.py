@@ -31,8 +31,11 @@ class Author(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="linked_authors",
-        help_text="The account that linked this handle as its own; it cannot vote on these posts.",
+        help_text="The account that proved this handle is its own (votes.claims); it cannot vote on these posts.",
     )
+    # When that proof was accepted. Set and cleared with `owner`, in the same transaction as the verified
+    # HandleClaim (votes.claims), so readers (API cards, the engine's loader) need no join.
+    owner_verified_at = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateTimeField(auto_now_add=True)
 
     objects = AuthorQuerySet.as_manager()
@@ -42,6 +45,11 @@ class Author(models.Model):
             models.UniqueConstraint(Lower("handle"), "platform", name="author_unique_handle_ci"),
             models.CheckConstraint(
                 condition=Q(follower_count__isnull=True) | Q(follower_count__gte=0), name="author_followers_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True, owner_verified_at__isnull=True)
+                | Q(owner__isnull=False, owner_verified_at__isnull=False),
+                name="author_owner_has_verified_time",
             ),
         ]
 
@@ -159,3 +167,92 @@ class RateAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"post {self.post_id} for user {self.user_id}"
+
+
+class PreviewStatus(models.TextChoices):
+    PENDING = "pending", "Not fetched yet"
+    OK = "ok", "Fetched"
+    DELETED = "deleted", "Deleted"
+    PRIVATE = "private", "Private"
+    FAILED = "failed", "Fetch failed"
+    FROM_EXTENSION = "from_extension", "Text as seen by a voter"
+
+
+class PostPreview(models.Model):
+    """What the post says, fetched from the platform's public endpoint (votes.previews).
+
+    Plain text only: platform HTML is reduced to text before it is stored, and templates escape it.
+    Text sent by the extension (status from_extension) stands in until a fetch succeeds; a successful fetch
+    always replaces it. A failed fetch is retried at next_attempt_at (backoff doubling, capped).
+    """
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, primary_key=True, related_name="preview")
+    status = models.CharField(max_length=16, choices=PreviewStatus.choices, default=PreviewStatus.PENDING)
+    text = models.TextField(blank=True, default="")
+    author_name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(null=True, blank=True, help_text="When the post was published.")
+    image_url = models.URLField(max_length=1000, blank=True, default="")
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="Last answer from the platform.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed fetches in a row.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=PreviewStatus.values), name="postpreview_status_valid"),
+            # Fetched means the platform answered: a time is known.
+            models.CheckConstraint(
+                condition=~Q(status__in=["ok", "deleted", "private"]) | Q(fetched_at__isnull=False),
+                name="postpreview_answered_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"preview of post {self.post_id} ({self.status})"
+
+
+class ClaimStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the proof post"
+    VERIFIED = "verified", "Verified"
+    SUPERSEDED = "superseded", "Replaced by a newer proof"
+    EXPIRED = "expired", "Expired"
+
+
+class HandleClaim(models.Model):
+    """A person's claim that a handle is theirs, proved by posting a one-time code from it (votes.claims).
+
+    A pending claim gives no standing and blocks nobody else: several people may hold one for the same
+    handle. Only a verified claim sets Author.owner (in the same transaction), and at most one claim per
+    author is verified at a time; a newer proof from the same account supersedes it.
+    """
+
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="claims")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="handle_claims")
+    code = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=12, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="A pending claim not proved by then lapses.")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    proof_url = models.URLField(max_length=500, blank=True, default="")
+    # When the proof post was published, as the platform says: a transfer needs a newer proof.
+    proof_posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "author", condition=Q(status="verified"), name="handleclaim_one_verified_per_author"
+            ),
+            models.UniqueConstraint(
+                "author", "user", condition=Q(status="pending"), name="handleclaim_one_pending_per_user"
+            ),
+            models.CheckConstraint(condition=Q(status__in=ClaimStatus.values), name="handleclaim_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["verified", "superseded"], verified_at__isnull=False, proof_posted_at__isnull=False)
+                | (~Q(status__in=["verified", "superseded"]) & Q(verified_at__isnull=True)),
+                name="handleclaim_verified_has_proof",
+            ),
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="handleclaim_expires_later"),
+        ]
+        indexes = [models.Index(fields=["user", "status"], name="handleclaim_user_status")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} claims author {self.author_id} ({self.status})"

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from reputation.models import AuthorReputation, ReputationSnapshot, Status
 
+from .claims import open_claims
 from .models import Author, Post, Vote
 
 if TYPE_CHECKING:
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
 
     from reputation.models import PostScore
 
+    from .models import PostPreview
+
     class _PostCard(TypedDict):  # what decorate_posts attaches for the card templates
         my_vote: Vote | None
         quality: PostScore | None
         rep: AuthorReputation | None
         is_own: bool
+        shown_preview: PostPreview | None
 
     class _AuthorPage(TypedDict):
         rep: AuthorReputation | None
@@ -50,20 +54,25 @@ def _related(obj, name: str):
 
 
 def _posts() -> QuerySet[Post]:
-    return Post.objects.select_related("author", "author__reputation", "score")
+    return Post.objects.select_related("author", "author__reputation", "score", "preview")
 
 
 def decorate_posts(posts: list[Post], user) -> list[PostCard]:
     """Attach what a post card shows: the viewer's vote, the post's quality, the author's reputation."""
     mine: dict[int, Vote] = {}
+    claimed: set[int] = set()
     if user.is_authenticated and posts:
         mine = {v.post_id: v for v in Vote.objects.filter(voter=user, post__in=[p.pk for p in posts])}
+        # The viewer's own pending claims count as theirs too (votes.services refuses those votes).
+        authors = {p.author_id for p in posts}
+        claimed = set(open_claims(user.pk).filter(author__in=authors).values_list("author_id", flat=True))
     cards = cast("list[PostCard]", posts)
     for post in cards:
         post.my_vote = mine.get(post.pk)
         post.quality = _related(post, "score")
         post.rep = _related(post.author, "reputation")
-        post.is_own = user.is_authenticated and post.author.owner_id == user.pk
+        post.is_own = user.is_authenticated and (post.author.owner_id == user.pk or post.author_id in claimed)
+        post.shown_preview = _related(post, "preview")
     return cards
 
 
@@ -141,7 +150,7 @@ def leaderboard_page(*, page_number, platform: str | None = None) -> Page:
 def my_votes_page(*, user, page_number) -> Page:
     votes = (
         Vote.objects.filter(voter=user)
-        .select_related("post", "post__author", "post__author__reputation", "post__score")
+        .select_related("post", "post__author", "post__author__reputation", "post__score", "post__preview")
         .order_by("-updated_at", "-pk")
     )
     page = Paginator(votes, MY_VOTES_PAGE_SIZE).get_page(page_number)

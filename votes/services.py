@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from reputation.services import refresh_enqueue, refresh_request
 
-from . import rate_next
-from .models import Author, Post, RateAssignment, Reason, Vote, VoteEvent
+from . import previews, rate_next
+from .models import Author, HandleClaim, Post, RateAssignment, Reason, Vote, VoteEvent
 from .platforms import (
     PostURLError,
     get_platform,
@@ -201,6 +201,7 @@ def post_register(
             post = Post.objects.select_related("author").get(platform=platform, external_id=post_id)
         else:
             post = Post(pk=pk, platform=platform, external_id=post_id, author=author, url=canonical, first_seen=now)
+            previews.preview_request(post_id=pk)  # its text, fetched from the platform after commit
     if not may_be_same_author(post.author.handle, handle):  # else the post keeps the author it has
         raise AuthorConflict(
             f"Post {post_id} is already registered as a post by @{post.author.handle}, not @{handle}. "
@@ -209,12 +210,22 @@ def post_register(
     return post
 
 
-# Ownership is asked of the database, not of post.author, which the caller may have loaded before a link.
-_OWNED_BY = f"SELECT 1 FROM {Author._meta.db_table} WHERE id = %s AND owner_id = %s"
+# Ownership is asked of the database, not of post.author, which the caller may have loaded before a link:
+# the verified owner, or the voter's own claim still waiting for its proof (votes.claims). Others' pending
+# claims block nobody.
+_OWNED_BY = (
+    f"SELECT 1 FROM {Author._meta.db_table} WHERE id = %s AND owner_id = %s UNION ALL "
+    f"SELECT 1 FROM {HandleClaim._meta.db_table} WHERE author_id = %s AND user_id = %s AND status = 'pending' "
+    "AND expires_at > %s"
+)
+
+
+def _owned_by_params(author_id: int, user_id: int, now) -> list:
+    return [author_id, user_id, author_id, user_id, _db_time(now)]
 
 
 def _owns(user_id: int, author_id: int) -> bool:
-    return _fetch_one(_OWNED_BY, [author_id, user_id]) is not None
+    return _fetch_one(_OWNED_BY, _owned_by_params(author_id, user_id, timezone.now())) is not None
 
 
 def _validate_vote(voter: User, post: Post, value: int, reason: str) -> None:
@@ -245,7 +256,10 @@ def vote_cast(*, voter: User, post: Post, value: int, reason: str = "", source: 
         if vote is not None and _record(vote, created, value=value, reason=reason, source=source, at=now):
             _schedule_refresh(post.author_id)
     if vote is None:  # raised here, not inside the block, so a caller's own transaction stays usable
-        raise SelfVote(f"You linked @{post.author.handle} to your account, so you cannot vote on its posts.")
+        raise SelfVote(
+            f"You linked @{post.author.handle} to your account (a verified claim, or yours waiting for its proof), "
+            "so you cannot vote on its posts."
+        )
     cast_vote = cast("CastVote", vote)
     cast_vote.newly_created = created
     return cast_vote
@@ -276,7 +290,7 @@ def _lock_or_create(voter, post: Post, value: int, reason: str, now) -> tuple[Vo
     solicited = ("solicited", rate_next.OPEN_ASSIGNMENT_SQL, [voter.pk, post.pk, _db_time(rate_next.open_since(now))])
     for _ in range(5):
         row = _insert_row(
-            Vote, if_absent=True, unless=(_OWNED_BY, [post.author_id, voter.pk]), computed=solicited,
+            Vote, if_absent=True, unless=(_OWNED_BY, _owned_by_params(post.author_id, voter.pk, now)), computed=solicited,
             voter=voter.pk, post=post.pk, author=post.author_id, value=value, reason=reason,
             created_at=now, updated_at=now,
         )
@@ -327,13 +341,17 @@ def _schedule_refresh(author_id: int) -> None:
 
 
 def author_link(*, user: User, platform: str, handle: str) -> Author:
-    """Declare a handle as the user's own; from then on they cannot vote on its posts."""
+    """Record a handle as the user's verified own without a proof post (administrators and tests vouch for
+    it; people prove it through votes.claims). From then on they cannot vote on its posts."""
+    from . import claims
+
     try:
         author = author_get_or_create(platform=platform, handle=handle)
     except PostURLError as exc:
         raise InvalidInput(str(exc)) from None
-    updated = Author.objects.filter(pk=author.pk, owner__isnull=True).update(owner=user)
+    try:
+        claims.claim_grant(user=user, author=author)
+    except claims.ClaimError as exc:
+        raise AuthorConflict(str(exc)) from None
     author.refresh_from_db()
-    if not updated and author.owner_id != user.pk:
-        raise AuthorConflict(f"@{author.handle} is already linked to another account.")
     return author

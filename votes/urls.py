@@ -10,6 +10,7 @@ urlpatterns = [
     path("vote/<int:post_id>/", views.vote, name="vote"),
     path("a/<str:platform>/<str:handle>/", views.author, name="author"),
     path("a/<str:platform>/<str:handle>/claim/", views.author_claim, name="author-claim"),
+    path("a/<str:platform>/<str:handle>/claim/verify/", views.author_claim_verify, name="author-claim-verify"),
     path("badge/<str:platform>/<str:handle>.svg", badges.badge, name="badge"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("me/votes/", views.my_votes, name="my-votes"),

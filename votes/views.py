@@ -11,6 +11,7 @@ import math
 from urllib.parse import urlencode
 
 from axes import helpers as axes_helpers
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from . import abuse, selectors, services
+from . import abuse, claims, selectors, services
 from . import rate_next as rate_next_service
 from .forms import PostURLForm, SignUpForm, VoteForm
 from .models import Author, Post
@@ -147,27 +148,53 @@ def author(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
         "history": selectors.author_history(author=found),
         "platform_label": PLATFORMS[platform].label,
         "is_mine": request.user.is_authenticated and found.owner_id == request.user.pk,
+        "my_claim": claims.claim_pending(user=request.user, author=found),
+        "claim_days": settings.CLAIM_PROOF_DAYS,
     }
     return render(request, "votes/author.html", context)
 
 
+def _claimable(request: HttpRequest, platform: str, handle: str) -> Author:
+    if platform not in PLATFORMS:
+        raise Http404("Unknown platform")
+    try:  # only authors already on Merit: no creating authors by crafted POSTs
+        return Author.objects.get_by_handle(platform, handle)
+    except Author.DoesNotExist:
+        raise Http404("Only authors already on Merit can be claimed") from None
+
+
 @require_POST
 def author_claim(request: HtmxHttpRequest, platform: str, handle: str) -> HttpResponse:
-    """'This is me': link the handle to the account, which then cannot vote on it."""
+    """'This is me': start a claim; the author page then shows the code to post from the account."""
     page = reverse("author", kwargs={"platform": platform, "handle": handle})
     if not request.user.is_authenticated:
         return _login_redirect(request, page)
-    if platform not in PLATFORMS or not Author.objects.with_handles(platform, [handle]).exists():
-        raise Http404("Only authors already on Merit can be claimed")  # no creating authors by crafted POSTs
+    author = _claimable(request, platform, handle)
     try:
-        linked = services.author_link(user=request.user, platform=platform, handle=handle)
-    except services.VoteError as exc:
+        claim = claims.claim_start(user=request.user, author=author)
+    except claims.ClaimError as exc:
         messages.error(request, str(exc))
-        return redirect(page)
-    messages.success(
-        request, f"@{linked.handle} is now linked to your account. You can no longer vote on its posts."
-    )
-    return redirect("author", platform=linked.platform, handle=linked.handle)
+    else:
+        messages.success(request, f"Now post {claim.code} from @{author.handle} and paste that post’s link below.")
+    return redirect(reverse("author", kwargs={"platform": author.platform, "handle": author.handle}) + "#claim")
+
+
+@require_POST
+def author_claim_verify(request: HtmxHttpRequest, platform: str, handle: str) -> HttpResponse:
+    """The proof: the link of a post carrying the claim's code, fetched from the platform and checked."""
+    page = reverse("author", kwargs={"platform": platform, "handle": handle})
+    if not request.user.is_authenticated:
+        return _login_redirect(request, page)
+    author = _claimable(request, platform, handle)
+    try:
+        claims.claim_verify(user=request.user, author=author, proof_url=request.POST.get("proof_url", "")[:600])
+    except claims.ClaimError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Verified: @{author.handle} is yours. You can delete the proof post; you can no longer vote on its posts."
+        )
+    return redirect(reverse("author", kwargs={"platform": author.platform, "handle": author.handle}) + "#claim")
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:

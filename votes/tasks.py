@@ -1,0 +1,27 @@
+"""Thin Celery entry points for votes: ids in, one service call each. All are safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import previews
+
+
+@shared_task(name="votes.fetch_preview", bind=True, acks_late=True, max_retries=None, time_limit=60, soft_time_limit=45)
+def fetch_preview(self, post_id: int) -> None:
+    # The preview row counts attempts and caps them (PREVIEW_MAX_ATTEMPTS); Celery only waits the backoff.
+    delay = previews.preview_fetch(post_id=post_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+@shared_task(name="votes.sweep_previews", acks_late=True, time_limit=120, soft_time_limit=100)
+def sweep_previews() -> int:
+    return previews.previews_sweep()
+
+
+@shared_task(name="votes.expire_claims", acks_late=True, time_limit=60, soft_time_limit=50)
+def expire_claims() -> int:
+    from . import claims
+
+    return claims.claims_expire()
