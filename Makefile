@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock browsers run worker test lint bench bench-api bench-import bench-refit check-deploy clean
+.PHONY: install lock browsers run worker test lint typecheck bench bench-api bench-import bench-refit check-deploy clean
 
 install: $(VENV)/.installed
 
@@ -50,6 +50,11 @@ test: install browsers
 
 lint: install
 	$(BIN)/ruff check .
+
+# mypy with django-stubs and djangorestframework-stubs on votes/, reputation/, api/ (mypy.ini). The Django
+# plugin imports the settings, which need DEBUG=1 (a development SECRET_KEY) or a SECRET_KEY.
+typecheck: install
+	DEBUG=1 $(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run_engine_bench.py

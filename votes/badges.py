@@ -28,7 +28,7 @@ from .platforms import PLATFORMS
 
 VERSION = "1"  # part of every ETag: a change to the badge's look must not be answered with 304
 MAX_AGE = 300
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, str] = {  # by AuthorReputation.status (Status members are its strings)
     Status.INSUFFICIENT: "too few votes yet",
     Status.PROVISIONAL: "provisional",
     Status.ESTABLISHED: "established",

@@ -110,14 +110,25 @@ def _post_id(author: Author, at: datetime, rng: random.Random) -> str:
     return _bsky_post_id(rng)
 
 
+@dataclasses.dataclass
+class _Hidden:
+    """The world's hidden traits, never stored: they only drive the simulated honest votes."""
+
+    author_quality: dict[int, float] = dataclasses.field(default_factory=dict)  # by author id
+    post_quality: dict[int, float] = dataclasses.field(default_factory=dict)  # by post id
+    leniency: dict[int, float] = dataclasses.field(default_factory=dict)  # by user id
+    activity: dict[int, float] = dataclasses.field(default_factory=dict)  # by user id
+
+
 @transaction.atomic
 def build(now: datetime | None = None) -> World:
     now = now or timezone.now()
     rng = random.Random(SEED)
-    authors = _authors(rng)
-    posts = _posts(rng, authors, now)
-    voters, demo = _voters(rng, now)
-    votes = _honest_votes(rng, [*voters, demo], posts, now)
+    hidden = _Hidden()
+    authors = _authors(rng, hidden)
+    posts = _posts(rng, authors, hidden, now)
+    voters, demo = _voters(rng, now, hidden)
+    votes = _honest_votes(rng, [*voters, demo], posts, hidden, now)
     votes += _ring(rng, now, posts, authors["growth_guru"])
     votes += _brigade(rng, now, posts, authors["dr_lena_k"])
     Vote.objects.bulk_create(votes, batch_size=2000)
@@ -129,7 +140,7 @@ def build(now: datetime | None = None) -> World:
     return World(len(authors), len(posts), User.objects.count(), len(votes), 0)
 
 
-def _authors(rng: random.Random) -> dict[str, Author]:
+def _authors(rng: random.Random, hidden: _Hidden) -> dict[str, Author]:
     rows = list(NAMED)
     for handle in CROWD:
         rows.append((handle, "x", int(rng.lognormvariate(8.5, 1.6)), rng.gauss(0.2, 0.8)))
@@ -142,12 +153,12 @@ def _authors(rng: random.Random) -> dict[str, Author]:
     result = {}
     for handle, _, _, quality in rows:
         author = by_handle[handle.lower()]
-        author.quality = quality  # hidden, never stored: it only drives the simulated honest votes
+        hidden.author_quality[author.pk] = quality
         result[handle] = author
     return result
 
 
-def _posts(rng: random.Random, authors: dict[str, Author], now: datetime) -> list[Post]:
+def _posts(rng: random.Random, authors: dict[str, Author], hidden: _Hidden, now: datetime) -> list[Post]:
     # Prolific authors post more; everyone posts at least twice.
     weights = {h: rng.uniform(0.5, 3.0) for h in authors}
     total = sum(weights.values())
@@ -157,20 +168,22 @@ def _posts(rng: random.Random, authors: dict[str, Author], now: datetime) -> lis
         for _ in range(n):
             at = now - timedelta(seconds=rng.uniform(3600, DAYS * 86400))
             plan.append((author, at))
-    posts = []
+    posts, qualities = [], []  # qualities by position: the posts have no ids before bulk_create
     for author, at in sorted(plan, key=lambda p: p[1]):
         pid = _post_id(author, at, rng)
         post = Post(platform=author.platform, external_id=pid, author=author,
                     url=get_platform(author.platform).canonical_url(author.handle, pid))
-        post.first_seen, post.quality = at, author.quality + rng.gauss(0, 0.6)
+        post.first_seen = at
+        qualities.append(hidden.author_quality[author.pk] + rng.gauss(0, 0.6))
         posts.append(post)
     times = [p.first_seen for p in posts]
     Post.objects.bulk_create(posts)
+    hidden.post_quality.update((post.pk, quality) for post, quality in zip(posts, qualities, strict=True))
     # bulk_create applies auto_now_add; put the posting times back (bulk_update skips pre_save).
     for post, at in zip(posts, times):
         post.first_seen = at
     Post.objects.bulk_update(posts, ["first_seen"], batch_size=500)
-    first = {}
+    first: dict[int, datetime] = {}
     for post in posts:
         first.setdefault(post.author_id, post.first_seen)
     authors_seen = [a for a in authors.values() if a.pk in first]
@@ -188,8 +201,9 @@ def _make_users(specs: list[tuple[str, datetime]]) -> list:
     return [by_name[u] for u, _ in specs]
 
 
-def _voters(rng: random.Random, now: datetime):
-    specs, seen = [], set()
+def _voters(rng: random.Random, now: datetime, hidden: _Hidden):
+    specs: list[tuple[str, datetime]] = []
+    seen: set[str] = set()
     while len(specs) < 200:
         name = f"{rng.choice(FIRST)}_{rng.choice(LAST)}{rng.randint(1, 99)}"
         if name in seen:
@@ -200,17 +214,17 @@ def _voters(rng: random.Random, now: datetime):
         specs.append((name, now - timedelta(days=age)))
     voters = _make_users(specs)
     for voter in voters:
-        voter.leniency, voter.activity = rng.gauss(0.2, 0.5), rng.lognormvariate(3.0, 0.7)
+        hidden.leniency[voter.pk], hidden.activity[voter.pk] = rng.gauss(0.2, 0.5), rng.lognormvariate(3.0, 0.7)
     demo = User.objects.filter(username=DEMO_USERNAME).first()
     if demo is None:
         demo = User.objects.create_user(DEMO_USERNAME, password=DEMO_PASSWORD, first_name="Demo")
         User.objects.filter(pk=demo.pk).update(date_joined=now - timedelta(days=240))
         demo.refresh_from_db()
-    demo.leniency, demo.activity = 0.0, 25
+    hidden.leniency[demo.pk], hidden.activity[demo.pk] = 0.0, 25
     return voters, demo
 
 
-def _honest_votes(rng: random.Random, voters, posts: list[Post], now: datetime) -> list[Vote]:
+def _honest_votes(rng: random.Random, voters, posts: list[Post], hidden: _Hidden, now: datetime) -> list[Vote]:
     weights = [(p.author.follower_count or 1) ** 0.25 for p in posts]
     votes = []
     for voter in voters:
@@ -218,13 +232,13 @@ def _honest_votes(rng: random.Random, voters, posts: list[Post], now: datetime) 
         open_posts = [(p, w) for p, w in zip(posts, weights) if p.first_seen > joined - timedelta(days=3)]
         if not open_posts:
             continue
-        n = min(len(open_posts), max(3, int(voter.activity)))
-        chosen = set()
+        n = min(len(open_posts), max(3, int(hidden.activity[voter.pk])))
+        chosen: set[int] = set()
         for post in rng.choices([p for p, _ in open_posts], weights=[w for _, w in open_posts], k=n * 2):
             if len(chosen) >= n or post.pk in chosen:
                 continue
             chosen.add(post.pk)
-            up = rng.random() < _sigmoid(1.6 * post.quality + voter.leniency)
+            up = rng.random() < _sigmoid(1.6 * hidden.post_quality[post.pk] + hidden.leniency[voter.pk])
             at = max(post.first_seen, joined) + timedelta(hours=rng.expovariate(1 / 30))
             votes.append(_vote(voter, post, 1 if up else -1, min(at, now - timedelta(minutes=5))))
     return votes
