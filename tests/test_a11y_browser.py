@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, Status, VoterCredibility
 from tests.conftest import make_user
+from tests.test_extension_e2e import chromium, open_page, playwright_driver, world, x_site  # noqa: F401  (fixtures)
 from tests.test_web_browser import browser, log_in  # noqa: F401  (the fixture)
 from votes import services
 from votes.models import Author, Vote
@@ -77,8 +78,8 @@ def local_page(browser, live_server, **context):  # noqa: F811
 
 
 def test_no_page_has_a_serious_accessibility_violation_logged_out_or_in(browser, live_server):  # noqa: F811
-    world = small_world()
-    writer, other = world["writer"], world["other"]
+    made = small_world()
+    writer, other = made["writer"], made["other"]
     base = live_server.url
     found: dict[str, list[str]] = {}
 
@@ -161,3 +162,23 @@ def test_voting_works_from_the_keyboard_alone(browser, live_server):  # noqa: F8
     page.keyboard.press("Space")
     page.wait_for_selector(f"{box} :text('Vote retracted')")
     assert not Vote.objects.filter(voter=alice, post=post).exists()
+
+
+def test_the_extensions_badges_and_vote_buttons_have_accessible_names(chromium, live_server, x_site, world):  # noqa: F811
+    context, _ = chromium(live_server.url, x_site)
+    page = open_page(context, f"{x_site}/home")
+    page.wait_for_selector('[data-merit-handle="stranger"]', timeout=10_000)
+    page.wait_for_selector("[data-merit-votes] button")
+    names = dict(page.eval_on_selector_all(
+        "article [data-merit-badge]", "els => els.map(e => [e.dataset.meritHandle, [e.getAttribute('role'), e.getAttribute('aria-label')]])"
+    ))
+    assert names["good_writer"][0] == "link"  # opens the author page: a link, reachable and named
+    assert names["good_writer"][1].startswith("Merit reputation for @Good_Writer: ")
+    assert names["newcomer"][1].endswith("(not enough votes yet)")
+    assert names["stranger"] == ["img", "Merit: @stranger has no votes on Merit yet"]
+    buttons = page.eval_on_selector_all("[data-merit-votes] button", "els => els.map(e => e.getAttribute('aria-label'))")
+    assert buttons and set(buttons) == {"Good post (Merit)", "Poor post (Merit)"}
+    # axe-core on what the extension added (the fixture page around it is not ours to judge).
+    results = Axe().run(page, context={"include": [["[data-merit-badge]"], ["[data-merit-votes]"]]})
+    serious = [(v["id"], n["target"]) for v in results.response["violations"] if v["impact"] in BLOCKING for n in v["nodes"]]
+    assert serious == []

@@ -142,6 +142,9 @@
       "data-merit-score": author && author.score != null ? String(author.score) : "",
       "data-merit-status": author ? author.status : "unknown",
       title: F.tooltip(handle, author),
+      // A name for screen readers (the tooltip's first line): the bare "71" says nothing out of context.
+      role: "img",
+      "aria-label": F.tooltip(handle, author).split("\n")[0],
     };
   }
 
@@ -154,11 +157,13 @@
     if (author && author.url) {
       badge.setAttribute("role", "link");
       badge.tabIndex = 0;
-      badge.addEventListener("click", (ev) => {
+      const open = (ev) => {
         ev.preventDefault();
         ev.stopPropagation(); // x.com opens the post on any click inside the article
         window.open(author.url, "_blank", "noopener");
-      });
+      };
+      badge.addEventListener("click", open);
+      badge.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(ev); }); // as a real link would
     }
     row.appendChild(badge);
   }
@@ -265,10 +270,12 @@
     let dot = document.getElementById(`${P}-indicator`);
     if (!dot) {
       dot = el("div", `${P}-indicator`, { id: `${P}-indicator`, role: "status" });
+      dot.appendChild(el("span", `${P}-sr-only`, {}, ""));
       (document.body || document.documentElement).appendChild(dot);
     }
     dot.setAttribute("data-merit-state", reason || "offline");
     dot.title = reason === "rate_limited" ? "Merit: rate-limited, will retry later" : "Merit: server unreachable, will retry";
+    dot.firstChild.textContent = dot.title; // a status region is read from its text, not its title
   }
 
   function hideIndicator() {
