@@ -60,7 +60,7 @@ class Author(models.Model):
 class Post(models.Model):
     platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
     # Strings: X ids are 64-bit snowflakes, other platforms use opaque keys.
-    external_id = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)  # Mastodon: "instance:status-id"
     author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="posts")
     url = models.URLField(max_length=500)
     first_seen = models.DateTimeField(auto_now_add=True, db_index=True)
