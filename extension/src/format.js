@@ -17,6 +17,12 @@
     return Math.round(Number(x));
   }
 
+  /** "1 vote", "12 votes", "1,204 votes": counts as people write them. */
+  function count(n, word, plural) {
+    const k = Number(n) || 0;
+    return `${k.toLocaleString("en-US")} ${k === 1 ? word : plural || word + "s"}`;
+  }
+
   /** "72", "new" (too few votes) or "—" (unknown to Merit). */
   function label(author) {
     if (!author) return "—";
@@ -36,10 +42,16 @@
     if (!ex || typeof ex !== "object") return "";
     if (typeof ex.summary === "string") return ex.summary;
     const parts = [];
-    if (ex.effective_voters != null) parts.push(`${ex.effective_voters} effective voters`);
+    if (ex.effective_voters != null) {
+      const n = Number(ex.effective_voters);
+      parts.push(n < 0.95 ? "evidence of less than one independent voter" : `evidence of about ${count(round(n), "independent voter")}`);
+    }
     const d = ex.discounted || {};
     const discounted = Number(d.new_or_low_credibility_accounts || 0) + Number(d.per_voter_cap || 0);
-    if (discounted > 0) parts.push(`${discounted.toFixed(1)} vote weight discounted (new or low-credibility accounts, per-voter cap)`);
+    if (discounted >= 0.05) {
+      const worth = discounted < 0.95 ? "less than one vote" : `about ${count(round(discounted), "vote")}`;
+      parts.push(`${worth} held back (new accounts, or one person rating many posts)`);
+    }
     return parts.join("; ");
   }
 
@@ -49,7 +61,7 @@
     if (author.status !== "insufficient_data" && author.low != null && author.high != null) {
       lines.push(`90% interval ${round(author.low)}–${round(author.high)}`);
     }
-    lines.push(`${author.votes ?? (author.upvotes || 0) + (author.downvotes || 0)} votes (${author.upvotes || 0} up, ${author.downvotes || 0} down) from ${author.voters || 0} voters`);
+    lines.push(`${count(author.votes ?? (author.upvotes || 0) + (author.downvotes || 0), "vote")} (${(author.upvotes || 0).toLocaleString("en-US")} good, ${(author.downvotes || 0).toLocaleString("en-US")} poor) from ${count(author.voters, "voter")}`);
     const why = explanationSummary(author.explanation);
     if (why) lines.push(why);
     if (author.follower_count != null) lines.push(`${Number(author.follower_count).toLocaleString("en-US")} followers`);

@@ -24,8 +24,18 @@ test("the tooltip gives the interval, voters and the explanation", () => {
   });
   assert.match(text, /71 \(established\)/);
   assert.match(text, /90% interval 60–81/);
-  assert.match(text, /12 votes \(10 up, 2 down\) from 9 voters/);
-  assert.match(text, /7.5 effective voters; 1.5 vote weight discounted/);
+  assert.match(text, /12 votes \(10 good, 2 poor\) from 9 voters/);
+  assert.match(text, /evidence of about 8 independent voters; about 2 votes held back/);
+});
+
+test("the tooltip counts as people write: one vote, one voter, no engine decimals", () => {
+  const text = F.tooltip("bob", {
+    handle: "bob", score: 55, low: 20, high: 90, status: "provisional", votes: 1, upvotes: 1, downvotes: 0,
+    voters: 1, explanation: { effective_voters: 51.88 },
+  });
+  assert.match(text, /1 vote \(1 good, 0 poor\) from 1 voter(?!s)/);
+  assert.match(text, /evidence of about 52 independent voters/);
+  assert.doesNotMatch(text, /1 votes|51\.88/);
 });
 
 test("selectors read handles and post ids from x.com paths", () => {
