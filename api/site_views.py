@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from functools import lru_cache
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from knox.models import AuthToken
 
+from config.ops.site_url import site_url
+
 from .models import DeviceToken
 
 DEFAULT_LABEL = "Browser extension"
+EXTENSION_DIR = settings.BASE_DIR / "extension"
+
+
+@lru_cache(maxsize=8)  # the folder changes only with a new release (and process); one zip per site address
+def _extension_zip(server: str) -> bytes:
+    """The extension folder as a zip to unpack and load (its tests left out), its default server this site."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(EXTENSION_DIR.rglob("*")):
+            relative = path.relative_to(EXTENSION_DIR)
+            if not path.is_file() or relative.parts[0] == "tests":
+                continue
+            name = f"merit-extension/{relative.as_posix()}"
+            if relative.as_posix() == "src/config.js":  # badges work before pairing, against this site
+                archive.writestr(name, f"self.MERIT_CONFIG = {{ defaultServer: {json.dumps(server)} }};\n")
+            else:
+                archive.write(path, name)
+    return buffer.getvalue()
+
+
+def extension_download(request):
+    """/connect/merit-extension.zip: what "Load unpacked" needs, without cloning the repository."""
+    response = HttpResponse(_extension_zip(site_url(request)), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="merit-extension.zip"'
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 def token_issue(*, user, label: str) -> tuple[DeviceToken, str]:

@@ -102,7 +102,7 @@ def build_extension(dest: Path, *, server: str, site: str) -> Path:
     """A test copy: content script on the fixture origin, pairing on the server, default server = `server`."""
     shutil.copytree(ROOT / "extension", dest, ignore=shutil.ignore_patterns("tests", "*.md", "node_modules"))
     manifest = json.loads((dest / "manifest.json").read_text())
-    x_script, pair_script = manifest["content_scripts"]
+    x_script, pair_script = manifest["content_scripts"][:2]  # then bsky.app, untouched (never visited)
     x_script["matches"] = [f"{site}/*"]
     pair_script["matches"] = [f"{server}/connect/*"]
     manifest["host_permissions"] = [f"{server}/*", "http://127.0.0.1/*"]  # no port: any 127.0.0.1 server

@@ -42,7 +42,7 @@ def firefox_build(dest: Path, *, server: str, site: str) -> Path:
     ext = e2e.build_extension(dest, server=server, site=site)
     shipped = json.loads((e2e.ROOT / "extension" / "manifest.json").read_text())
     manifest = json.loads((ext / "manifest.json").read_text())
-    x_script, pair_script = manifest["content_scripts"]
+    x_script, pair_script = manifest["content_scripts"][:2]  # then bsky.app, untouched (never visited)
     x_script["matches"] = [f"http://{urlparse(site).hostname}/*"]
     pair_script["matches"] = shipped["content_scripts"][1]["matches"]
     manifest["host_permissions"] = shipped["host_permissions"]

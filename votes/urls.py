@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.feed, name="feed"),
     path("rate/", views.rate, name="rate"),
     path("p/<int:pk>/", views.post_detail, name="post"),
+    path("p/<int:pk>/quality/", views.post_quality, name="post-quality"),
     path("vote/<int:post_id>/", views.vote, name="vote"),
     path("a/<str:platform>/<str:handle>/", views.author, name="author"),
     path("a/<str:platform>/<str:handle>/claim/", views.author_claim, name="author-claim"),

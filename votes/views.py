@@ -17,11 +17,14 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
+
+from reputation import selectors as reputation_selectors
 
 from . import abuse, claims, selectors, services
 from . import rate_next as rate_next_service
@@ -67,14 +70,16 @@ def _feed(request: HttpRequest, form: PostURLForm, status: int = 200) -> HttpRes
 
 
 def feed(request: HttpRequest) -> HttpResponse:
-    return _feed(request, PostURLForm())
+    # ?paste=: a link pasted while logged out, carried through the log-in (see rate): the box is ready with it.
+    return _feed(request, PostURLForm(initial={"url": request.GET.get("paste", "")[:500]}))
 
 
 @require_POST
 def rate(request: HtmxHttpRequest) -> HttpResponse:
     """Register a pasted post link and land on its card, ready to vote."""
     if not request.user.is_authenticated:
-        return _login_redirect(request, reverse("feed"))
+        pasted = request.POST.get("url", "").strip()[:500]
+        return _login_redirect(request, reverse("feed") + (f"?{urlencode({'paste': pasted})}" if pasted else ""))
     form = PostURLForm(request.POST)
     if not form.is_valid():
         return _feed(request, form, status=400)
@@ -122,14 +127,35 @@ def vote(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
         error = exc
 
     if request.htmx:
-        context = {"post": selectors.post_get(pk=post.pk, user=request.user), "next": back,
-                   "error": str(error) if error else "", "notice": notice}
-        return render(request, "votes/partials/vote_box.html", context, status=_status_for(error) if error else 200)
+        shown = selectors.post_get(pk=post.pk, user=request.user)
+        context = {"post": shown, "next": back, "error": str(error) if error else "", "notice": notice,
+                   "in_card": bool(request.POST.get("card"))}
+        response = render(request, "votes/partials/vote_box.html", context, status=_status_for(error) if error else 200)
+        if context["in_card"] and not error:  # the card's figures follow too, out of band (htmx swaps them by id)
+            response.write(render_to_string(
+                "votes/partials/post_quality.html", {"post": shown, "oob": True, "pending": True, "next_try": 1}, request
+            ))
+        return response
     if error:
         messages.error(request, str(error))
     else:
         messages.success(request, notice)
     return redirect(f"{back}#post-{post.pk}")
+
+
+QUALITY_POLLS = 8  # the card asks again every 2 s while the author's refresh is queued: ~16 s at most
+
+
+def post_quality(request: HttpRequest, pk: int) -> HttpResponse:
+    """The card's post-quality figures, asked for again after a vote until the worker has counted it."""
+    try:
+        shown = selectors.post_get(pk=pk, user=request.user)
+    except Post.DoesNotExist:
+        raise Http404("No such post") from None
+    tries = int(request.GET["try"]) if request.GET.get("try", "").isdigit() else QUALITY_POLLS
+    pending = tries < QUALITY_POLLS and reputation_selectors.refresh_pending(author_id=shown.author_id)
+    return render(request, "votes/partials/post_quality.html",
+                  {"post": shown, "pending": pending, "next_try": tries + 1})
 
 
 def author(request: HttpRequest, platform: str, handle: str) -> HttpResponse:
@@ -208,7 +234,8 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_votes(request: HttpRequest) -> HttpResponse:
     page = selectors.my_votes_page(user=request.user, page_number=request.GET.get("page"))
-    return render(request, "votes/my_votes.html", {"page": page})
+    weight = reputation_selectors.voter_weight(user=request.user)
+    return render(request, "votes/my_votes.html", {"page": page, "weight": weight})
 
 
 @login_required

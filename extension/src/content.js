@@ -1,5 +1,6 @@
 /*
- * Merit content script for x.com: finds posts and authors (rules in selectors.js), shows a
+ * Merit content script for x.com, bsky.app and granted Mastodon instances: finds posts and authors
+ * through the site's module (selectors.js, bsky.js or mastodon.js, loaded before this one), shows a
  * reputation badge beside each author, reputation in place of a profile's follower count,
  * and quality vote buttons on each post. It never talks to the network and never sees the
  * token: everything goes through the service worker, which answers with data and booleans.
@@ -11,11 +12,12 @@
 (function () {
   "use strict";
   const ext = globalThis.browser || globalThis.chrome;
-  const { S, postsIn, profileIn } = globalThis.MeritSelectors;
+  const site = globalThis.MeritSite; // this page's platform: its selectors and DOM-reading rules
+  const S = site.S;
   const F = globalThis.MeritFormat;
   const P = "merit-ext"; // class prefix for everything this script adds
   const RETRY_MS = 30_000;
-  const FRESH_MS = 60_000; // x.com is a long-lived app: look authors up again after this
+  const FRESH_MS = 60_000; // these sites are long-lived apps: look authors up again after this
 
   const authors = new Map(); // handle -> author | null (the worker has the shared cache)
   const fetchedAt = new Map(); // handle -> when this page last got it
@@ -61,12 +63,16 @@
 
   // ---------- scanning ----------
 
+  function where() {
+    return { pathname: location.pathname, hostname: location.hostname.toLowerCase() };
+  }
+
   function scan() {
-    const path = location.pathname;
+    const here = where();
     const newHandles = new Set();
     const newPosts = new Set();
-    for (const article of document.querySelectorAll(S.tweet)) {
-      const posts = postsIn(article, path);
+    for (const article of document.querySelectorAll(S.post)) {
+      const posts = site.postsIn(article, here);
       const key = posts.map((p) => `${p.handle}:${p.postId || ""}`).join("|");
       if (article.getAttribute("data-merit-key") === key) continue;
       clean(article);
@@ -77,7 +83,7 @@
         if (p.postId && !p.quoted && !asked.has(p.postId)) newPosts.add(p.postId);
       }
     }
-    const profile = profileIn(document, path);
+    const profile = site.profileIn(document, here);
     if (profile && !fresh(profile.handle)) newHandles.add(profile.handle);
     if (newHandles.size) requestAuthors(Array.from(newHandles));
     if (newPosts.size) requestVotes(Array.from(newPosts));
@@ -94,7 +100,7 @@
 
   async function requestAuthors(handles) {
     for (const h of handles) fetchedAt.set(h, Date.now()); // no second request while this one runs
-    const answer = await ask({ type: "lookup", handles });
+    const answer = await ask({ type: "lookup", platform: site.platform, handles });
     if (!answer || !answer.ok) {
       for (const h of handles) fetchedAt.delete(h);
       showIndicator(answer ? answer.reason : "offline");
@@ -110,7 +116,7 @@
 
   async function requestVotes(postIds) {
     postIds.forEach((id) => asked.add(id));
-    const answer = await ask({ type: "myVotes", postIds });
+    const answer = await ask({ type: "myVotes", platform: site.platform, postIds });
     if (!answer || !answer.ok) {
       postIds.forEach((id) => asked.delete(id));
       return;
@@ -124,14 +130,14 @@
 
   function render() {
     if (!reachable) return;
-    const path = location.pathname;
-    for (const article of document.querySelectorAll(`${S.tweet}[data-merit-key]`)) {
-      for (const p of postsIn(article, path)) {
+    const here = where();
+    for (const article of document.querySelectorAll("[data-merit-key]")) {
+      for (const p of site.postsIn(article, here)) {
         if (authors.has(p.handle)) ensureBadge(p.nameEl, p.handle, authors.get(p.handle));
         if (!p.quoted && p.postId) ensureVoteBar(article, p);
       }
     }
-    const profile = profileIn(document, path);
+    const profile = site.profileIn(document, here);
     if (profile && authors.has(profile.handle)) ensureProfile(profile, authors.get(profile.handle));
   }
 
@@ -149,7 +155,7 @@
   }
 
   function ensureBadge(nameEl, handle, author) {
-    const row = nameEl.firstElementChild || nameEl;
+    const row = site.badgeHost(nameEl);
     const existing = row.querySelector(`:scope > .${P}-badge`);
     if (existing && existing.getAttribute("data-merit-handle") === handle && existing.title === F.tooltip(handle, author)) return;
     if (existing) existing.remove();
@@ -159,13 +165,14 @@
       badge.tabIndex = 0;
       const open = (ev) => {
         ev.preventDefault();
-        ev.stopPropagation(); // x.com opens the post on any click inside the article
+        ev.stopPropagation(); // these sites open the post on any click inside it
         window.open(author.url, "_blank", "noopener");
       };
       badge.addEventListener("click", open);
       badge.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(ev); }); // as a real link would
     }
-    row.appendChild(badge);
+    if (site.placeBadge) site.placeBadge(nameEl, badge); // right after the name, inside the same row
+    else row.appendChild(badge);
   }
 
   function ensureVoteBar(article, post) {
@@ -175,7 +182,7 @@
       bar.appendChild(el("button", `${P}-vote ${P}-up`, { type: "button", "data-merit-vote": "up", "aria-label": "Good post (Merit)" }, "▲"));
       bar.appendChild(el("button", `${P}-vote ${P}-down`, { type: "button", "data-merit-vote": "down", "aria-label": "Poor post (Merit)" }, "▼"));
       bar.addEventListener("click", onVoteClick);
-      const group = Array.from(article.querySelectorAll(S.actionBar)).find((g) => g.closest(S.tweet) === article);
+      const group = site.actionBarOf(article);
       (group || post.nameEl.parentElement || article).appendChild(bar);
     }
     paintVoteBar(bar);
@@ -211,7 +218,10 @@
     votes.set(id, value);
     repaint(id);
     bar.setAttribute("data-merit-busy", "true");
-    const answer = await ask({ type: "vote", postId: id, handle: bar.getAttribute("data-merit-handle"), value });
+    const answer = await ask({
+      type: "vote", platform: site.platform, postId: id, handle: bar.getAttribute("data-merit-handle"), value,
+      text: value ? visibleText(bar) : undefined,
+    });
     bar.removeAttribute("data-merit-busy");
     if (!answer || !answer.ok) {
       votes.set(id, before);
@@ -223,6 +233,13 @@
     }
     bar.removeAttribute("data-merit-error");
     bar.removeAttribute("title");
+  }
+
+  /** The text of the post this vote bar belongs to, as the page shows it (the worker bounds its length). */
+  function visibleText(bar) {
+    const post = bar.closest(S.post);
+    const node = post && site.postText ? site.postText(post) : null;
+    return node ? (node.innerText || node.textContent || "").trim() : "";
   }
 
   function repaint(id) {

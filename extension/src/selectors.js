@@ -3,8 +3,9 @@
  * often, and a fix should touch one file. Only data-testid attributes and link
  * shapes are used, never the hashed `css-…` class names.
  *
- * Classic script (content scripts cannot be modules): defines globalThis.MeritSelectors,
- * and module.exports when loaded by `node --test`.
+ * Classic script (content scripts cannot be modules): defines globalThis.MeritSelectors and
+ * globalThis.MeritSite (the interface content.js reads every site through; bsky.js and
+ * mastodon.js define the same), and module.exports when loaded by `node --test`.
  */
 (function (root) {
   "use strict";
@@ -105,7 +106,23 @@
     return handle ? { handle, header, followersLink: link } : null;
   }
 
-  const api = { S, handleFromPath, statusIdFromPath, handleFromUserName, postIdOf, postsIn, profileIn };
+  /** The row of reply / repost / like buttons of this article (not of a quoted post inside it). */
+  function actionBarOf(article) {
+    return Array.from(article.querySelectorAll(S.actionBar)).find((g) => g.closest(S.tweet) === article) || null;
+  }
+
+  // The content script's view of this site: the same interface as bsky.js and mastodon.js.
+  const site = {
+    platform: "x",
+    S: { ...S, post: S.tweet },
+    postsIn: (article, where) => postsIn(article, where.pathname),
+    actionBarOf,
+    badgeHost: (nameEl) => nameEl.firstElementChild || nameEl,
+    profileIn: (doc, where) => profileIn(doc, where.pathname),
+    postText: (article) => article.querySelector(S.tweetText),
+  };
+  const api = { S, handleFromPath, statusIdFromPath, handleFromUserName, postIdOf, postsIn, profileIn, actionBarOf, site };
   root.MeritSelectors = api;
+  root.MeritSite = site;
   if (typeof module !== "undefined" && module.exports) module.exports = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -65,6 +65,17 @@ test("votes carry the token; the token itself is never sent back to a content sc
   assert.ok(!JSON.stringify(status).includes("secret-token"));
 });
 
+test("a vote carries the post's visible text, at most 1000 characters", async () => {
+  const { send, calls, chrome } = loadWorker({ respond: () => ({ status: 201, body: {} }) });
+  await chrome.storage.local.set({ token: "t" });
+  await send({ type: "vote", postId: "123", handle: "alice", value: 1, text: "  Hello 👋 world  " });
+  assert.equal(JSON.parse(calls[0].body).text, "Hello 👋 world");
+  await send({ type: "vote", postId: "124", handle: "alice", value: 1, text: "👋".repeat(1500) });
+  assert.equal(Array.from(JSON.parse(calls[1].body).text).length, 1000); // characters, as the server counts them
+  await send({ type: "vote", postId: "125", handle: "alice", value: 1, text: "   " });
+  assert.ok(!("text" in JSON.parse(calls[2].body)));
+});
+
 test("retracting sends DELETE for the post", async () => {
   const { send, calls, chrome } = loadWorker({ respond: () => ({ status: 204 }) });
   await chrome.storage.local.set({ token: "t" });

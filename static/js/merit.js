@@ -55,18 +55,39 @@
     toast("Can’t reach Merit right now. Check your connection and try again.");
   });
 
-  // /connect/: the extension's content script sets data-connected="true" once it has the token.
+  // /connect/: the extension's content script marks the page (data-merit-extension) and sets
+  // data-connected="true" (or "false") on #merit-connect once it has taken the token. Say which
+  // happened, and say so too when nothing answered: silence would look like success.
+  var detect = document.querySelector(".extension-detect");
+  if (detect) {
+    var showDetected = function () {
+      var found = document.documentElement.getAttribute("data-merit-extension") === "installed";
+      detect.textContent = found ? detect.dataset.found : detect.dataset.missing;
+      detect.hidden = false;
+    };
+    setTimeout(showDetected, 800); // content scripts run at document_idle: give them a moment
+  }
   var connect = document.getElementById("merit-connect");
   if (connect) {
-    var showConnected = function () {
-      if (connect.dataset.connected !== "true") return false;
-      document.querySelector(".connect-done").hidden = false;
-      document.querySelector(".connect-waiting").hidden = true;
-      return true;
+    var waiting = document.querySelector(".connect-waiting");
+    var show = function (selector) {
+      waiting.hidden = true;
+      document.querySelector(selector).hidden = false;
     };
-    if (!showConnected()) {
-      new MutationObserver(function (_, observer) { if (showConnected()) observer.disconnect(); })
-        .observe(connect, {attributes: true, attributeFilter: ["data-connected"]});
+    var settled = function () {
+      var state = connect.dataset.connected;
+      if (state === "true") show(".connect-done");
+      else if (state === "false") show(".connect-failed");
+      return Boolean(state);
+    };
+    if (!settled()) {
+      var observer = new MutationObserver(function () { if (settled()) observer.disconnect(); });
+      observer.observe(connect, {attributes: true, attributeFilter: ["data-connected"]});
+      setTimeout(function () {
+        if (connect.dataset.connected) return;
+        observer.disconnect();
+        show(".connect-timeout");
+      }, Number(waiting.dataset.timeoutMs) || 6000);
     }
   }
 })();

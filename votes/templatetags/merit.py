@@ -65,55 +65,106 @@ def score_bar(rep, compact: bool = False) -> dict:
     return {"rep": rep, "low": low, "width": max(high - low, 0.8), "score": score, "compact": compact}
 
 
-_EXPLAINED = {
-    "new_or_low_credibility_accounts": (
-        "discounted because they came from new or low-credibility accounts, which earn weight over time"
-    ),
-    "per_voter_cap": "discounted because one person voted on many of these posts; each voter's say on one author is capped",
+def _n(count: int, word: str, plural: str = "") -> str:
+    """'1 vote', '52 votes', '1,204 votes'."""
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+def _worth(amount: float) -> str:
+    """A weight in votes, as a person would say it: 'less than one vote', 'about 3 votes'."""
+    if amount < 0.95:
+        return "less than one vote"
+    return f"about {_n(_half_up(amount), 'vote')}"
+
+
+def _half_up(x: float) -> int:
+    """12.5 -> 13, as people round (Python's round() gives 12)."""
+    return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+
+
+# Engine keys (reputation/engine/merit.py explanation["discounted"]) in plain words; the API keeps the keys.
+_DISCOUNTED = {
+    "new_or_low_credibility_accounts": "came from new accounts, or accounts that have not earned weight yet",
+    "large_groups": "came from a large group of accounts that vote alike, which counts for less",
+    "collapsed_groups": "came from accounts that vote alike, which count together as one voice",
+    "group_votes_on_own_members": "came from a group of accounts rating its own members",
+    "per_voter_cap": "came from one person rating many of these posts: no one person's say on an author is unlimited",
+    "per_group_cap": "came from one group of like-voting accounts rating many of these posts: a group's say is limited too",
 }
 
 
 @register.simple_tag
 def explanation_lines(explanation: dict | None) -> list[str]:
-    """Plain sentences for the known parts of AuthorReputation.explanation, generic ones for the rest."""
+    """AuthorReputation.explanation in plain sentences. Parts without words here are left out: the page
+    is for people, and the API has every key."""
     if not explanation:
         return []
     lines: list[str] = []
     data = dict(explanation)
-    votes, voters = data.pop("votes", None), data.pop("voters", None)
+    votes, voters = data.get("votes"), data.get("voters")
     if votes is not None and voters is not None:
-        lines.append(f"{votes} vote{'s' if votes != 1 else ''} from {voters} voter{'s' if voters != 1 else ''}.")
-    raw, counted = data.pop("raw_weight", None), data.pop("counted_weight", None)
-    if raw is not None and counted is not None:
-        lines.append(f"{counted:.1f} of {raw:g} vote-equivalents counted after weighting by voter credibility.")
-    n_eff = data.pop("effective_voters", None)
+        lines.append(f"{_n(votes, 'vote')} from {_n(voters, 'person', 'people')}.")
+    voices, groups = data.get("independent_voices"), data.get("groups")
+    if voices is not None and groups:
+        lines.append(f"Some of them vote so alike that Merit counts them together: {_n(voices, 'independent voice')} in all.")
+    n_eff = data.get("effective_voters")
     if n_eff is not None:
-        lines.append(f"That is as much evidence as {n_eff:.1f} independent voters of full weight.")
-    for key, amount in (data.pop("discounted", None) or {}).items():
-        if amount:
-            why = _EXPLAINED.get(key, f"discounted ({key.replace('_', ' ')})")
-            lines.append(f"{amount:.1f} vote-equivalents {why}.")
-    pool = data.pop("unproven_pool", None) or {}
+        people = "less than one person" if n_eff < 0.95 else f"about {_n(_half_up(n_eff), 'unrelated person', 'unrelated people')}"
+        lines.append(f"Together that is as much evidence as {people} with full weight.")
+    for key, amount in (data.get("discounted") or {}).items():
+        if amount and amount >= 0.05 and key in _DISCOUNTED:
+            lines.append(f"{_worth(amount).capitalize()} held back: they {_DISCOUNTED[key]}.")
+    coordinated = data.get("coordinated_discount") or {}
+    if coordinated.get("share_of_votes"):
+        share = coordinated["share_of_votes"] * 100
+        lines.append(f"{share:.0f}% of the votes came from a coordinated group Merit detected, and were set aside.")
+    sides = data.get("viewpoint_sides_up_share")
+    if isinstance(sides, list) and len(sides) == 2 and all(sides):
+        lines.append(f"People who usually disagree were asked the same question: {sides[0] * 100:.0f}% of one side "
+                     f"and {sides[1] * 100:.0f}% of the other rated these posts good.")
+    pool = data.get("unproven_pool") or {}
     if pool.get("held_back"):
         lines.append(
-            f"{pool['held_back']:.1f} vote-equivalents from accounts without a record of good predictions were held back: "
-            "together, such accounts can add only a bounded amount to any author, however many of them vote."
+            f"{_worth(pool['held_back']).capitalize()} from accounts without a record of good early calls held back: "
+            "together, such accounts can add only so much to any author, however many of them vote."
         )
-    solicited = data.pop("solicited", None) or {}
+    solicited = data.get("solicited") or {}
     if solicited.get("votes"):
         n = solicited["votes"]
-        lines.append(f"{n} vote{'s' if n != 1 else ''} came from people Merit asked to rate these posts (Rate next), "
-                     "which no one can steer.")
-    prior = data.pop("prior_votes", None)
+        lines.append(f"{_n(n, 'vote')} came from people Merit asked to rate these posts (Rate next), which no one can steer.")
+    prior = data.get("prior_votes")
     if prior is not None:
         lines.append(
-            f"Every author starts from a neutral prior worth {prior:g} votes at 50, so a handful of votes cannot move the score far."
+            f"Every author starts at 50, as if with {_n(_half_up(prior), 'neutral vote')}, so a handful of votes cannot move the score far."
         )
-    for key, value in data.items():  # fields a newer engine adds still get shown, plainly
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {value:g}." if isinstance(value, float) else
-                         f"{key.replace('_', ' ').capitalize()}: {value}.")
     return lines
+
+
+@register.simple_tag
+def history_changes(points: Sequence, limit: int = 10) -> list[dict]:
+    """Days worth listing under the chart, newest first: the score moved by a point or more since the day
+    before, or a correction was made. A flat day (or a note that only says how the row was made, such as
+    seed_demo's backfill) is not news."""
+    rows: list[dict] = []
+    previous = None
+    for point in points:
+        correction = point.note if point.note.startswith("Correction") else ""
+        moved = previous is not None and abs(point.score - previous.score) >= 1.0
+        if moved or correction:
+            rows.append({
+                "day": point.day, "score": point.score, "delta": point.score - previous.score if previous else 0.0,
+                "votes": point.votes, "new_votes": point.votes - previous.votes if previous else 0,
+                "correction": correction,
+            })
+        previous = point
+    return rows[::-1][:limit]
+
+
+@register.filter
+def signed(value: float) -> str:
+    """+3 / −2 (a real minus sign), for a change in score."""
+    rounded = _half_up(float(value))
+    return f"+{rounded}" if rounded > 0 else f"\u2212{-rounded}" if rounded < 0 else "0"
 
 
 @register.simple_tag
