@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "config.ops.site_url.SiteURLMiddleware",  # absolute links name the address the request came in on
     "api.cors.ReadOnlyCorsMiddleware",  # CORS on /api/v1/ reads only; answers their preflights
     "api.middleware.DatabaseUnavailableMiddleware",  # a lost database is a 503 with Retry-After, not a 500
+    "config.replica_middleware.ReplicaReadMiddleware",  # safe requests read a replica unless this client just wrote
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.ops.csp.CSPMiddleware",  # django-csp on pages, a fixed strict policy on the rest
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,6 +109,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(Path(DATABASES["default"]["NAME"]).with_suffix("")) + "-test.sqlite3"}
     # The votes' covering index INCLUDEs columns (PostgreSQL's index-only scans); SQLite builds it without them.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# Streaming replicas (comma-separated URLs): the site's and the API's reads and the full refit's vote load
+# go there, writes and migrations to the primary; a client that just wrote reads the primary
+# (config/db_router.py, config/replica_middleware.py). In tests each mirrors the test database.
+DATABASE_REPLICAS = []
+for _i, _url in enumerate(env.list("DATABASE_REPLICA_URL", default=[]), start=1):
+    _replica = env.db_url_config(_url)
+    _replica.update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True, TEST={"MIRROR": "default"})
+    _replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)  # a dead replica costs 2 s, then is skipped
+    DATABASES[f"replica_{_i}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_i}")
+DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"]
+# After a write, the client (cookie, or its API token) reads the primary this long: above the replicas' lag.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
+# A replica that refused a connection is left out this long (its reads go to the primary).
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=30.0)
+# The full refit waits this long for a replica to replay what the primary has, then reads the primary.
+REPLICA_REFIT_MAX_WAIT_SECONDS = env.float("REPLICA_REFIT_MAX_WAIT_SECONDS", default=10.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

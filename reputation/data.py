@@ -13,7 +13,7 @@ import io
 import json
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from . import bulk
 from .engine import AuthorScores, Credibility, GroupLinks, VoteData
@@ -41,8 +41,16 @@ def is_postgres() -> bool:
 
 
 def load_votes(author_id: int | None = None) -> VoteData:
-    """All votes (or one author's) as arrays, with the join time of every voter involved."""
-    return (_pg_load_votes if is_postgres() else _generic_load_votes)(author_id)
+    """All votes (or one author's) as arrays, with the join time of every voter involved.
+
+    All votes (the full refit) are read from a caught-up replica when one is set (`config.db_router`);
+    one author's (the refresh after a vote) from the primary, which has that vote.
+    """
+    from config.db_router import refit_alias
+
+    alias = refit_alias() if author_id is None else DEFAULT_DB_ALIAS
+    db = connection if alias == DEFAULT_DB_ALIAS else connections[alias]
+    return (_pg_load_votes if is_postgres() else _generic_load_votes)(author_id, db)
 
 
 def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Credibility]:
@@ -175,11 +183,11 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
     return votes, Credibility(*(col[has][order] for col in (ids, cred, group, side, proven, changed)))
 
 
-def _pg_load_votes(author_id: int | None) -> VoteData:
-    if author_id is None and not connection.in_atomic_block and _estimated_votes() >= PARALLEL_MIN_VOTES:
-        return _pg_load_all_votes_in_parallel()
+def _pg_load_votes(author_id: int | None, db=connection) -> VoteData:
+    if author_id is None and not db.in_atomic_block and _estimated_votes(db) >= PARALLEL_MIN_VOTES:
+        return _pg_load_all_votes_in_parallel(db)
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", None)
-    with connection.cursor() as c:
+    with db.cursor() as c:
         cur = bulk.raw_cursor(c)
         voter, author, post, value, created, solicited = bulk.copy_out(cur, f"{VOTE_SQL} {where}", VOTE_KINDS, params)
         if author_id is None:
@@ -192,13 +200,13 @@ def _pg_load_votes(author_id: int | None) -> VoteData:
     return _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter)
 
 
-def _estimated_votes() -> float:
-    with connection.cursor() as cur:
+def _estimated_votes(db=connection) -> float:
+    with db.cursor() as cur:
         cur.execute("SELECT reltuples FROM pg_class WHERE oid = 'votes_vote'::regclass")
         return float(cur.fetchone()[0])
 
 
-def _pg_load_all_votes_in_parallel() -> VoteData:
+def _pg_load_all_votes_in_parallel(db=connection) -> VoteData:
     """Two COPY streams over the two halves of the table's pages, in one exported snapshot.
 
     The shared snapshot makes the halves one consistent read: a vote changed meanwhile
@@ -206,7 +214,7 @@ def _pg_load_all_votes_in_parallel() -> VoteData:
     """
     import threading
 
-    conns = [_new_connection() for _ in range(2)]
+    conns = [_new_connection() if db is connection else _new_connection(db) for _ in range(2)]
     try:
         for conn in conns:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
@@ -241,16 +249,16 @@ def _pg_load_all_votes_in_parallel() -> VoteData:
     return _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter)
 
 
-def _new_connection():
+def _new_connection(db=connection):
     """A separate psycopg2 connection to the same database (for work on a second core)."""
     import psycopg2
 
-    return psycopg2.connect(**connection.get_connection_params())
+    return psycopg2.connect(**db.get_connection_params())
 
 
-def _generic_load_votes(author_id: int | None) -> VoteData:
+def _generic_load_votes(author_id: int | None, db=connection) -> VoteData:
     where, params = ("WHERE v.author_id = %s", [author_id]) if author_id is not None else ("", [])
-    with connection.cursor() as cur:
+    with db.cursor() as cur:
         cur.execute(
             f"SELECT v.voter_id, v.author_id, v.post_id, v.value, {_sqlite_epoch('v.created_at')}, v.solicited "
             f"FROM votes_vote v {where}",
