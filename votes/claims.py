@@ -60,7 +60,7 @@ def verified_claim(author: Author) -> HandleClaim | None:
 
 def claim_start(*, user, author: Author) -> HandleClaim:
     """Start (or show again) the user's claim on this handle: the code they must post from it."""
-    if author.owner_id == user.pk:
+    if Author.objects.filter(pk=author.pk, owner=user).exists():  # asked of the database, not a stale object
         raise ClaimError(f"@{author.handle} is already verified as yours.")
     now = timezone.now()
     with transaction.atomic():
