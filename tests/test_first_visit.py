@@ -71,3 +71,163 @@ def test_the_rate_next_page_url_follows_the_request():
     _, token = AuthToken.objects.create(user=user)
     body = Client(HTTP_HOST="localhost:8731", HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/rate-next").json()
     assert body["page_url"] == "http://localhost:8731/rate-next/"
+
+
+# --- README examples work on the demo world ------------------------------------------------------------
+
+def readme_curl_examples() -> list[str]:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## Public API and browser extension", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.replace("\\\n", " ").splitlines() if line.strip().startswith("curl")]
+
+
+def test_the_readme_examples_name_handles_the_demo_world_has_and_answer_on_it():
+    import re
+    import shlex
+
+    from knox.models import AuthToken
+    from rest_framework_api_key.models import APIKey
+
+    from votes.management.demo_world import CROWD, NAMED
+
+    demo = {h for h, *_ in NAMED} | set(CROWD)
+    examples = readme_curl_examples()
+    named = {h for line in examples for h in re.findall(r"(?:handles=|authors/x/|x\.com/)([A-Za-z0-9_,]+)", line)
+             for h in h.split(",")}
+    assert named and named - {"unknown"} <= demo, named - demo
+    for handle in named - {"unknown"}:
+        scored(f"https://x.com/{handle}/status/1790000000000000{len(handle):03d}")
+    user = make_user("demo")
+    _, token = AuthToken.objects.create(user=user)
+    _, key = APIKey.objects.create_key(name="readme")
+    answers = []
+    for line in examples:
+        args = shlex.split(line.replace("$KEY", key).replace("$TOKEN", token))
+        url = next(a for a in args if a.startswith("http://127.0.0.1:8000"))
+        headers = {f"HTTP_{k.strip().upper().replace('-', '_')}": v.strip()
+                   for k, v in (args[i + 1].split(":", 1) for i, a in enumerate(args) if a == "-H")}
+        headers.pop("HTTP_CONTENT_TYPE", None)
+        body = args[args.index("-d") + 1] if "-d" in args else None
+        client = Client(HTTP_HOST="127.0.0.1:8000")
+        path = url.removeprefix("http://127.0.0.1:8000")
+        response = (client.post(path, body, content_type="application/json", **headers) if body
+                    else client.get(path, **headers))
+        answers.append(response.status_code)
+    assert answers == [200, 200, 201], answers
+
+
+# --- Plain words and figures for people ---------------------------------------------------------------
+
+def test_explanations_speak_plainly_and_never_show_engine_keys():
+    from votes.templatetags.merit import explanation_lines
+
+    lines = explanation_lines({
+        "votes": 1, "voters": 1, "independent_voices": 1, "groups": 0, "effective_voters": 51.88,
+        "counted_weight": 0.8,
+        "discounted": {"collapsed_groups": 2.4, "per_group_cap": 1.2, "per_voter_cap": 0.0, "large_groups": 0.01},
+        "coordinated_discount": {"weight": 3.0, "share_of_votes": 0.25, "groups": 1},
+        "viewpoint_sides_up_share": [0.8, 0.7], "unproven_pool": {"weight": 2.0, "held_back": 1.0},
+        "solicited": {"votes": 1, "weight": 0.5}, "prior_votes": 4.0, "some_new_engine_key": 0.3,
+    })
+    text = " ".join(lines)
+    assert lines[0] == "1 vote from 1 person."
+    assert "about 52 unrelated people" in text and "51.88" not in text
+    assert "count together as one voice" in text and "a group's say is limited too" in text
+    assert "25% of the votes came from a coordinated group" in text
+    assert "1 vote came from people Merit asked" in text
+    for engine_words in ("per group cap", "collapsed groups", "viewpoint_sides_up_share", "viewpoint sides",
+                         "vote-equivalents", "some new engine key", "1 votes"):
+        assert engine_words not in text.lower(), engine_words
+
+
+def test_the_history_lists_only_days_the_score_moved_or_a_correction():
+    from datetime import date
+
+    from votes.selectors import HistoryPoint
+    from votes.templatetags.merit import history_changes
+
+    seed = "backfilled by seed_demo"
+    points = [HistoryPoint(date(2026, 11, d), s, s - 9, s + 9, v, note) for d, s, v, note in (
+        (1, 60.0, 10, seed), (2, 60.3, 11, seed), (3, 64.0, 15, seed), (4, 64.2, 15, seed),
+        (5, 64.0, 15, "Correction: votes from a newly detected coordinated group stopped counting."),
+        (6, 61.0, 16, seed),
+    )]
+    rows = history_changes(points)
+    assert [(r["day"].day, round(r["delta"]), r["correction"][:10]) for r in rows] == [
+        (6, -3, ""), (5, 0, "Correction"), (3, 4, "")]
+    assert rows[2]["new_votes"] == 4
+
+
+def test_the_author_page_shows_no_backfill_rows_and_links_how_scores_work(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reputation.models import ReputationSnapshot
+
+    post = scored("https://x.com/writer/status/1790000000000000001")
+    today = timezone.now().date()
+    for back in range(30, 0, -1):  # seed_demo's month of nearly flat days, one real jump
+        score = 60.0 + (5 if back < 10 else 0) + back % 2 * 0.2
+        ReputationSnapshot.objects.create(author=post.author, day=today - timedelta(days=back), score=score,
+                                          low=score - 9, high=score + 9, votes=40, note="backfilled by seed_demo")
+    page = client.get("/a/x/writer/").content.decode()
+    assert "backfilled" not in page
+    assert page.count("<li><time") == 1 and "Score +5, to 65" in page
+    assert 'href="/how-scores/"' in page
+
+
+def test_how_scores_work_is_a_page_linked_from_every_footer(client):
+    page = client.get("/how-scores/")
+    assert page.status_code == 200 and "Calling it early" in page.content.decode()
+    assert 'href="/how-scores/"' in client.get("/leaderboard/").content.decode()
+
+
+def test_feed_cards_label_their_figures_and_count_votes_in_words(client):
+    from reputation.models import PostScore
+
+    post = scored("https://x.com/writer/status/1790000000000000001", score=73.0)
+    PostScore.objects.create(post=post, quality=71.0, upvotes=1, downvotes=0)
+    page = client.get("/").content.decode()
+    assert '<span class="rep-badge-label">Author</span> 73' in page
+    assert ">Post quality</span>" in page and "<strong>71</strong>" in page
+    assert "1 vote (1 good, 0 poor)" in page and "1 votes" not in page
+
+
+def test_my_votes_shows_the_voters_weight_and_what_raises_it():
+    from django.utils import timezone
+
+    from reputation.models import VoterCredibility
+
+    alice = make_user("alice", days_old=12)
+    post = services.post_register(url="https://x.com/writer/status/1790000000000000001")
+    services.vote_cast(voter=alice, post=post, value=1)  # the first vote on it: an early call
+    client = Client()
+    client.force_login(alice)
+    before = client.get("/me/votes/").content.decode()
+    assert "as every new voter starts" in before
+    VoterCredibility.objects.create(voter=alice, credibility=0.42, flags={"proven": 0.25}, updated_at=timezone.now())
+    page = client.get("/me/votes/").content.decode()
+    assert "<strong>42%</strong>" in page and "of a full vote" in page
+    assert "1 of your 1 vote was early" in page
+    assert "Your account is 12 days old" in page and "25% of a full record" in page
+    assert 'href="/rate-next/"' in page
+
+
+def test_the_connect_page_offers_the_extension_and_says_when_none_answered():
+    import io
+    import zipfile
+
+    alice = make_user("alice")
+    client = Client(HTTP_HOST="localhost:8731")
+    client.force_login(alice)
+    page = client.get("/connect/").content.decode()
+    assert 'href="/connect/merit-extension.zip"' in page and "Load unpacked" in page
+    issued = client.post("/connect/", {"label": "Laptop"}).content.decode()
+    assert "connect-timeout" in issued and "No extension answered." in issued
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/connect/merit-extension.zip").content))
+    names = archive.namelist()
+    assert "merit-extension/manifest.json" in names and not any("/tests/" in n for n in names)
+    assert '"http://localhost:8731"' in archive.read("merit-extension/src/config.js").decode()
