@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import escape
 
+from config.ops.site_url import site_url
 from votes.badges import badge_paths
 
 register = template.Library()
@@ -13,9 +14,9 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def badge_snippet_for(context, author) -> dict:
     """The badge's address, and Markdown and HTML that show it linked to the author page."""
-    request = context["request"]
+    base = site_url(context.get("request"))  # SITE_URL when set, else the address this page was asked on
     badge_path, page_path = badge_paths(author)
-    badge_url, page_url = request.build_absolute_uri(badge_path), request.build_absolute_uri(page_path)
+    badge_url, page_url = base + badge_path, base + page_path
     alt = f"Merit reputation of @{author.handle}"
     return {
         "path": badge_path,
