@@ -28,7 +28,7 @@ from reputation import services as rep_services
 from reputation.models import AuthorReputation
 from tests.conftest import make_user, wait_for
 from votes import services as vote_services
-from votes.models import Author, Post, Vote
+from votes.models import Author, Post, PostPreview, Vote
 
 pytestmark = pytest.mark.browser
 # The live server reads what the test wrote, so data must be committed.
@@ -278,6 +278,9 @@ def test_it_records_votes_cast_with_the_buttons(chromium, live_server, x_site, w
     good_bar.locator('[data-merit-vote="up"]').click()
     vote = wait_for(lambda: Vote.objects.filter(voter=user, post__external_id=GOOD_POST).first(), timeout=10)
     assert vote.value == 1 and vote.author.handle == "Good_Writer"
+    # The text the page showed went with the vote: shown, marked unconfirmed, until Merit fetches the post.
+    preview = wait_for(lambda: PostPreview.objects.filter(post=vote.post, status="from_extension").first(), timeout=10)
+    assert preview.text == "A careful thread about measuring things properly."
     assert good_bar.locator('[data-merit-vote="up"]').get_attribute("aria-pressed") == "true"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "extension.png"))
