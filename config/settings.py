@@ -309,6 +309,8 @@ PREVIEW_SWEEP_AFTER_SECONDS = env.float("PREVIEW_SWEEP_AFTER_SECONDS", default=1
 PREVIEW_ALLOW_PRIVATE_HOSTS = env.bool("PREVIEW_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 # A claim on a handle not proved within this many days lapses.
 CLAIM_PROOF_DAYS = env.int("CLAIM_PROOF_DAYS", default=7)
+# Proof attempts per account (each fetches a post from the platform).
+CLAIM_VERIFY_RATE = env.str("CLAIM_VERIFY_RATE", default="20/h")
 
 # --- REST framework ---
 REST_FRAMEWORK = {

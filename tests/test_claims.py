@@ -238,3 +238,16 @@ def test_a_stranger_sees_no_code_and_an_unverified_claim_is_not_shown(client, al
     page = client.get(reverse("author", args=["x", "writer"])).content.decode()
     assert HandleClaim.objects.get(user=alice).code not in page
     assert "Verified owner" not in page and "This is me" in page
+
+
+def test_proof_attempts_are_limited_per_account(fake_platform, client, settings, alice, writer):
+    settings.CLAIM_VERIFY_RATE = "2/h"
+    client.force_login(alice)
+    client.post(reverse("author-claim", args=["x", "writer"]))
+    url = reverse("author-claim-verify", args=["x", "writer"])
+    for _ in range(2):
+        client.post(url, {"proof_url": PROOF})
+    fetched = fake_platform.hits("/oembed")
+    page = client.post(url, {"proof_url": PROOF}, follow=True).content.decode()
+    assert "Too many proof attempts" in page
+    assert fake_platform.hits("/oembed") == fetched == 2  # the refused attempt fetched nothing

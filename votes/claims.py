@@ -20,7 +20,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_ratelimit.core import get_usage
 
+from config.ops.metrics import THROTTLED
 from reputation.services import refresh_enqueue, refresh_request
 
 from . import previews
@@ -160,6 +162,19 @@ def _owner_changed(author_id: int) -> None:
     if refresh_request(author_id=author_id):
         transaction.on_commit(lambda: refresh_enqueue(author_id), robust=True)
     announce_authors_changed([author_id])
+
+
+def verify_wait(request) -> int:
+    """Count one proof attempt by this user; the seconds to wait if over CLAIM_VERIFY_RATE, else 0.
+
+    Each attempt makes Merit fetch a post (on Mastodon, from an instance the link names): bounded per account.
+    """
+    usage = get_usage(request, group="claim:verify", key=lambda group, r: str(r.user.pk),
+                      rate=settings.CLAIM_VERIFY_RATE, method="POST", increment=True)
+    if not usage or not usage["should_limit"]:
+        return 0
+    THROTTLED.labels("claim_verify").inc()
+    return max(1, usage["time_left"])
 
 
 def claims_expire() -> int:

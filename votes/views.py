@@ -212,6 +212,9 @@ def author_claim_verify(request: HtmxHttpRequest, platform: str, handle: str) ->
     if not request.user.is_authenticated:
         return _login_redirect(request, page)
     author = _claimable(request, platform, handle)
+    if wait := claims.verify_wait(request):
+        messages.error(request, f"Too many proof attempts; try again in {math.ceil(wait / 60)} minutes.")
+        return redirect(page + "#claim")
     try:
         claims.claim_verify(user=request.user, author=author, proof_url=request.POST.get("proof_url", "")[:600])
     except claims.ClaimError as exc:
