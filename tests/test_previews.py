@@ -305,3 +305,16 @@ def test_a_registered_post_gets_its_preview_through_the_worker(celery_worker_thr
     post = register()
     preview = wait_for(lambda: PostPreview.objects.filter(post=post, status=PreviewStatus.OK).first())
     assert preview.text == "Fetched by the worker"
+
+
+def test_the_admin_lists_previews_and_queues_a_fetch_again(admin_client, monkeypatch):
+    queued = []
+    monkeypatch.setattr(previews, "preview_enqueue", lambda post_id, countdown=None: queued.append(post_id) or True)
+    post = register()
+    assert admin_client.get("/admin/votes/postpreview/").status_code == 200
+    assert admin_client.get("/admin/votes/handleclaim/").status_code == 200
+    response = admin_client.post("/admin/votes/postpreview/", {"action": "fetch_again", "_selected_action": [post.pk]})
+    assert response.status_code == 302 and queued == [post.pk]
+    # Ownership is not edited by hand: only a proved claim sets it (with its time).
+    page = admin_client.get(f"/admin/votes/author/{post.author_id}/change/").content.decode()
+    assert 'name="owner"' not in page

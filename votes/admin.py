@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 
-from .models import Author, Post, RateAssignment, Vote, VoteEvent
+from . import previews
+from .models import Author, HandleClaim, Post, PostPreview, RateAssignment, Vote, VoteEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -20,11 +21,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Author)
 class AuthorAdmin(admin.ModelAdmin):
-    list_display = ("handle", "platform", "follower_count", "owner", "first_seen")
+    list_display = ("handle", "platform", "follower_count", "owner", "owner_verified_at", "first_seen")
     list_filter = ("platform",)
     search_fields = ("handle",)
-    raw_id_fields = ("owner",)
-    readonly_fields = ("first_seen",)
+    # Ownership changes only through a proved claim (votes.claims), which keeps owner, its time and the
+    # verified HandleClaim together.
+    readonly_fields = ("first_seen", "owner", "owner_verified_at")
 
 
 @admin.register(Post)
@@ -60,3 +62,27 @@ class RateAssignmentAdmin(ReadOnlyAdmin):
     list_display = ("user", "post", "issued_at", "used_at")
     list_select_related = ("user", "post")
     raw_id_fields = ("user", "post")
+
+
+@admin.register(PostPreview)
+class PostPreviewAdmin(ReadOnlyAdmin):
+    list_display = ("post", "status", "author_name", "created_at", "fetched_at", "attempts", "next_attempt_at")
+    list_filter = ("status",)
+    search_fields = ("post__external_id", "text", "author_name")
+    list_select_related = ("post",)
+    raw_id_fields = ("post",)
+    actions = ["fetch_again"]
+
+    @admin.action(description="Fetch again from the platform")
+    def fetch_again(self, request, queryset):
+        queued = sum(previews.preview_enqueue(post_id) for post_id in queryset.values_list("post_id", flat=True))
+        self.message_user(request, f"{queued} fetch(es) queued.")
+
+
+@admin.register(HandleClaim)
+class HandleClaimAdmin(ReadOnlyAdmin):
+    list_display = ("author", "user", "status", "created_at", "expires_at", "verified_at", "proof_url")
+    list_filter = ("status",)
+    search_fields = ("author__handle", "user__username", "code")
+    list_select_related = ("author", "user")
+    raw_id_fields = ("author", "user")
