@@ -318,3 +318,20 @@ def test_the_admin_lists_previews_and_queues_a_fetch_again(admin_client, monkeyp
     # Ownership is not edited by hand: only a proved claim sets it (with its time).
     page = admin_client.get(f"/admin/votes/author/{post.author_id}/change/").content.decode()
     assert 'name="owner"' not in page
+
+
+def test_fetch_previews_gives_older_posts_a_preview_and_queues_their_fetch(monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    queued = []
+    monkeypatch.setattr(previews, "preview_enqueue", lambda post_id, countdown=None: queued.append(post_id) or True)
+    old, new = register(), register("https://x.com/writer/status/1790000000000000002")
+    PostPreview.objects.filter(post=old).delete()  # registered before previews existed
+    out = StringIO()
+    call_command("fetch_previews", "--dry-run", stdout=out)
+    assert "1 post(s) have no preview" in out.getvalue() and not PostPreview.objects.filter(post=old).exists()
+    call_command("fetch_previews", stdout=out)
+    assert preview_of(old).status == "pending" and queued == [old.pk]
+    assert preview_of(new).status == "pending"
