@@ -335,3 +335,15 @@ def test_fetch_previews_gives_older_posts_a_preview_and_queues_their_fetch(monke
     call_command("fetch_previews", stdout=out)
     assert preview_of(old).status == "pending" and queued == [old.pk]
     assert preview_of(new).status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_retries_a_failed_fetch_after_its_backoff(celery_worker_thread, fake_platform, settings):
+    settings.PREVIEW_RETRY_BASE_SECONDS = 2  # time enough to see the failure before the platform recovers
+    fake_platform.answer("/oembed", status=503)
+    post = register()
+    wait_for(lambda: PostPreview.objects.filter(post=post, status=PreviewStatus.FAILED, attempts=1).exists())
+    fake_platform.x_post(X_URL, text_html="Second time lucky", name="W", handle="writer")
+    preview = wait_for(lambda: PostPreview.objects.filter(post=post, status=PreviewStatus.OK).first())
+    assert preview.text == "Second time lucky" and preview.attempts == 0
+    assert fake_platform.hits("/oembed") == 2  # one failure, one retry: not a retry storm

@@ -18,7 +18,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
@@ -76,10 +76,14 @@ def claim_start(*, user, author: Author) -> HandleClaim:
             existing.save(update_fields=["status"])
         if open_claims(user.pk).count() >= MAX_PENDING_PER_USER:
             raise ClaimError(f"You have {MAX_PENDING_PER_USER} claims waiting for their proof; finish or let one lapse first.")
-        return HandleClaim.objects.create(
-            author=author, user=user, code=new_code(), created_at=now,
-            expires_at=now + timedelta(days=settings.CLAIM_PROOF_DAYS),
-        )
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent start (a double click) may win the insert
+                return HandleClaim.objects.create(
+                    author=author, user=user, code=new_code(), created_at=now,
+                    expires_at=now + timedelta(days=settings.CLAIM_PROOF_DAYS),
+                )
+        except IntegrityError:  # one pending claim per user and author: show the one that won
+            return HandleClaim.objects.get(author=author, user=user, status=ClaimStatus.PENDING)
 
 
 def _same_account(author: Author, fetched: previews.Fetched) -> bool:
@@ -119,6 +123,11 @@ def _record_proof(claim: HandleClaim, proof_url: str, posted_at) -> HandleClaim:
     now = timezone.now()
     with transaction.atomic():
         author = Author.objects.select_for_update().get(pk=claim.author_id)
+        claim = HandleClaim.objects.select_for_update().get(pk=claim.pk)
+        if claim.status == ClaimStatus.VERIFIED:  # the same proof, sent twice at once: the first one counted
+            return claim
+        if claim.status != ClaimStatus.PENDING:
+            raise ClaimError("This claim lapsed; press “This is me” again for a new code.")
         current = HandleClaim.objects.select_for_update().filter(author=author, status=ClaimStatus.VERIFIED).first()
         if current is not None:
             if posted_at <= current.proof_posted_at:

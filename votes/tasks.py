@@ -6,12 +6,16 @@ from celery import shared_task
 
 from . import previews
 
+# Longer waits are left to the beat sweep (the row's next_attempt_at): a Redis broker hands a countdown task
+# held past its visibility timeout to a second worker, so hours-long countdowns would run twice.
+RETRY_IN_BROKER_MAX = 600
+
 
 @shared_task(name="votes.fetch_preview", bind=True, acks_late=True, max_retries=None, time_limit=60, soft_time_limit=45)
 def fetch_preview(self, post_id: int) -> None:
     # The preview row counts attempts and caps them (PREVIEW_MAX_ATTEMPTS); Celery only waits the backoff.
     delay = previews.preview_fetch(post_id=post_id)
-    if delay is not None:
+    if delay is not None and delay <= RETRY_IN_BROKER_MAX:
         raise self.retry(countdown=delay)
 
 
