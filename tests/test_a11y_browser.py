@@ -28,7 +28,7 @@ def small_world() -> dict:
     writer = services.post_register(url="https://x.com/writer/status/1790000000000000001")
     services.post_register(url="https://x.com/writer/status/1790000000000000003")
     other = services.post_register(url="https://x.com/other/status/1790000000000000002")
-    fresh = services.post_register(url="https://bsky.app/profile/maria.bsky.social/post/3kxyzabc2222")
+    fresh = services.post_register(url="https://bsky.app/profile/maria.bsky.social/post/3l4iqk2a3vc2b")
     mine = services.post_register(url="https://x.com/alice_posts/status/1790000000000000004")
     now = timezone.now()
     own = {"owner": alice}

@@ -8,6 +8,7 @@ from django.test import Client, override_settings
 
 from reputation.models import AuthorReputation, Status
 from tests.conftest import make_user
+from tests.test_web_browser import browser  # noqa: F401  (the fixture)
 from votes import services
 
 pytestmark = pytest.mark.django_db
@@ -231,3 +232,111 @@ def test_the_connect_page_offers_the_extension_and_says_when_none_answered():
     names = archive.namelist()
     assert "merit-extension/manifest.json" in names and not any("/tests/" in n for n in names)
     assert '"http://localhost:8731"' in archive.read("merit-extension/src/config.js").decode()
+
+
+# --- In a real browser (Debian's headless Chromium) --------------------------------------------------------
+
+def local_page(browser, live_server, **context):  # noqa: F811
+    page = browser.new_context(**context).new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url) else route.abort())
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_first_visit_on_a_non_default_port(browser, live_server):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    port = urlsplit(live_server.url).port
+    assert port != 8000  # the live server picks a free port, as `make run PORT=8731` would
+    scored("https://x.com/writer/status/1790000000000000001")
+    page = local_page(browser, live_server)
+    page.goto(f"{live_server.url}/")
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+    own = [h for h in hrefs if urlsplit(h).hostname in ("127.0.0.1", "localhost")]
+    assert own and all(urlsplit(h).port == port for h in own), own
+    card = page.goto(f"{live_server.url}/api/v1/authors/x/writer").json()
+    assert card["url"] == f"{live_server.url}/a/x/writer/"
+    problem = page.goto(f"{live_server.url}/api/v1/authors/x/nobody-here").json()
+    assert problem["type"] == f"{live_server.url}/api/v1/problems/not-found"
+    # The author page the card links to is there, on this port.
+    page.goto(card["url"])
+    assert page.locator("h1").inner_text() == "@writer"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_logged_out_paste_through_login(browser, live_server):  # noqa: F811
+    make_user("alice")
+    link = "https://x.com/writer/status/1790000000000000001"
+    page = local_page(browser, live_server)
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_url", link)
+    page.click("button:has-text('Rate it')")
+    page.wait_for_url("**/login/**")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]:has-text('Log in')")
+    page.wait_for_selector(".rate-card .alert-info:has-text('ready')")
+    assert page.input_value("#id_url") == link  # the link survived the log-in
+    page.click("button:has-text('Rate it')")
+    page.wait_for_url("**/p/*/")
+    assert page.locator(".post-card .handle, h1").first.is_visible()
+    from votes.models import Post
+
+    assert Post.objects.get().url == link
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_mobile_leaderboard_has_a_score_cell_inside_the_viewport_at_390px(browser, live_server):  # noqa: F811
+    scored("https://bsky.app/profile/ocean-notes-and-tides.bsky.social/post/3l4iqk2a3vc2b", score=81.0, status=Status.ESTABLISHED)
+    scored("https://x.com/a_long_handlexx/status/1790000000000000002", score=62.0)
+    scored("https://x.com/writer/status/1790000000000000001", score=44.0)
+    page = local_page(browser, live_server, viewport={"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/leaderboard/")
+    cells = page.locator(".board tbody .score-cell .rep-badge")
+    assert cells.count() == 3
+    for i in range(3):
+        box = cells.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    # Nothing scrolls sideways: the page is as wide as the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_feed_card_updates_after_a_vote_without_a_reload(browser, live_server, celery_worker_thread):  # noqa: F811
+    make_user("alice")
+    post = services.post_register(url="https://x.com/writer/status/1790000000000000001")
+    page = local_page(browser, live_server)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]:has-text('Log in')")
+    page.wait_for_url(f"{live_server.url}/")
+    page.evaluate("window.__sameDocument = true")
+    quality = f"#quality-{post.pk}"
+    assert "No votes yet" in page.inner_text(quality)
+    page.click(f"#vote-{post.pk} .vote-up")
+    # The worker counts the vote; the card asks again and shows it, in the same document.
+    page.wait_for_selector(f"{quality}:has-text('1 vote (1 good, 0 poor)')", timeout=20_000)
+    assert "Post quality" in page.inner_text(quality)
+    assert page.evaluate("window.__sameDocument") is True
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_connect_page_says_so_when_no_extension_answered(browser, live_server):  # noqa: F811
+    make_user("alice")
+    page = local_page(browser, live_server)
+    page.goto(f"{live_server.url}/login/?next=/connect/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]:has-text('Log in')")
+    page.wait_for_selector(".extension-detect:has-text('No Merit extension found')")
+    assert page.get_attribute("a:has-text('Download the extension')", "href") == "/connect/merit-extension.zip"
+    page.click("button:has-text('Connect this browser')")
+    page.wait_for_selector(".connect-waiting")
+    page.wait_for_selector(".connect-timeout:has-text('No extension answered')", timeout=10_000)
+    assert page.is_hidden(".connect-waiting") and page.is_hidden(".connect-done")

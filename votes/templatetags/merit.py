@@ -112,7 +112,7 @@ def explanation_lines(explanation: dict | None) -> list[str]:
         people = "less than one person" if n_eff < 0.95 else f"about {_n(_half_up(n_eff), 'unrelated person', 'unrelated people')}"
         lines.append(f"Together that is as much evidence as {people} with full weight.")
     for key, amount in (data.get("discounted") or {}).items():
-        if amount and amount >= 0.05 and key in _DISCOUNTED:
+        if amount and amount >= 0.5 and key in _DISCOUNTED:  # smaller amounts are noise to a reader
             lines.append(f"{_worth(amount).capitalize()} held back: they {_DISCOUNTED[key]}.")
     coordinated = data.get("coordinated_discount") or {}
     if coordinated.get("share_of_votes"):
