@@ -290,8 +290,8 @@ def test_a_logged_out_paste_through_login(browser, live_server):  # noqa: F811
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_mobile_leaderboard_has_a_score_cell_inside_the_viewport_at_390px(browser, live_server):  # noqa: F811
-    scored("https://bsky.app/profile/ocean-notes-and-tides.bsky.social/post/3l4iqk2a3vc2b", score=81.0, status=Status.ESTABLISHED)
-    scored("https://x.com/a_long_handlexx/status/1790000000000000002", score=62.0)
+    scored("https://bsky.app/profile/oceannotesandtides.bsky.social/post/3l4iqk2a3vc2b", score=81.0, status=Status.ESTABLISHED)
+    scored("https://x.com/quietstatistics/status/1790000000000000002", score=62.0)
     scored("https://x.com/writer/status/1790000000000000001", score=44.0)
     page = local_page(browser, live_server, viewport={"width": 390, "height": 844})
     page.goto(f"{live_server.url}/leaderboard/")
