@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse, special, stats
 
-from . import trust
-from .groups import detect_groups, induced_groups
-from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_ids, group_size
+from . import refit, trust
+from .groups import induced_groups
+from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_size
 
 
 def _segment_sum(key: np.ndarray, w: np.ndarray):
@@ -118,68 +118,11 @@ class MeritEngine:
             self._memo_store[name] = compute()
         return self._memo_store[name]
 
-    # ---- full refit -------------------------------------------------------------------------
-    def fit(self, data: VoteData, now: float) -> tuple[Credibility, AuthorScores]:
-        self._memo_data, self._memo_store = data, {}
-        try:
-            return self._fit(data, now)
-        finally:
-            self._memo_data = self._memo_store = None
-
-    def _fit(self, data: VoteData, now: float) -> tuple[Credibility, AuthorScores]:
-        voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
-        vpos = np.searchsorted(voter_ids, data.voter)
-        n = len(voter_ids)
-        earned = np.minimum(1.0, np.bincount(vpos, minlength=n) / self.votes_to_earn)
-        order = np.argsort(vpos, kind="stable")
-        group = np.full(n, -1, np.int64)
-        links = None
-        if len(data):
-            label, eu, ev, members = detect_groups(
-                vpos[order], data.post[order], data.author[order], data.value[order], n, created=data.created[order],
-                lead_share=self.group_lead_share, return_edges=True)
-            group = group_ids(label)
-            links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1])
-        # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
-        # judged fairly), and who changed. A first axis from every voter serves that judgement.
-        # (Vote weights do not depend on records or sides: one weighting pass serves the whole fit.)
-        w, parts = self._weights(data, Credibility(voter_ids, earned, group, links=links), now)
-        parts["ps"] = None  # no pool until records exist
-        apos, A = parts["apos"], len(parts["author_ids"])
-        side = self._group_sides(group, self._sides(data, vpos, n, w, apos, A))
-        parts["side"] = side[vpos]
-        agg = self._aggregate(data, w, parts)
-        strength = self._camp_strength(agg)
-        parts["side"] = parts["side"] * strength
-        agg = self._aggregate(data, w, parts)
-        proven, changed = self._record(data, vpos, n, self._right(data, w, agg, own_side=True), parts)
-        del agg
-        # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it).
-        joined = data.voter_joined[vpos] if len(data.voter_joined) else np.full(len(data), -np.inf)
-        ps, aged = self._proven_share(data, proven[vpos], changed[vpos], data.created - joined, now)
-        del joined
-        # Proven votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
-        # captured the axis (the flood test); on proven votes alone, clean 90% coverage fell from 0.91 to 0.86
-        # (tuning seeds 101-102, before the interval was widened).
-        w_axis = w * np.maximum(ps, 0.02 * aged)
-        side = self._group_sides(group, self._sides(data, vpos, n, w_axis, apos, A))
-        del w_axis, aged
-        parts["side"] = side[vpos]
-        # Whether voters form camps is a fact about the voters: judged on every vote (the pool
-        # thins the evidence and would hide the camps' gap in chance).
-        strength = self._camp_strength(self._aggregate(data, w, parts))
-        parts["ps"] = ps
-        if strength < 1.0:
-            # Weak camps: the axis is mostly noise, so the sides are pulled toward neutral (a voter
-            # with side 0 counts half on each side, and the two-sided score becomes a plain one).
-            side = side * strength
-            parts["side"] = parts["side"] * strength
-        agg = self._aggregate(data, w, parts)
-        competence = self._competence(data, vpos, n, self._right(data, agg["w_eff"], agg))
-        standing = self._standing(data, voter_ids, agg)
-        cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
-                           links, parts["dispersion"])
-        return cred, self.score(data, cred, now)
+    # ---- full refit ----------------------------------------------------------------------------
+    def fit(self, data: VoteData, now: float, executor=None) -> tuple[Credibility, AuthorScores]:
+        """The full refit (refit.py): in this process, or over the partitions of `executor`
+        (execution.OnDask) with the same stages."""
+        return refit.fit(self, data, now, executor)
 
     @staticmethod
     def _group_sides(group: np.ndarray, side: np.ndarray) -> np.ndarray:
@@ -198,13 +141,14 @@ class MeritEngine:
 
         return self._memo(data, "valid", compute)
 
-    def _record(self, data: VoteData, vpos, n, right, parts) -> tuple[np.ndarray, np.ndarray]:
-        """Per voter: proven record in [0, 1] and when its behaviour changed (inf = never).
+    def _record_parts(self, data: VoteData, vpos, n, right, parts) -> tuple[np.ndarray, np.ndarray]:
+        """Per voter, its net credit from predictions (a partial sum over these votes); per vote, whether
+        it departs from its voter's habits (see `_record`).
 
-        The record is the net of right over wrong predictions (each vote's agreement with the
-        consensus formed without it, beyond a coin's), `proven_credit` of them for a full record.
-        The change test looks for a burst of votes on authors new to the voter against what the
-        authors' voters had said `burst_days` earlier (see trust.changed_at).
+        The credit is the net of right over wrong predictions (each vote's agreement with the
+        consensus formed without it, beyond a coin's). A departing vote is one on an author new to
+        the voter (first voted on within `burst_days`) against what the author's voters had said
+        `burst_days` earlier.
         """
         valid = self._valid(data)
         up = data.value > 0
@@ -216,13 +160,21 @@ class MeritEngine:
         base = np.where(up, q_vis, 1 - q_vis) if self.credit_beyond_visible else 0.5
         credit = np.bincount(vpos, valid * 2 * (right - base), n)
         del vis_up, vis_n, q_vis
-        proven = np.clip(credit / self.proven_credit, 0.0, 1.0)
         q = (est_up + 1.0) / (est_n + 2.0)
         against = (est_n >= 3) & np.where(up, q < 0.5, q > 0.5)
         _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * len(parts["author_ids"]) + parts["apos"],
                                                              return_inverse=True))
         new_here = trust.first_on_author(ua_pos, data.created) > data.created - window
-        changed = trust.changed_at(vpos, n, data.created, new_here & against, window_days=self.burst_days,
+        return credit, new_here & against
+
+    def _record(self, vpos, n, created, credit, departs) -> tuple[np.ndarray, np.ndarray]:
+        """Per voter: proven record in [0, 1] and when its behaviour changed (inf = never).
+
+        `proven_credit` net right predictions make a full record. The change test looks for a burst
+        of departing votes within `burst_days` (see trust.changed_at); it reads every vote of a voter.
+        """
+        proven = np.clip(credit / self.proven_credit, 0.0, 1.0)
+        changed = trust.changed_at(vpos, n, created, departs, window_days=self.burst_days,
                                    min_votes=self.burst_min_votes, base_rate=0.25, prior_votes=8.0,
                                    alpha=self.burst_alpha)
         return proven, changed
@@ -261,21 +213,14 @@ class MeritEngine:
         noise = self.camp_noise_disagreement
         return float(np.clip((ratio - noise) / (self.camp_full_disagreement - noise), 0.0, 1.0))
 
-    def _sides(self, data, vpos, n, w, apos, A, max_iters: int = 20, tol: float = 1e-4) -> np.ndarray:
-        """Each voter's viewpoint: the one-factor model of what author means leave unexplained.
-
-        Centred on the midpoint between the two sides' bulk (20th and 80th
-        percentiles), not on the population mean, so the larger camp does not
-        define "neutral"; scaled to about -1..1.
-        """
-        if not len(data):
-            return np.zeros(n)
+    def _side_matrices(self, data, vpos, n, w, apos, A):
+        """Voters x authors sparse matrices of weighted residuals and weights, for the viewpoint fit:
+        each pass is then four sparse products over ~1 entry per vote."""
         y = data.value.astype(float)
         W = np.bincount(apos, w, A)
         m = np.divide(np.bincount(apos, w * y, A), W, out=np.zeros(A), where=W > 0)
         wr = w * (y - m[apos])
-        # Per (voter, author) pair sums as a voters x authors sparse matrix: each pass is then four
-        # sparse products over ~1 entry per vote. The pairs come sorted by voter, so no sort.
+        # Per (voter, author) pair sums. The pairs come sorted by voter, so no sort.
         ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
         rows = np.empty(len(ua_key), np.int64)
         rows[ua_pos] = vpos
@@ -283,33 +228,46 @@ class MeritEngine:
         cols = ua_key % A
         R = sparse.csr_matrix((np.bincount(ua_pos, wr, len(ua_key)), cols, indptr), shape=(n, A))
         Wm = sparse.csr_matrix((np.bincount(ua_pos, w, len(ua_key)), cols, indptr), shape=(n, A))
-        del rows, cols, wr
-        RT, WT = R.T, Wm.T
+        return R, Wm
+
+    def _side_step(self, R, Wm, f) -> tuple[np.ndarray, np.ndarray]:
+        """One half-pass of the viewpoint fit over these authors: their factor from the voters' `f`, and
+        what they add to each voter's next factor (numerator, denominator)."""
+        g = (R.T @ f) / (Wm.T @ (f * f) + self.side_ridge)
+        return R @ g, Wm @ (g * g)
+
+    def _side_start(self, n: int) -> np.ndarray:
         f = np.random.default_rng(0).normal(0, 1, n)
-        f /= max(np.sqrt(np.mean(f**2)), 1e-9)
-        # Alternate until the axis settles (cosine between passes within tol). Six fixed passes
-        # left it half-converged: an attack then turned the whole axis and moved untouched
-        # authors by up to 7 points; converged, worst target shifts halved (tuning seeds).
-        for _ in range(max_iters):
-            g = (RT @ f) / (WT @ (f * f) + self.side_ridge)
-            new = (R @ g) / (Wm @ (g * g) + self.side_ridge)
-            new /= max(np.sqrt(np.mean(new**2)), 1e-9)
-            settled = abs(float(np.mean(f * new))) > 1 - tol
-            f = new
-            if settled:
-                break
-        active = np.bincount(vpos, minlength=n) >= 5
+        return f / max(np.sqrt(np.mean(f**2)), 1e-9)
+
+    def _side_scale(self, f: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Each voter's viewpoint from the converged factor: centred on the midpoint between the two
+        sides' bulk (20th and 80th percentiles), not on the population mean, so the larger camp does
+        not define "neutral"; scaled to about -1..1."""
+        active = counts >= 5
         if active.sum() < 20:
-            return np.zeros(n)
+            return np.zeros(len(f))
         lo, hi = np.quantile(f[active], [0.2, 0.8])
         return np.clip((f - (lo + hi) / 2) / max((hi - lo) / 2, 1e-9), -1.0, 1.0)
 
-    def _competence(self, data, vpos, n, right) -> np.ndarray:
-        """Dawid-Skene style: how often a voter's predictions match the consensus formed without
-        them. Only valid votes count: agreeing with a consensus already visible earns nothing."""
+    def _side_next(self, f, num, den, tol: float = 1e-4):
+        """The voters' next factor, and whether the axis settled (cosine between passes within tol).
+        Six fixed passes left it half-converged: an attack then turned the whole axis and moved
+        untouched authors by up to 7 points; converged, worst target shifts halved (tuning seeds)."""
+        new = num / (den + self.side_ridge)
+        new /= max(np.sqrt(np.mean(new**2)), 1e-9)
+        return new, abs(float(np.mean(f * new))) > 1 - tol
+
+    def _competence_sums(self, data, vpos, n, right) -> tuple[np.ndarray, np.ndarray]:
+        """Per voter (partial sums over these votes): its predictions, and how far they matched the
+        consensus formed without them. Only valid votes count: agreeing with a consensus already
+        visible earns nothing."""
         valid = self._valid(data)
-        k = np.bincount(vpos, valid, n)
-        alpha = (np.bincount(vpos, valid * right, n) + 2) / (k + 4)
+        return np.bincount(vpos, valid, n), np.bincount(vpos, valid * right, n)
+
+    def _competence(self, k: np.ndarray, k_right: np.ndarray) -> np.ndarray:
+        """Dawid-Skene style: how often a voter's predictions match the consensus formed without them."""
+        alpha = (k_right + 2) / (k + 4)
         lo = special.logit(alpha)
         active = k >= 3
         q95 = np.quantile(lo[active], 0.95) if active.sum() >= 20 else 1.0
@@ -528,6 +486,11 @@ class MeritEngine:
         Pearson's chi-squared over every post with 2+ votes, per degree of freedom (posts less one per
         author): the quasi-binomial dispersion. Where posts differ (quality that drifts, herding on
         each post), an author's share is less certain than its vote count says."""
+        return self._dispersion(*self._dispersion_sums(data, apos, A))
+
+    @staticmethod
+    def _dispersion_sums(data: VoteData, apos: np.ndarray, A: int) -> tuple[float, int]:
+        """(chi-squared, degrees of freedom) over these votes' posts (whole authors)."""
         up = (data.value > 0).astype(float)
         _, ppos = np.unique(data.post, return_inverse=True)
         n_p, u_p = np.bincount(ppos), np.bincount(ppos, up)
@@ -537,11 +500,13 @@ class MeritEngine:
         ok = n_p >= 2
         n_p, u_p, q_p = n_p[ok], u_p[ok], q[pa[ok]]
         posts = np.bincount(pa[ok], minlength=A)
-        df = int(np.maximum(posts - 1, 0).sum())
-        if df < 50:
-            return 1.0
         several = posts[pa[ok]] >= 2  # an author's only post has no other to differ from
         x2 = float((((u_p - n_p * q_p) ** 2) / (n_p * q_p * (1 - q_p)))[several].sum())
+        return x2, int(np.maximum(posts - 1, 0).sum())
+
+    def _dispersion(self, x2: float, df: int) -> float:
+        if df < 50:
+            return 1.0
         return max(1.0, x2 / df / self.dispersion_reference)
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:

@@ -1,0 +1,92 @@
+"""Where the engine's passes run: in this process over one partition, or on a Dask cluster over many.
+
+The full refit (`MeritEngine.fit`) is written once, as stages over a partition of votes: every
+vote of a set of authors (an author's votes never span two partitions), with the voters' global
+index. A stage reads and extends its partition's state and returns something small (per-voter
+partial sums, per-author figures); the engine combines those and broadcasts what the next stage
+needs. `Local` holds everything as one partition in this process (the embedded default: `make
+run`, tests, small deployments); `OnDask` keeps the partitions on the workers of a Dask cluster
+(`distributed`), so the votes never travel back and only small vectors cross the network.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+
+import numpy as np
+
+from .types import VoteData
+
+
+def split_by_author(data: VoteData, n_parts: int) -> tuple[list[VoteData], list[np.ndarray]]:
+    """The votes in `n_parts` partitions of whole authors (by author id modulo n_parts), each with the
+    global voter table and claims; and each partition's positions in `data`."""
+    key = data.author % n_parts
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(n_parts + 1))
+    solicited = data.solicited_mask()
+    has_solicited = len(data.solicited) == len(data)
+    out, index = [], []
+    for i in range(n_parts):
+        idx = order[bounds[i]:bounds[i + 1]]
+        index.append(idx)
+        out.append(VoteData(
+            data.voter[idx], data.author[idx], data.post[idx], data.value[idx], data.created[idx],
+            data.voter_ids, data.voter_joined, data.owned_author, data.owner_voter,
+            solicited[idx] if has_solicited else np.empty(0, bool),
+        ))
+    return out, index
+
+
+def _new_state(data: VoteData) -> dict:
+    return {"data": data, "memo": {}}
+
+
+def _apply(fn: Callable, state: dict, args: tuple):
+    """Run a stage on one partition: (the partition's state, the stage's small result)."""
+    return state, fn(state, *args)
+
+
+class Local:
+    """Every vote in one partition, in this process."""
+
+    def __init__(self, data: VoteData):
+        self.states = [_new_state(data)]
+
+    def run(self, fn: Callable, *args) -> list:
+        return [fn(state, *args) for state in self.states]
+
+    def close(self) -> None:
+        self.states = []
+
+
+class OnDask:
+    """The partitions on a Dask cluster's workers; stages run where their partition lives.
+
+    Large broadcast arguments (per-voter vectors) are scattered once per stage to every worker.
+    """
+
+    BROADCAST_BYTES = 1 << 20
+
+    def __init__(self, client, data: VoteData, n_parts: int):
+        self.client = client
+        parts, self.index = split_by_author(data, max(1, n_parts))
+        futures = client.scatter(parts)
+        del parts
+        self.states = [client.submit(_new_state, f, pure=False) for f in futures]
+
+    def _ship(self, arg):
+        if isinstance(arg, np.ndarray) and arg.nbytes >= self.BROADCAST_BYTES:
+            return self.client.scatter(arg, broadcast=True, hash=False)
+        return arg
+
+    def run(self, fn: Callable, *args) -> list:
+        shipped = tuple(self._ship(a) for a in args)
+        pairs = [self.client.submit(_apply, fn, s, shipped, pure=False) for s in self.states]
+        self.states = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
+        return self.client.gather([self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs])
+
+    def close(self) -> None:
+        self.client.cancel(self.states)
+        self.states = []
