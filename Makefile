@@ -70,7 +70,7 @@ bench-import: install
 	$(BIN)/python bench/import_bench.py
 
 bench-refit: install
-	$(BIN)/python bench/refit_scale.py
+	$(BIN)/python bench/refit_scale.py $(ARGS)
 
 check-deploy: install
 	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \

@@ -5,7 +5,8 @@
 
 Options: --pg postgres://postgres@127.0.0.1:5432 (server), --db merit_scale, --votes/--posts/
 --authors/--voters (default 10M/1M/100k/500k), --seed, --refresh-runs, --refits N (time N refits
-in a row: the first after --fresh inserts every row, later ones update), --fresh. The database is dedicated:
+in a row: the first after --fresh inserts every row, later ones update), --fresh, --backend local|dask
+(dask: a LocalCluster of --workers processes, --memory-limit each; prints each worker's peak RSS and spill). The database is dedicated:
 it is dropped and rebuilt unless --reuse is given. Prints the plain COPY of the votes table (the
 floor), load, engine fit, write-back and total seconds of `recompute_all`, the peak RSS, and the
 median `author_refresh` time for a typical (median) and the heaviest author (after the one-off
@@ -49,6 +50,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--refits", type=int, default=1, help="time this many full refits in a row")
     p.add_argument("--fresh", action="store_true", help="empty the derived tables first (time a first-ever refit)")
     p.add_argument("--skip-refit", action="store_true", help="only the COPY floor and the refreshes")
+    p.add_argument("--backend", choices=("local", "dask"), default="local",
+                   help="where the refit runs: this process, or a LocalCluster started here (reports each worker)")
+    p.add_argument("--workers", type=int, default=2, help="Dask worker processes (--backend dask)")
+    p.add_argument("--memory-limit", default="4GB", help="per Dask worker; beyond it a worker spills to disk")
     return p.parse_args()
 
 
@@ -257,6 +262,12 @@ def time_refresh(author_id: int, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
+def _worker_peak_and_spill(dask_worker=None) -> tuple[float, int]:
+    """On a Dask worker: its peak RSS (MiB) and the bytes it has spilled to disk."""
+    spilled = getattr(getattr(dask_worker, "data", None), "spilled_total", None)
+    return peak_rss_mb(), int(getattr(spilled, "disk", 0) or 0) if spilled is not None else 0
+
+
 def main() -> None:
     args = parse_args()
     os.environ["DATABASE_URL"] = f"{args.pg}/{args.db}"
@@ -292,6 +303,16 @@ def main() -> None:
         floor, _ = copy_floor(fmt)
         log(f"COPY votes_vote TO STDOUT (FORMAT {fmt}), discarded (the floor): {floor:.2f} s for {n_votes:,} votes")
 
+    cluster = client = None
+    if args.backend == "dask" and not args.skip_refit:
+        from distributed import Client, LocalCluster
+        from django.conf import settings
+
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               memory_limit=args.memory_limit, dashboard_address=None)
+        client = Client(cluster)
+        settings.DASK_SCHEDULER_ADDRESS = cluster.scheduler_address  # the refit's executor connects here
+        log(f"Dask LocalCluster: {args.workers} workers x 1 thread, memory limit {args.memory_limit} each")
     if not args.skip_refit:
         from reputation.services import recompute_all
 
@@ -307,7 +328,7 @@ def main() -> None:
             # refits (minutes apart), so each timed refit starts from vacuumed tables as it would there.
             vacuum_derived_tables()
             t = time.perf_counter()
-            result = recompute_all(progress=lambda stage, done, total: None)
+            result = recompute_all(progress=lambda stage, done, total: None, backend=args.backend)
             total = time.perf_counter() - t
             log(
                 f"recompute_all #{run}: load {result['load']:.2f} s, fit {result['compute']:.2f} s, "
@@ -317,6 +338,11 @@ def main() -> None:
             log("  write stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_times.items()))
             stage_times.clear()
         log(f"peak RSS: {peak_rss_mb():.0f} MiB (before the refit: {rss_before:.0f} MiB)")
+        if client is not None:
+            for addr, (peak, spilled) in sorted(client.run(_worker_peak_and_spill).items()):
+                log(f"  Dask worker {addr}: peak RSS {peak:.0f} MiB, spilled to disk {spilled / 2**20:.0f} MiB")
+            client.close()
+            cluster.close()
 
     vacuum_derived_tables()  # this server may run without autovacuum; production would have it
     from reputation import services

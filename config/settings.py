@@ -312,6 +312,17 @@ CLAIM_PROOF_DAYS = env.int("CLAIM_PROOF_DAYS", default=7)
 # Proof attempts per account (each fetches a post from the platform).
 CLAIM_VERIFY_RATE = env.str("CLAIM_VERIFY_RATE", default="20/h")
 
+# --- Where the full refit runs (reputation/refit_backend.py) ---
+# "local": in the refitting process (the default). "dask": on a Dask cluster, the scheduler at
+# DASK_SCHEDULER_ADDRESS (tcp://host:8786), or without one a LocalCluster of DASK_WORKERS worker
+# processes, each limited to DASK_MEMORY_LIMIT and spilling to disk beyond it, started for the refit.
+REFIT_BACKEND = env.str("REFIT_BACKEND", default="local")
+DASK_SCHEDULER_ADDRESS = env.str("DASK_SCHEDULER_ADDRESS", default="")
+DASK_WORKERS = env.int("DASK_WORKERS", default=2)
+DASK_MEMORY_LIMIT = env.str("DASK_MEMORY_LIMIT", default="4GB")
+# Partitions of whole authors (0: two per worker).
+DASK_PARTITIONS = env.int("DASK_PARTITIONS", default=0)
+
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -408,7 +419,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "task"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # distributed (the Dask refit backend) logs every connection at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "distributed": {"level": "WARNING"}},
 }
 
 # --- Operations: /healthz, /readyz, /metrics (config/ops/), error reporting ---

@@ -17,7 +17,7 @@ from django.utils import timezone
 from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
-from . import changes, data, leaderboard
+from . import changes, data, leaderboard, refit_backend
 from .engine import AuthorScores, GroupLinks, get_engine
 from .models import (
     AuthorReputation,
@@ -201,8 +201,11 @@ def _save_refit_state(arrays: dict) -> None:
         RefitState.objects.exclude(pk=state.pk).delete()
 
 
-def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None) -> dict:
-    """Rebuild every credibility and reputation from the votes table, and snapshot today."""
+def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None,
+                  backend: str | None = None, workers: int | None = None) -> dict:
+    """Rebuild every credibility and reputation from the votes table, and snapshot today.
+
+    The refit runs where `backend` (default settings.REFIT_BACKEND) says: see refit_backend."""
     progress = progress or (lambda stage, done, total: None)
     now = time.time() if now is None else now
     started = timezone.now()
@@ -216,7 +219,8 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     engine = get_engine()
     t = time.perf_counter()
     if refit_credibility:
-        cred, scores = engine.fit(votes, now)
+        with refit_backend.executor(votes, backend, workers) as ex:
+            cred, scores = engine.fit(votes, now, executor=ex)
     else:
         cred = data.load_credibility()
         state = refit_state()  # the last refit's post dispersion, as the per-author refreshes use it

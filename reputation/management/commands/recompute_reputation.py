@@ -12,7 +12,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from reputation import locks
+from reputation import locks, refit_backend
 from reputation.services import recompute_all
 from reputation.tasks import REFIT_TIME_LIMIT
 
@@ -25,8 +25,18 @@ class Command(BaseCommand):
             "--force", action="store_true",
             help="run even if another full recompute holds the lock (e.g. one that crashed)",
         )
+        parser.add_argument(
+            "--backend", choices=refit_backend.BACKENDS, default=None,
+            help="where the refit runs: in this process (local) or on Dask (dask: the cluster at "
+            "DASK_SCHEDULER_ADDRESS, else a LocalCluster started for this refit); default REFIT_BACKEND",
+        )
+        parser.add_argument("--workers", type=int, default=None,
+                            help="worker processes of the LocalCluster the dask backend starts (default DASK_WORKERS)")
 
-    def handle(self, *args, force: bool, verbosity: int, **options):
+    def handle(self, *args, force: bool, verbosity: int, backend: str | None = None, workers: int | None = None,
+               **options):
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be at least 1.")
         # The lock the periodic task takes (reputation.locks); released only by its holder.
         with locks.exclusive("recompute_all", timeout=REFIT_TIME_LIMIT + 60) as held:
             if not held and not force:
@@ -34,9 +44,9 @@ class Command(BaseCommand):
                     "Another full recompute is running (the periodic task or this command). "
                     "Wait for it, or pass --force if it crashed."
                 )
-            self.refit(verbosity)
+            self.refit(verbosity, backend, workers)
 
-    def refit(self, verbosity: int) -> None:
+    def refit(self, verbosity: int, backend: str | None = None, workers: int | None = None) -> None:
         bars: list[tqdm] = []  # one bar per stage, each left on screen when the next starts
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -52,7 +62,7 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         try:
-            result = recompute_all(progress=progress)
+            result = recompute_all(progress=progress, backend=backend, workers=workers)
         finally:
             if bars:
                 bars[-1].close()

@@ -1,0 +1,107 @@
+"""One engine, two executions: the full refit on a Dask cluster (real worker processes) gives the
+in-process refit's numbers, on clean, attacked and polarized worlds, and through the product's command."""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+from bench.engine import attacks, sim, sim2
+from bench.engine.world import NOW
+from reputation.engine import get_engine
+from reputation.engine.execution import OnDask, split_by_author
+from reputation.models import AuthorReputation, VoterCredibility
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as c:
+        assert len(c.scheduler_info()["workers"]) == 2
+        yield c
+
+
+@functools.cache
+def _worlds():
+    clean = sim.make_world("clean", 3, "small")
+    return {
+        "clean": clean,
+        "thin_aged": attacks.thin_aged(clean, np.random.default_rng(1)),
+        "framing": attacks.framing(clean, np.random.default_rng(2)),
+        "polarized": sim.make_world("polarized", 3, "small"),
+        "sim2 bought": attacks.bought(sim2.honest_world(4, "small"), np.random.default_rng(3)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_worlds()))
+def test_the_refit_on_dask_gives_the_in_process_numbers(client, name):
+    data = _worlds()[name].data
+    local_cred, local = get_engine().fit(data, NOW)
+    cred, scores = get_engine().fit(data, NOW, executor=OnDask(client, data, 5))
+
+    np.testing.assert_array_equal(scores.author_ids, local.author_ids)
+    for field in ("score", "low", "high", "effective_voters", "weight_up", "weight_down"):
+        np.testing.assert_allclose(getattr(scores, field), getattr(local, field), rtol=0, atol=1e-6, err_msg=field)
+    np.testing.assert_array_equal(scores.status, local.status)
+    np.testing.assert_array_equal(scores.post_ids, local.post_ids)
+    np.testing.assert_allclose(scores.post_quality, local.post_quality, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(cred.voter_ids, local_cred.voter_ids)
+    for field in ("credibility", "side", "proven"):
+        np.testing.assert_allclose(getattr(cred, field), getattr(local_cred, field), rtol=0, atol=1e-6, err_msg=field)
+    np.testing.assert_array_equal(cred.group, local_cred.group)
+    np.testing.assert_array_equal(cred.changed, local_cred.changed)
+    assert cred.dispersion == pytest.approx(local_cred.dispersion)
+
+
+def test_partitions_hold_whole_authors_and_every_vote_once():
+    data = sim.make_world("clean", 3, "small").data
+    parts, index = split_by_author(data, 4)
+    assert sorted(np.concatenate(index).tolist()) == list(range(len(data)))
+    authors = [set(p.author.tolist()) for p in parts]
+    assert all(not (a & b) for i, a in enumerate(authors) for b in authors[i + 1:])
+    for p, idx in zip(parts, index):
+        np.testing.assert_array_equal(p.voter, data.voter[idx])
+        assert p.voter_ids is data.voter_ids
+
+
+@pytest.mark.django_db
+def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refit_writes(settings):
+    from django.core.management import call_command
+
+    from tests.conftest import make_user
+    from votes import services
+
+    rng = np.random.default_rng(5)
+    voters = [make_user(f"dv{i}", days_old=float(rng.uniform(10, 400))) for i in range(15)]
+    posts = [services.post_register(url=f"https://x.com/dask{a}/status/{1000 + 10 * a + k}") for a in range(6) for k in range(2)]
+    for voter in voters:
+        for post in rng.choice(len(posts), 6, replace=False):
+            services.vote_cast(voter=voter, post=posts[post], value=int(rng.choice([1, -1])))
+
+    def snapshot():
+        reps = list(AuthorReputation.objects.order_by("author_id").values_list("author_id", "score", "low", "high", "status"))
+        creds = list(VoterCredibility.objects.order_by("voter_id").values_list("voter_id", "credibility"))
+        return reps, creds
+
+    call_command("recompute_reputation", stdout=io.StringIO(), stderr=io.StringIO())
+    local = snapshot()
+    out = io.StringIO()
+    call_command("recompute_reputation", "--backend", "dask", "--workers", "2", stdout=out, stderr=io.StringIO())
+    assert "Recomputed 6 authors" in out.getvalue()
+    reps, creds = snapshot()
+    assert [r[0] for r in reps] == [r[0] for r in local[0]] and [r[4] for r in reps] == [r[4] for r in local[0]]
+    np.testing.assert_allclose([r[1:4] for r in reps], [r[1:4] for r in local[0]], atol=1e-6)
+    np.testing.assert_allclose([c[1] for c in creds], [c[1] for c in local[1]], atol=1e-6)
+
+
+def test_an_unknown_backend_is_refused_in_plain_words(settings):
+    from reputation import refit_backend
+
+    settings.REFIT_BACKEND = "spark"
+    with pytest.raises(ValueError, match="Unknown refit backend 'spark'"), \
+            refit_backend.executor(sim.make_world("clean", 3, "small").data):
+        pass
