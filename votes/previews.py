@@ -212,9 +212,9 @@ def fetch_bluesky(url: str) -> Fetched:
         raise FetchFailed("getPosts answered without posts")
     if not posts:  # the AppView leaves out posts that were deleted
         return Fetched(status=PreviewStatus.DELETED)
-    post = posts[0] if isinstance(posts[0], dict) else {}
-    record = post.get("record") if isinstance(post.get("record"), dict) else {}
-    author = post.get("author") if isinstance(post.get("author"), dict) else {}
+    post = _object(posts[0])
+    record = _object(post.get("record"))
+    author = _object(post.get("author"))
     indexed = _time(post.get("indexedAt"))  # the AppView's clock; createdAt is whatever the client wrote
     return Fetched(
         status=PreviewStatus.OK, text=plain(str(record.get("text") or "")),
@@ -225,12 +225,22 @@ def fetch_bluesky(url: str) -> Fetched:
 
 
 def _bluesky_image(post: dict) -> str:
-    embed = post.get("embed") if isinstance(post.get("embed"), dict) else {}
+    embed = _object(post.get("embed"))
     if isinstance(embed.get("media"), dict):  # app.bsky.embed.recordWithMedia#view
         embed = embed["media"]
-    images = embed.get("images") if isinstance(embed.get("images"), list) else []
+    images = _array(embed.get("images"))
     first = images[0] if images and isinstance(images[0], dict) else {}
     return _http_url(first.get("fullsize") or first.get("thumb"))
+
+
+def _object(value: object) -> dict:
+    """A JSON value that should be an object: itself, or an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _array(value: object) -> list:
+    """A JSON value that should be an array: itself, or an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _http_url(value) -> str:
@@ -255,13 +265,13 @@ def fetch_mastodon(url: str) -> Fetched:
         return Fetched(status=GONE.get(status, PreviewStatus.DELETED))
     if not isinstance(data, dict) or not isinstance(data.get("content"), str):
         raise FetchFailed("status answer without content")
-    account = data.get("account") if isinstance(data.get("account"), dict) else {}
+    account = _object(data.get("account"))
     acct = str(account.get("acct") or "")
     text = html_to_text(data["content"])
     if isinstance(data.get("spoiler_text"), str) and data["spoiler_text"].strip():
         text = plain(f"Content warning: {data['spoiler_text']}\n\n{text}")
     created = _time(data.get("created_at"))
-    media = data.get("media_attachments") if isinstance(data.get("media_attachments"), list) else []
+    media = _array(data.get("media_attachments"))
     image = next((m.get("url") for m in media if isinstance(m, dict) and m.get("type") == "image"), None)
     return Fetched(
         status=PreviewStatus.OK, text=text,
@@ -305,7 +315,7 @@ def preview_enqueue(post_id: int, countdown: float | None = None) -> bool:
     from .tasks import fetch_preview
 
     try:
-        fetch_preview.apply_async((post_id,), countdown=countdown)
+        fetch_preview.apply_async((post_id,), countdown=countdown)  # type: ignore[arg-type]  # None: at once (stubs want a float)
         return True
     except Exception:  # broker down or hung: the row's next_attempt_at keeps the work
         log.warning("could not enqueue preview fetch for post %s; the sweep will retry", post_id, exc_info=True)
@@ -356,7 +366,7 @@ def _record_failure(post: Post, *, give_up: bool = False) -> float | None:
         row.attempts = min(row.attempts + 1, 32767)
         done = give_up or row.attempts >= settings.PREVIEW_MAX_ATTEMPTS
         delay = None if done else retry_delay(row.attempts)
-        row.next_attempt_at = None if done else timezone.now() + timedelta(seconds=delay)
+        row.next_attempt_at = None if delay is None else timezone.now() + timedelta(seconds=delay)
         if row.status == PreviewStatus.PENDING:  # text a voter sent stays up (from_extension) while we retry
             row.status = PreviewStatus.FAILED
         row.save(update_fields=["attempts", "next_attempt_at", "status"])
