@@ -21,6 +21,7 @@ from votes.models import Post, PostPreview, PreviewStatus
 pytestmark = pytest.mark.django_db
 fake_platform = fake_server.fake_platform  # the fixture
 X_URL = "https://x.com/writer/status/1790000000000000001"
+SECOND_URL = "https://x.com/writer/status/1790000000000000002"
 HOSTILE_HTML = (
     'Tom &amp; Jerry &lt;3 <script>alert("x")</script><img src=x onerror="alert(1)">'
     '<a href="javascript:alert(2)" onclick="steal()">pic.twitter.com/abc</a><br>second line'
@@ -216,17 +217,26 @@ def test_the_sweep_requeues_only_fetches_overdue_past_the_grace_once(monkeypatch
     assert preview_of(lost).next_attempt_at > now
 
 
-def test_registering_a_post_queues_its_fetch_after_commit(monkeypatch, django_capture_on_commit_callbacks):
+def test_new_posts_are_dispatched_to_the_worker_in_one_burst_after_commit(monkeypatch, django_capture_on_commit_callbacks):
+    from votes import tasks
+
+    published = []
+    monkeypatch.setattr(tasks.dispatch_previews, "apply_async", lambda *a, **kw: published.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = register()
+        assert published == []  # not before the post is committed: the worker could not see it
+    with django_capture_on_commit_callbacks(execute=True):
+        second = register("https://x.com/writer/status/1790000000000000002")
+        register()  # known already: nothing more
+    assert len(published) == 1  # one dispatch for the burst, not a publish per post (the vote path's cost)
+
     queued = []
     monkeypatch.setattr(previews, "preview_enqueue", lambda post_id, countdown=None: queued.append(post_id) or True)
+    assert previews.previews_dispatch() == 2 and sorted(queued) == sorted([first.pk, second.pk])
+    assert previews.previews_dispatch() == 0  # claimed as queued: a second dispatch queues nothing again
     with django_capture_on_commit_callbacks(execute=True):
-        post = register()
-        assert queued == []  # not before the post is committed: the worker could not see it
-    assert queued == [post.pk]
-    assert preview_of(post).status == "pending"
-    with django_capture_on_commit_callbacks(execute=True):
-        register()  # known already: no second fetch
-    assert queued == [post.pk]
+        register("https://x.com/writer/status/1790000000000000003")
+    assert len(published) == 2  # the dispatch cleared its flag: a later post queues the next one
 
 
 # --- Text from the extension ------------------------------------------------------------
@@ -347,3 +357,16 @@ def test_the_worker_retries_a_failed_fetch_after_its_backoff(celery_worker_threa
     preview = wait_for(lambda: PostPreview.objects.filter(post=post, status=PreviewStatus.OK).first())
     assert preview.text == "Second time lucky" and preview.attempts == 0
     assert fake_platform.hits("/oembed") == 2  # one failure, one retry: not a retry storm
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_held_back_by_a_stale_dispatch_flag_is_still_fetched(celery_worker_thread, fake_platform):
+    from django.core.cache import cache
+
+    first = register()  # its dispatch runs and queues once more later
+    wait_for(lambda: PostPreview.objects.filter(post=first, status=PreviewStatus.DELETED).exists())
+    fake_platform.x_post(SECOND_URL, text_html="Held back, then fetched", name="W", handle="writer")
+    cache.add(previews.DISPATCH_FLAG, 1, timeout=previews.DISPATCH_FLAG_TTL)  # as a web process's own cache would
+    second = register(SECOND_URL)
+    preview = wait_for(lambda: PostPreview.objects.filter(post=second, status=PreviewStatus.OK).first(), timeout=15)
+    assert preview.text == "Held back, then fetched"

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import nh3
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -301,13 +302,58 @@ def retry_delay(attempts: int) -> float:
 
 
 def preview_request(*, post_id: int) -> None:
-    """A new post wants a preview: its row now (in the caller's transaction), the fetch after commit."""
+    """A new post wants a preview: its row now (in the caller's transaction), a dispatch after commit."""
     from .services import _insert  # the voting path's one-statement insert
 
     now = timezone.now()
     _insert(PostPreview, if_absent=True, post=post_id, status=PreviewStatus.PENDING, text="", author_name="",
             image_url="", attempts=0, next_attempt_at=now)
-    transaction.on_commit(lambda: preview_enqueue(post_id), robust=True)
+    transaction.on_commit(previews_dispatch_soon, robust=True)
+
+
+# New posts are handed to the worker in bursts: a vote on a new post publishes nothing when a dispatch is
+# already queued (one SET NX in the shared cache, ~0.2 ms, instead of a publish per post, ~0.8 ms measured).
+DISPATCH_FLAG = "previews:dispatch-queued"
+DISPATCH_DELAY = 0.5  # seconds the dispatch waits, gathering the posts registered meanwhile
+# A flag whose dispatch was lost lapses after this. Without Redis each process has its own cache, so the
+# worker cannot clear a web process's flag: a dispatch that queued anything runs once more this much later
+# (votes.tasks.dispatch_previews), for the posts whose dispatch that stale flag held back.
+DISPATCH_FLAG_TTL = 2
+
+
+def previews_dispatch_soon() -> None:
+    """Queue one dispatch of the new posts' fetches, unless one is queued already."""
+    from .tasks import dispatch_previews
+
+    # False: a dispatch is queued. None: the cache is down (django-redis ignores its errors), so publish anyway.
+    if cache.add(DISPATCH_FLAG, 1, timeout=DISPATCH_FLAG_TTL) is False:
+        return
+    try:
+        dispatch_previews.apply_async(countdown=DISPATCH_DELAY)
+    except Exception:  # broker down or hung: the rows wait for the sweep (next_attempt_at)
+        log.warning("could not enqueue the preview dispatch; the sweep will pick the posts up", exc_info=True)
+        cache.delete(DISPATCH_FLAG)
+
+
+def previews_dispatch(*, limit: int = 2000) -> int:
+    """Queue a fetch for every new post waiting for its first one; the number queued.
+
+    The flag goes first, so a post committed from now on queues another dispatch, and one committed before
+    is seen here. Rows are claimed (next_attempt_at pushed past the sweep's grace) as they are queued.
+    """
+    cache.delete(DISPATCH_FLAG)
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            PostPreview.objects.select_for_update(skip_locked=True)
+            .filter(status__in=(PreviewStatus.PENDING, PreviewStatus.FROM_EXTENSION), attempts=0,
+                    fetched_at__isnull=True, next_attempt_at__lte=now)
+            .order_by("next_attempt_at").values_list("post_id", flat=True)[:limit]
+        )
+        PostPreview.objects.filter(post_id__in=ids).update(
+            next_attempt_at=now + timedelta(seconds=settings.PREVIEW_SWEEP_AFTER_SECONDS)
+        )
+    return sum(preview_enqueue(post_id) for post_id in ids)
 
 
 def preview_enqueue(post_id: int, countdown: float | None = None) -> bool:
@@ -386,7 +432,7 @@ def preview_offer_text(*, post: Post, text: str) -> bool:
         post=post, defaults={"status": PreviewStatus.FROM_EXTENSION, "text": text, "next_attempt_at": timezone.now()}
     )
     if created:
-        transaction.on_commit(lambda: preview_enqueue(post.pk), robust=True)
+        transaction.on_commit(previews_dispatch_soon, robust=True)
         stored = True
     else:
         stored = bool(PostPreview.objects.filter(

@@ -19,6 +19,14 @@ def fetch_preview(self, post_id: int) -> None:
         raise self.retry(countdown=delay)
 
 
+@shared_task(name="votes.dispatch_previews", acks_late=True, time_limit=120, soft_time_limit=100)
+def dispatch_previews() -> int:
+    queued = previews.previews_dispatch()
+    if queued:  # a trailing run, after any flag that held a post back has lapsed (see previews.DISPATCH_FLAG_TTL)
+        dispatch_previews.apply_async(countdown=previews.DISPATCH_FLAG_TTL + previews.DISPATCH_DELAY)
+    return queued
+
+
 @shared_task(name="votes.sweep_previews", acks_late=True, time_limit=120, soft_time_limit=100)
 def sweep_previews() -> int:
     return previews.previews_sweep()
