@@ -13,7 +13,6 @@ from rest_framework.utils.urls import replace_query_param
 
 from reputation import leaderboard
 
-
 if TYPE_CHECKING:  # both mixins go in front of a CursorPagination: typed as one, plain classes at run time
     PaginationMixinBase = CursorPagination
 else:
