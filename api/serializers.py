@@ -264,7 +264,10 @@ class LookupSerializer(InputSerializer):
     )
 
     def validate_handles(self, value: list[str]) -> list[str]:
-        return _handle_list(value)
+        handles = _handle_list(value)
+        if not handles:  # the pattern admits a lone "@" (one character class, no backtracking)
+            raise serializers.ValidationError("Give at least one handle, for example \"alice\" or \"ada@mastodon.social\".")
+        return handles
 
 
 class HistoryQuerySerializer(InputSerializer):
