@@ -108,6 +108,30 @@ def begin_request(alias: str) -> object:
     return _routing.set(Routing(alias=alias))
 
 
+def read_primary() -> None:
+    """The rest of this request reads the primary."""
+    routing = _routing.get()
+    if routing is not None:
+        routing.alias = DEFAULT_DB_ALIAS
+
+
+# Statements that change nothing. Anything else sent to the primary during a request counts as a write.
+_READS = ("SELECT", "SHOW", "SET ", "SAVEPOINT", "RELEASE", "ROLLBACK", "EXPLAIN")
+
+
+def watch_writes(execute, sql, params, many, context):
+    """An execute wrapper on the primary's connection for the length of a request (the middleware's).
+
+    Read your own writes: after a write the rest of the request reads the primary, and the middleware
+    pins the client to it for REPLICA_PIN_SECONDS.
+    """
+    routing = _routing.get()
+    if routing is not None and not routing.wrote and not str(sql).lstrip().upper().startswith(_READS):
+        routing.wrote = True
+        routing.alias = DEFAULT_DB_ALIAS
+    return execute(sql, params, many, context)
+
+
 def end_request(token) -> Routing:
     routing = _routing.get()
     _routing.reset(token)
@@ -129,12 +153,7 @@ class PrimaryReplicaRouter:
         return routing.alias
 
     def db_for_write(self, model, **hints):
-        routing = _routing.get()
-        if routing is not None:
-            # Read your own writes: the rest of this request reads the primary, and the middleware pins
-            # this client to it for REPLICA_PIN_SECONDS.
-            routing.wrote = True
-            routing.alias = DEFAULT_DB_ALIAS
+        # Also asked when a related object is merely assigned, so a write is noticed by `watch_writes`.
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1, obj2, **hints):
