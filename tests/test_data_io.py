@@ -279,10 +279,10 @@ def test_an_author_voted_on_during_the_refit_is_marked_and_enqueued_again(alice,
     engine_class = type(get_engine())
     real_fit = engine_class.fit
 
-    def fit_while_a_vote_arrives(self, votes, now):
+    def fit_while_a_vote_arrives(self, votes, now, executor=None):
         services.vote_cast(voter=bob, post=post, value=-1)
         PendingRefresh.objects.all().delete()  # as if that vote's own refresh already ran
-        return real_fit(self, votes, now)
+        return real_fit(self, votes, now, executor)
 
     monkeypatch.setattr(engine_class, "fit", fit_while_a_vote_arrives)
     enqueued = []

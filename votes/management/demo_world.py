@@ -51,9 +51,9 @@ NAMED = [
     ("dr_lena_k", "x", 14_200, 1.6),  # careful and good, brigaded
     ("hot_takes_daily", "x", 1_240_000, -1.0),  # big and undeserved
     ("viral_vince", "x", 860_000, -0.8),  # big and undeserved
-    ("quiet_statistician", "x", 910, 1.5),  # small and excellent
+    ("quiet_stats", "x", 910, 1.5),  # small and excellent
     ("maria.bsky.social", "bluesky", 4_300, 1.1),
-    ("ocean_notes.bsky.social", "bluesky", 1_150, 0.6),
+    ("ocean-notes.bsky.social", "bluesky", 1_150, 0.6),
 ]
 # Mastodon authors (user@instance), one on another instance: the demo's fediverse.
 FEDIVERSE = [
@@ -64,7 +64,7 @@ FEDIVERSE = [
 CROWD = [
     "ada_writes", "bytesized_ben", "chem_carla", "civic_dan", "dataviz_dee", "econ_elif", "field_notes_fay",
     "garden_gus", "history_hana", "infra_ivan", "jazz_jun", "kernel_kim", "linguist_leo", "maps_mina",
-    "nightsky_nat", "open_source_omar", "policy_pia", "quant_quinn", "rust_rae", "sci_sam", "trail_tom",
+    "nightsky_nat", "oss_omar", "policy_pia", "quant_quinn", "rust_rae", "sci_sam", "trail_tom",
     "urban_uma", "vet_victor", "weather_wren", "xray_xia", "yoga_yusuf", "zoology_zoe", "climate_cai",
     "markets_mo", "nutrition_ned", "physics_priya", "rail_rita", "sports_sol",
 ]
