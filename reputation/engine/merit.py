@@ -488,11 +488,10 @@ class MeritEngine:
         each post), an author's share is less certain than its vote count says."""
         return self._dispersion(*self._dispersion_sums(data, apos, A))
 
-    @staticmethod
-    def _dispersion_sums(data: VoteData, apos: np.ndarray, A: int) -> tuple[float, int]:
+    def _dispersion_sums(self, data: VoteData, apos: np.ndarray, A: int) -> tuple[float, int]:
         """(chi-squared, degrees of freedom) over these votes' posts (whole authors)."""
         up = (data.value > 0).astype(float)
-        _, ppos = np.unique(data.post, return_inverse=True)
+        _, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
         n_p, u_p = np.bincount(ppos), np.bincount(ppos, up)
         pa = np.empty(len(n_p), np.int64)
         pa[ppos] = apos
@@ -581,7 +580,7 @@ class MeritEngine:
             }
             for i in range(A)
         ]
-        post_ids, ppos = np.unique(data.post, return_inverse=True)
+        post_ids, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
         P = len(post_ids)
         w = agg["w_eff"]
         p_up, p_down = np.bincount(ppos, w * up, P), np.bincount(ppos, w * ~up, P)
