@@ -119,6 +119,17 @@ def test_picks_leave_out_own_authors_rated_posts_and_picks_already_open(alice):
     assert not {p.pk for p in own + rated} & set(picked)
 
 
+def test_picks_leave_out_an_author_the_voter_has_a_pending_claim_on(alice):
+    from votes import claims
+
+    pending = register("maybe_alice", 2)
+    claims.claim_start(user=alice, author=pending[0].author)  # no proof yet: its votes are refused all the same
+    other = register("other", 1, start=30)
+
+    picked = {a.post_id for a in rate_next.rate_next_assign(user=alice, n=5)}
+    assert picked == {p.pk for p in other}
+
+
 def test_asking_again_returns_the_same_picks_so_nobody_can_reroll_for_a_target(alice):
     for i in range(12):
         register(f"author{i}", 3, start=100 * i + 1)

@@ -298,7 +298,8 @@ def test_this_is_me_starts_a_claim_and_only_the_claimers_own_votes_are_refused(a
     response = alice_client.post(reverse("author-claim", args=["x", "writer"]), follow=True)
     assert "Now post merit-" in text(response)  # the code to post; the claim proves nothing yet (tests/test_claims.py)
     assert Author.objects.get(handle="writer").owner is None
-    assert "This is your linked account" in text(alice_client.get(reverse("post", args=[post.pk])))
+    assert "You have claimed this handle (the proof post is still to come)" in text(
+        alice_client.get(reverse("post", args=[post.pk])))
     alice_client.post(vote_url(post), {"value": "1"})
     assert not Vote.objects.exists()
 

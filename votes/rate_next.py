@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
 
+from .claims import open_claims
 from .models import Author, Post, RateAssignment, Vote
 
 ASSIGNMENT_TTL = timedelta(hours=24)
@@ -139,6 +140,7 @@ def _author_pool(user) -> list[tuple[int, float]]:
     rows = list(
         Author.objects.filter(Exists(Post.objects.filter(author=OuterRef("pk"))), pk__in=ids)
         .exclude(owner=user)
+        .exclude(pk__in=open_claims(user.pk).values("author_id"))  # a pending claim's votes are refused too
         .values_list("pk", "reputation__low", "reputation__high", "reputation__upvotes", "reputation__downvotes")
     )
     if len(rows) > POOL_AUTHORS:

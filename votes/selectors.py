@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         quality: PostScore | None
         rep: AuthorReputation | None
         is_own: bool
+        own_pending: bool
         shown_preview: PostPreview | None
 
     class _AuthorPage(TypedDict):
@@ -72,6 +73,7 @@ def decorate_posts(posts: list[Post], user) -> list[PostCard]:
         post.quality = _related(post, "score")
         post.rep = _related(post.author, "reputation")
         post.is_own = user.is_authenticated and (post.author.owner_id == user.pk or post.author_id in claimed)
+        post.own_pending = post.is_own and post.author.owner_id != user.pk  # claimed, proof not yet posted
         post.shown_preview = _related(post, "preview")
     return cards
 
