@@ -226,9 +226,9 @@ def _handle_list(values: list[str]) -> list[str]:
 
 
 # A looked-up handle: the characters of X and Bluesky handles and DIDs and of Mastodon's user@instance, with
-# an optional leading @ (one class, so that a list of them cannot make the regex backtrack); unknown ones
-# answer null.
-LOOKUP_HANDLE = "[A-Za-z0-9_.:@-]{1,254}"
+# an optional leading @ and at least one character that is not one (a lone "@" names no one). An optional @
+# then one class: a list of them cannot make the regex backtrack. Unknown handles answer null.
+LOOKUP_HANDLE = "@?[A-Za-z0-9_.:-][A-Za-z0-9_.:@-]{0,253}"
 # X ids (digits), Bluesky record keys, Mastodon's instance:status-id (instances lower-cased, as stored).
 LOOKUP_POST_ID = "[a-z0-9.:-]{1,255}"
 
