@@ -1,18 +1,60 @@
-"""PostgreSQL loader for `import_votes`: COPY into temporary tables, then set-based inserts.
+"""PostgreSQL import for `import_votes`: the file goes in by COPY, checks and merge are set-based SQL.
 
-Runs inside the caller's transaction; the temporary tables drop at commit.
+One transaction, in three steps (votes.management.vote_import documents what an import means):
+
+1. Stage. The file is streamed into a temporary table by COPY as it is (every field text, a row's line
+   number from its position: see `_copy_file`). One SQL statement then checks and converts every row
+   with rules that accept a subset of what the Python validator accepts and convert it the same way
+   (the platform grammars are the same regular expressions; times in the common ISO 8601 forms), and a
+   few more find cross-row and database conflicts. Anything they do not accept (a bad row, a conflict,
+   a time written some rarer way, a field in quotes with more inside) sends the whole file through the
+   Python validator instead, which explains bad rows with their line numbers, or stages the file when it
+   is good after all: one validator decides, the SQL is only its fast path for files it would accept.
+2. Merge: users, authors, posts, votes (new ones inserted, older opposite ones changed), the vote
+   event log and the refresh outbox, each one INSERT ... SELECT (... ON CONFLICT).
+3. Foreign keys. Django's are deferred, and PostgreSQL checks each inserted row at commit, one query
+   per row and key (five per vote: 3/4 of a million-row import's time). When the database role may set
+   `session_replication_role` (a superuser, or `GRANT SET ON PARAMETER session_replication_role`), the
+   import instead locks every referenced user, post and author row FOR KEY SHARE in one statement each,
+   which is all the per-row checks would do (the rows exist, and nobody deletes them before commit), and
+   inserts with the row triggers off. Otherwise the per-row checks run as usual.
+
+Temporary tables drop at commit (and explicitly at the end, for a caller's enclosing transaction).
 """
 
 from __future__ import annotations
 
-from django.db import connection
+import csv
+import io
+import time
+from datetime import UTC, datetime
+
+import psycopg2
+from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
+from reputation.bulk import raw_cursor
 from reputation.models import PendingRefresh
-from votes.models import Author, Post, Vote, VoteEvent
-from votes.platforms import get_platform
+from votes.models import Author, HandleClaim, Post, Vote, VoteEvent
+from votes.platforms import PLATFORMS, Platform
+from votes.signals import announce_authors_changed
 
-from .vote_import import ImportRejected, RowError, Staged, Summary, User, timed, tsv
+from .vote_import import (
+    FUTURE_SLACK,
+    HEADER,
+    OPTIONAL,
+    USERNAME,
+    ImportRejected,
+    RowError,
+    Staged,
+    Summary,
+    User,
+    _parse_time,
+    file_bar,
+    timed,
+    tsv,
+    validate,
+)
 
 USERS = User._meta.db_table
 AUTHORS = Author._meta.db_table
@@ -20,144 +62,471 @@ POSTS = Post._meta.db_table
 VOTES = Vote._meta.db_table
 EVENTS = VoteEvent._meta.db_table
 PENDING = PendingRefresh._meta.db_table
+CLAIMS = HandleClaim._meta.db_table
+TEMP = ("import_raw", "import_rows", "import_users", "import_posts", "import_votes", "import_resolved",
+        "import_touched")
+# Quote and escape for the raw COPY: a byte no valid file holds (checked while reading), so COPY splits
+# at commas only and fields keep their double quotes for the SQL to read the way Python's csv does.
+NO_QUOTE = "\x01"
+# Above this many new authors the signal says "every author" (one cache generation, not a key each).
+ANNOUNCE_EACH = 1000
 
-STAGING = [
-    "CREATE TEMP TABLE import_users (username text, joined timestamptz) ON COMMIT DROP",
-    (
-        "CREATE TEMP TABLE import_posts (platform text, external_id text, handle text, url text,"
-        " first_seen timestamptz) ON COMMIT DROP"
-    ),
-    (
-        "CREATE TEMP TABLE import_votes (line int, voter text, platform text, external_id text, value smallint,"
-        " created_at timestamptz, solicited boolean) ON COMMIT DROP"
-    ),
-    (
-        "CREATE TEMP TABLE import_applied (voter_id bigint, post_id bigint, author_id bigint, value smallint,"
-        " at timestamptz, action varchar(10), solicited boolean) ON COMMIT DROP"
-    ),
-]
+# Per-platform stored forms (Platform.clean_handle / clean_post_id) in SQL; a platform that overrides
+# them needs an entry here (tests/test_data_io.py compares both on every platform).
+CLEAN_SQL = {
+    "mastodon": ("split_part({h}, '@', 1) || '@' || lower(split_part({h}, '@', 2))", "lower({p})"),
+}
+# TIME_FORMS: the ISO 8601 times Python's datetime.fromisoformat and PostgreSQL read alike, checked per
+# row in SQL (_time): a date, or a date, T or space, and hours:minutes[:seconds[.1-6 digits]] with an
+# optional Z or +-HH[[:]MM] offset under 15 hours; years 1000-8999 (Python refuses times a zone moves past
+# year 1 or 9999). Other forms Python accepts go through the Python validator.
 
 
-def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) -> None:
-    with connection.cursor() as cur:
-        # Large sorts and hash joins stay in memory; SET LOCAL ends with the transaction.
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        for sql in STAGING:
-            cur.execute(sql)
+class NotFast(Exception):
+    """The SQL checks do not take this file as it is; the Python validator decides."""
 
-        with timed(summary, "copy", stage):
-            cur.copy_expert("COPY import_users (username, joined) FROM STDIN", tsv(staged.users.items()))
-            posts = (
-                (platform, pid, seen.handle, get_platform(platform).canonical_url(seen.handle, pid), seen.first_seen.isoformat())
-                for (platform, pid), seen in staged.posts.items()
-            )
-            cur.copy_expert("COPY import_posts (platform, external_id, handle, url, first_seen) FROM STDIN", tsv(posts))
-            size = staged.votes.seek(0, 2)
-            staged.votes.seek(0)
-            reader = tqdm.wrapattr(staged.votes, "read", total=size, desc="staging", unit="B", unit_scale=True, disable=not show_progress, leave=False)
-            with reader as f:
-                cur.copy_expert(
-                    "COPY import_votes (line, voter, platform, external_id, value, created_at, solicited) FROM STDIN", f
+
+def import_postgres(path: str, show_progress: bool, stage) -> Summary:
+    summary = Summary()
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        # Large sorts and hash joins stay in memory; SET LOCAL ends with the transaction. Times are UTC.
+        cur.execute("SET LOCAL work_mem = '512MB'; SET LOCAL TimeZone = 'UTC'")
+        _try_set(cur, "temp_buffers", "'256MB'")  # only before this session's first temporary table
+        try:
+            with transaction.atomic():  # a savepoint: a file the SQL does not take leaves nothing behind
+                summary.rows = _stage_file(cur, path, summary, show_progress, stage)
+            summary.validated_by = "sql"
+        except NotFast as why:
+            summary.fallback = str(why)
+            with timed(summary, "validate", stage), file_bar(path, "validating", show_progress) as bar:
+                staged = validate(path, progress=bar.update)  # raises ImportRejected with line numbers
+            with staged.votes, timed(summary, "copy", stage):
+                summary.rows = _stage_validated(cur, staged)
+            summary.validated_by = "python"
+        _merge(cur, summary, show_progress, stage)
+        cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
+        stage("commit")
+        committing = time.perf_counter()
+    summary.timings["commit"] = time.perf_counter() - committing
+    summary.timings["total"] = time.perf_counter() - started
+    return summary
+
+
+def _try_set(cur, name: str, value: str) -> bool:
+    """SET LOCAL a setting if this role and session may; False (and nothing changed) if not."""
+    try:
+        with transaction.atomic():
+            cur.execute(f"SET LOCAL {name} = {value}")
+        return True
+    except DatabaseError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- stage
+
+
+def _stage_file(cur, path: str, summary: Summary, show_progress: bool, stage) -> int:
+    """COPY the file and check it in SQL into import_votes, import_users and import_posts; NotFast if the
+    SQL cannot vouch for every row."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        try:
+            header = next(csv.reader([f.readline()]), None)
+        except (UnicodeDecodeError, csv.Error):
+            raise NotFast("the header is not plain CSV") from None
+    names = [h.strip().lower() for h in header] if header else None
+    if names not in (HEADER, HEADER + OPTIONAL):
+        raise NotFast("the header is not one of the two valid ones")
+    columns = ["platform", "post_id", "author", "voter", "value", "created_at", "joined", "solicited"][: len(names)]
+    cur.execute(
+        "CREATE TEMP TABLE import_raw (n bigint GENERATED ALWAYS AS IDENTITY, "
+        + ", ".join(f"{c} text" for c in columns) + ") ON COMMIT DROP"
+    )
+    with timed(summary, "copy", stage):
+        rows, plain = _copy_file(cur, path, columns, show_progress)
+    with timed(summary, "check", stage):
+        _check_rows(cur, solicited="solicited" in columns, plain=plain)
+        _check_conflicts(cur)
+    cur.execute("DROP TABLE import_raw")
+    return rows
+
+
+class _Watched(io.RawIOBase):
+    """A binary file that COPY reads, counting lines and refusing the byte used as COPY's quote."""
+
+    def __init__(self, f, bar):
+        self.f, self.bar, self.newlines, self.last = f, bar, 0, b"\n"
+        self.plain = True  # no double quote and no space anywhere: fields need no unquoting or strip()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.f.read(size)
+        if data:
+            if NO_QUOTE.encode() in data:
+                raise NotFast("the file holds byte 0x01")
+            self.newlines += data.count(b"\n")
+            self.plain = self.plain and b'"' not in data and b" " not in data
+            self.last = data[-1:]
+            self.bar.update(len(data))
+        return data
+
+
+def _copy_file(cur, path: str, columns: list[str], show_progress: bool) -> tuple[int, bool]:
+    """COPY every line after the header into import_raw; a row's line number is its position + 1.
+
+    That holds when COPY read exactly one row per line: a blank line, a wrong number of fields or text
+    that is not UTF-8 make COPY fail, and a quoted field across lines (or PostgreSQL's end-of-data line
+    `\\.`) makes fewer rows than lines. Either sends the file to the Python validator.
+    """
+    with open(path, "rb") as f, file_bar(path, "reading", show_progress) as bar:
+        watched = _Watched(f, bar)
+        try:
+            with transaction.atomic():
+                raw_cursor(cur).copy_expert(  # psycopg2's own: Django's wrapper takes no size
+                    f"COPY import_raw ({', '.join(columns)}) FROM STDIN "
+                    f"(FORMAT csv, HEADER true, QUOTE E'\\x01', ESCAPE E'\\x01')",
+                    watched,
+                    size=1 << 20,
                 )
-            # Autovacuum never analyzes temporary tables; the planner needs their sizes.
-            cur.execute("ANALYZE import_users; ANALYZE import_posts; ANALYZE import_votes")
-
-        with timed(summary, "users", stage):
-            # '!' + random text is Django's unusable-password form: imported voters cannot log in
-            # until they reset their password.
-            summary.users_new = _count(
-                cur,
-                f"INSERT INTO {USERS} (password, is_superuser, username, first_name, last_name, email,"
-                " is_staff, is_active, date_joined)"
-                " SELECT '!' || md5(random()::text || username), false, username, '', '', '', false, true, joined"
-                " FROM import_users ON CONFLICT (username) DO NOTHING",
-            )
-
-        with timed(summary, "authors", stage):
-            # Conflicts on the (lower(handle), platform) unique index: the first spelling seen wins.
-            summary.authors_new = _count(
-                cur,
-                f"INSERT INTO {AUTHORS} (platform, handle, first_seen)"
-                " SELECT DISTINCT ON (platform, lower(handle)) platform, handle, first_seen FROM import_posts"
-                " ORDER BY platform, lower(handle), first_seen ON CONFLICT DO NOTHING",
-            )
-
-        with timed(summary, "posts", stage):
-            summary.posts_new = _count(
-                cur,
-                f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
-                " SELECT s.platform, s.external_id, a.id, s.url, s.first_seen FROM import_posts s"
-                f" JOIN {AUTHORS} a ON a.platform = s.platform AND lower(a.handle) = lower(s.handle)"
-                " ON CONFLICT (platform, external_id) DO NOTHING",
-            )
-            # Validation checked the database before the transaction; a post registered since
-            # then with another author must still refuse the file, not re-attribute votes.
-            cur.execute(
-                f"SELECT s.platform, s.external_id, a.handle, s.handle FROM import_posts s"
-                f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-                f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle) LIMIT 1"
-            )
-            clash = cur.fetchone()
-            if clash:
-                seen = staged.posts[(clash[0], clash[1])]
-                raise ImportRejected(
-                    [RowError(seen.line, f"post {clash[0]}/{clash[1]} was just registered as @{clash[2]}'s, not @{clash[3]}'s")], 1
-                )
-
-        with timed(summary, "votes", stage):
-            # One row per (voter, post): the latest statement in the file wins.
-            cur.execute(
-                "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
-                " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
-                " s.solicited"
-                f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
-                f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-                " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC"
-            )
-            resolved = cur.rowcount
-            summary.duplicate_rows = staged.rows - resolved
-            cur.execute("ANALYZE import_resolved")
-            # Values are +-1, so a changed vote's previous value is minus its new one.
-            cur.execute(
-                f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
-                " FROM import_resolved r WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id"
-                " AND v.value <> r.value AND r.created_at > v.updated_at"
-                " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at, v.solicited)"
-                " INSERT INTO import_applied"
-                " SELECT voter_id, post_id, author_id, value, updated_at, 'changed', solicited FROM upd"
-            )
-            summary.votes_changed = cur.rowcount
-            cur.execute(
-                f"WITH ins AS (INSERT INTO {VOTES}"
-                " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
-                " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
-                " ON CONFLICT (voter_id, post_id) DO NOTHING"
-                " RETURNING voter_id, post_id, author_id, value, created_at, solicited)"
-                " INSERT INTO import_applied SELECT voter_id, post_id, author_id, value, created_at, 'cast', solicited FROM ins"
-            )
-            summary.votes_new = cur.rowcount
-            summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
-
-        with timed(summary, "events", stage):
-            cur.execute(
-                f"INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
-                " SELECT voter_id, post_id, action, value, CASE WHEN action = 'cast' THEN 0 ELSE -value END,"
-                " '', 'import', solicited, at FROM import_applied"
-            )
-
-        with timed(summary, "outbox", stage):
-            cur.execute(
-                f"INSERT INTO {PENDING} (author_id, version, marked_at, attempts)"
-                " SELECT DISTINCT author_id, 1, now(), 0 FROM import_applied"
-                f" ON CONFLICT (author_id) DO UPDATE SET version = {PENDING}.version + 1"
-            )
-            summary.authors_marked = cur.rowcount
-
-        # ON COMMIT DROP covers a real commit; dropping now also frees them when the caller's
-        # transaction lives on (an enclosing atomic block, a test) and the import runs again.
-        cur.execute("DROP TABLE import_users, import_posts, import_votes, import_applied, import_resolved")
+        except (DatabaseError, psycopg2.Error) as exc:  # copy_expert is psycopg2's own, unwrapped
+            raise NotFast(f"COPY refused it ({str(exc).splitlines()[0]})") from None
+        rows = cur.rowcount
+        lines = watched.newlines + (watched.last != b"\n")
+    if rows != lines - 1:
+        raise NotFast(f"{lines - 1} lines after the header hold {rows} rows")
+    return rows, watched.plain
 
 
-def _count(cur, insert_sql: str) -> int:
-    cur.execute(insert_sql)
-    return cur.rowcount
+def _field(name: str) -> str:
+    """A raw field as Python's csv reads it, then strip()ped: a field wholly in double quotes loses them
+    (a doubled quote inside is one); any other quote stays and fails the checks."""
+    inner = f"substr({name}, 2, length({name}) - 2)"
+    return (
+        f"btrim(CASE WHEN {name} LIKE '\"%%\"' AND length({name}) > 1 AND replace({inner}, '\"\"', '') NOT LIKE '%%\"%%'"
+        f" THEN replace({inner}, '\"\"', '\"') ELSE coalesce({name}, '') END, ' ')"
+    )
+
+
+def _time_shapes() -> list[str]:
+    """TIME_FORMS with every digit written 0 (as _time's translate writes them)."""
+    times = [""] + [f"{sep}00:00{sec}" for sep in "T " for sec in ["", ":00", *(":00." + "0" * k for k in range(1, 7))]]
+    zones = ["", "Z", *(f"{sign}00{m}" for sign in "+-" for m in ("", "00", ":00"))]
+    return ["0000-00-00"] + [f"0000-00-00{t}{z}" for t in times[1:] for z in zones]
+
+
+def _time(text: str) -> str:
+    """`text` as a timestamptz when it has one of the shapes of _time_shapes and its numbers are in range;
+    else NULL. (Positions are fixed up to the seconds; an offset is read from the end.) Cheaper than a
+    regular expression by far: PostgreSQL's cost about a microsecond a call."""
+    shape = f"translate({text}, '123456789', '000000000')"
+    num = lambda start, length: f"substr({text}, {start}, {length})::int"  # noqa: E731
+    y, m, d = num(1, 4), num(6, 2), num(9, 2)
+    days = (f"CASE WHEN {m} IN (4, 6, 9, 11) THEN 30 WHEN {m} <> 2 THEN 31"
+            f" WHEN mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0) THEN 29 ELSE 28 END")
+    end = f"length({text})"
+    offset = (  # (hours, minutes) of a +-HH, +-HHMM or +-HH:MM ending, else (0, 0)
+        f"CASE WHEN substr({text}, {end} - 5, 1) IN ('+', '-') AND {end} > 16 THEN substr({text}, {end} - 4, 2)::int * 100 + right({text}, 2)::int"
+        f" WHEN substr({text}, {end} - 4, 1) IN ('+', '-') AND {end} > 16 THEN substr({text}, {end} - 3, 2)::int * 100 + right({text}, 2)::int"
+        f" WHEN substr({text}, {end} - 2, 1) IN ('+', '-') AND {end} > 16 THEN right({text}, 2)::int * 100 ELSE 0 END"
+    )
+    ranges = (
+        f"{y} BETWEEN 1000 AND 8999 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days}"
+        f" AND ({end} = 10 OR ({num(12, 2)} <= 23 AND {num(15, 2)} <= 59"
+        f" AND (substr({text}, 17, 1) <> ':' OR {num(18, 2)} <= 59)"
+        f" AND {offset} <= 1459 AND mod({offset}, 100) <= 59))"
+    )
+    return f"CASE WHEN {shape} = ANY(%(time_shapes)s) AND {ranges} THEN {text}::timestamptz END"
+
+
+def _clean(column: str, which: int) -> str:
+    """The stored form (Platform.clean_handle, which=0, or clean_post_id, which=1) of a valid value."""
+    parts = [f"WHEN '{code}' THEN {template[which].format(h=column, p=column)}" for code, template in CLEAN_SQL.items()]
+    return f"CASE platform {' '.join(parts)} ELSE {column} END" if parts else column
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_rows(cur, solicited: bool, plain: bool) -> None:
+    """import_raw -> import_votes (cleaned, typed, line numbered) and import_users; NotFast at the first
+    value the checks do not take.
+
+    Per row in SQL: platform, value, solicited, created_at (the only grammar written twice: TIME_FORMS).
+    Handles, post ids, voters and join times repeat across rows: each distinct one is checked by the
+    Python validator's own rules, so those grammars have one definition.
+    """
+    for code, spec in PLATFORMS.items():
+        overrides = type(spec).clean_handle is not Platform.clean_handle or type(spec).clean_post_id is not Platform.clean_post_id
+        if overrides and code not in CLEAN_SQL:
+            raise NotFast(f"no SQL for {code}'s stored forms")
+    field = (lambda c: f"coalesce({c}, '')") if plain else _field  # noqa: E731
+    fields = {c: field(c) for c in ("platform", "post_id", "author", "voter", "value", "created_at", "joined")}
+    fields["solicited"] = field("solicited") if solicited else "'0'"
+    # Each level is computed once per row (OFFSET 0 keeps the planner from inlining a level's
+    # expressions into every place the next one names them).
+    cur.execute(
+        "CREATE TEMP TABLE import_votes ON COMMIT DROP AS SELECT n + 1 AS line, voter, platform, post_id AS raw_id,"
+        f" handle AS raw_handle, {_clean('post_id', 1)} AS external_id, {_clean('handle', 0)} AS handle,"
+        " joined AS joined_raw, value, solicited,"
+        f" {_time('created_at')} AS created_at"
+        " FROM (SELECT n, f.platform, f.post_id, ltrim(f.author, '@') AS handle, f.voter, f.joined, f.created_at,"
+        " CASE f.value WHEN '1' THEN 1 WHEN '-1' THEN -1 END::smallint AS value,"
+        " CASE f.solicited WHEN '1' THEN true WHEN '0' THEN false END AS solicited"
+        " FROM (SELECT n, " + ", ".join(f"{sql} AS {c}" for c, sql in fields.items())
+        + " FROM import_raw OFFSET 0) f OFFSET 0) r",
+        {"time_shapes": _time_shapes()},
+    )
+    cur.execute(
+        "SELECT min(line) FROM import_votes WHERE value IS NULL OR solicited IS NULL OR created_at IS NULL"
+        " OR created_at > %s OR platform <> ALL(%s)",
+        [_latest(), list(PLATFORMS)],
+    )
+    (line,) = cur.fetchone()
+    if line is not None:
+        raise NotFast(f"line {line} needs the Python validator")
+    _check_distinct(cur)
+    cur.execute("ANALYZE import_votes")
+
+
+def _check_distinct(cur) -> None:
+    """Each distinct handle, post id, voter and join time, by the Python validator's rules; fills
+    import_users (a voter's earliest join time)."""
+    cur.execute("SELECT DISTINCT platform, raw_handle FROM import_votes")
+    for platform, handle in cur.fetchall():
+        if not PLATFORMS[platform].handle.match(handle):
+            raise NotFast(f"handle {handle!r} needs the Python validator")
+    cur.execute("SELECT DISTINCT platform, raw_id FROM import_votes")
+    for platform, post_id in cur.fetchall():
+        if not PLATFORMS[platform].post_id.match(post_id):
+            raise NotFast(f"post id {post_id!r} needs the Python validator")
+    latest = _latest()
+    users: dict[str, datetime] = {}
+    cur.execute("SELECT voter, joined_raw, min(created_at) FROM import_votes GROUP BY voter, joined_raw")
+    for voter, joined_raw, first_vote in cur.fetchall():
+        try:
+            joined = _parse_time(joined_raw)
+        except (ValueError, OverflowError):
+            raise NotFast(f"join time {joined_raw!r} needs the Python validator") from None
+        if not USERNAME.match(voter) or joined > latest or first_vote < joined:
+            raise NotFast(f"voter {voter!r} needs the Python validator")
+        if voter not in users or joined < users[voter]:
+            users[voter] = joined
+    cur.execute("CREATE TEMP TABLE import_users (username text, joined timestamptz) ON COMMIT DROP")
+    raw_cursor(cur).copy_expert("COPY import_users FROM STDIN", tsv((u, j.isoformat()) for u, j in users.items()))
+
+
+def _latest() -> datetime:
+    return datetime.now(UTC) + FUTURE_SLACK
+
+
+def _check_conflicts(cur) -> None:
+    """Build import_users and import_posts; NotFast on a vote on one's own handle, a post named with
+    two authors in the file, or a post the database gives another author."""
+    cur.execute(
+        "SELECT r.line FROM import_votes r JOIN ("
+        f" SELECT a.platform, lower(a.handle) AS handle, u.username FROM {AUTHORS} a JOIN {USERS} u ON u.id = a.owner_id"
+        f" UNION SELECT a.platform, lower(a.handle), u.username FROM {CLAIMS} c JOIN {AUTHORS} a ON a.id = c.author_id"
+        f" JOIN {USERS} u ON u.id = c.user_id WHERE c.status = 'pending' AND c.expires_at > now()"
+        ") o ON o.platform = r.platform AND o.handle = lower(r.handle) AND o.username = r.voter LIMIT 1"
+    )
+    if cur.fetchone():
+        raise NotFast("a voter votes on a handle they linked")
+    # One row per post: its first line's spelling of the author (the line number sorts as text).
+    cur.execute(
+        "CREATE TEMP TABLE import_posts ON COMMIT DROP AS SELECT platform, external_id,"
+        " substr(min(lpad(line::text, 12, '0') || handle), 13) AS handle, min(created_at) AS first_seen,"
+        " min(lower(handle)) <> max(lower(handle)) AS mixed FROM import_votes GROUP BY platform, external_id"
+    )
+    cur.execute("SELECT 1 FROM import_posts WHERE mixed LIMIT 1")
+    if cur.fetchone():  # a conflict, or a Bluesky post named by DID and by handle: the Python rules decide
+        raise NotFast("a post is named with more than one author")
+    cur.execute(
+        f"SELECT 1 FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+        f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
+        " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
+    )
+    if cur.fetchone():
+        raise NotFast("a post already belongs to another author")
+    cur.execute("ALTER TABLE import_posts DROP COLUMN mixed, ADD COLUMN url text")
+    for code, spec in PLATFORMS.items():
+        if type(spec).canonical_url is Platform.canonical_url:  # a template: in SQL
+            template = spec.url_template.replace("%", "%%%%").format(handle="%%1$s", post_id="%%2$s")
+            cur.execute(f"UPDATE import_posts SET url = format({_literal(template)}, handle, external_id)"
+                        " WHERE platform = %s", [code])
+        else:  # computed: in Python, per distinct post of that platform
+            cur.execute("SELECT external_id, handle FROM import_posts WHERE platform = %s", [code])
+            urls = tsv((pid, spec.canonical_url(handle, pid)) for pid, handle in cur.fetchall())
+            cur.execute("CREATE TEMP TABLE import_urls (external_id text, url text) ON COMMIT DROP")
+            cur.copy_expert("COPY import_urls FROM STDIN", urls)
+            cur.execute("UPDATE import_posts s SET url = u.url FROM import_urls u"
+                        " WHERE s.platform = %s AND s.external_id = u.external_id", [code])
+            cur.execute("DROP TABLE import_urls")
+
+
+def _stage_validated(cur, staged: Staged) -> int:
+    """The Python validator's rows into the same tables the SQL checks fill."""
+    cur.execute("CREATE TEMP TABLE import_users (username text, joined timestamptz) ON COMMIT DROP")
+    cur.execute("CREATE TEMP TABLE import_posts (platform text, external_id text, handle text, first_seen timestamptz,"
+                " url text) ON COMMIT DROP")
+    cur.execute("CREATE TEMP TABLE import_votes (line int, voter text, platform text, external_id text, value smallint,"
+                " created_at timestamptz, solicited boolean) ON COMMIT DROP")
+    cur.copy_expert("COPY import_users (username, joined) FROM STDIN", tsv(staged.users.items()))
+    posts = (
+        (platform, pid, seen.handle, PLATFORMS[platform].canonical_url(seen.handle, pid), seen.first_seen.isoformat())
+        for (platform, pid), seen in staged.posts.items()
+    )
+    cur.copy_expert("COPY import_posts (platform, external_id, handle, url, first_seen) FROM STDIN", tsv(posts))
+    staged.votes.seek(0)
+    cur.copy_expert("COPY import_votes (line, voter, platform, external_id, value, created_at, solicited) FROM STDIN",
+                    staged.votes)
+    cur.execute("ANALYZE import_votes")
+    return staged.rows
+
+
+# ---------------------------------------------------------------------------------------------- merge
+
+
+def _merge(cur, summary: Summary, show_progress: bool, stage) -> None:
+    steps = tqdm(total=6, desc="importing", unit="step", disable=not show_progress, leave=False)
+
+    def step(name: str):
+        steps.set_description(name)
+        steps.update()
+        return timed(summary, name, stage)
+
+    cur.execute("ANALYZE import_users; ANALYZE import_posts")
+    with step("users"):
+        # '!' + random text is Django's unusable-password form: imported voters cannot log in
+        # until they reset their password.
+        cur.execute(
+            f"INSERT INTO {USERS} (password, is_superuser, username, first_name, last_name, email,"
+            " is_staff, is_active, date_joined)"
+            " SELECT '!' || md5(random()::text || username), false, username, '', '', '', false, true, joined"
+            " FROM import_users ON CONFLICT (username) DO NOTHING"
+        )
+        summary.users_new = cur.rowcount
+
+    with step("authors"):
+        # Conflicts on the (lower(handle), platform) unique index: the first spelling seen wins.
+        cur.execute(
+            f"INSERT INTO {AUTHORS} (platform, handle, first_seen)"
+            " SELECT DISTINCT ON (platform, lower(handle)) platform, handle, first_seen FROM import_posts"
+            " ORDER BY platform, lower(handle), first_seen ON CONFLICT DO NOTHING RETURNING id"
+        )
+        new_authors = [pk for (pk,) in cur.fetchall()]
+        summary.authors_new = len(new_authors)
+        if new_authors:  # readers may hold "no such author"
+            announce_authors_changed(new_authors if len(new_authors) <= ANNOUNCE_EACH else None)
+
+    with step("posts"):
+        cur.execute(
+            f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
+            " SELECT s.platform, s.external_id, a.id, s.url, s.first_seen FROM import_posts s"
+            f" JOIN {AUTHORS} a ON a.platform = s.platform AND lower(a.handle) = lower(s.handle)"
+            " ON CONFLICT (platform, external_id) DO NOTHING"
+        )
+        summary.posts_new = cur.rowcount
+        # Validation looked before these inserts; a post registered since then with another author must
+        # still refuse the file, not re-attribute votes.
+        cur.execute(
+            "SELECT s.platform, s.external_id, a.handle, s.handle"
+            f" FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+            f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
+            " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
+        )
+        clash = cur.fetchone()
+        if clash:
+            cur.execute("SELECT min(line) FROM import_votes WHERE platform = %s AND external_id = %s", clash[:2])
+            raise ImportRejected(
+                [RowError(cur.fetchone()[0], f"post {clash[0]}/{clash[1]} was just registered as @{clash[2]}'s, not @{clash[3]}'s")], 1
+            )
+
+    with step("votes"):
+        bulk = _bulk_foreign_keys(cur, summary)
+        # One row per (voter, post): the latest statement in the file wins. Sorted as the unique index.
+        cur.execute(
+            "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
+            " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
+            " s.solicited"
+            f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
+            f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+            " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC"
+        )
+        resolved = cur.rowcount
+        summary.duplicate_rows = summary.rows - resolved
+        cur.execute("ANALYZE import_resolved")
+        cur.execute("CREATE TEMP TABLE import_touched (author_id bigint) ON COMMIT DROP")
+        # Each statement writes its votes, their events and the authors they touch. A changed vote's
+        # previous value is minus its new one (values are +-1); it keeps its own `solicited`.
+        summary.votes_changed = _count(
+            cur,
+            f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
+            " FROM import_resolved r WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id"
+            " AND v.value <> r.value AND r.created_at > v.updated_at"
+            " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at AS at, v.solicited),"
+            + _log_and_touch("upd", "changed", "-value"),
+        )
+        summary.votes_new = _count(
+            cur,
+            f"WITH ins AS (INSERT INTO {VOTES}"
+            " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
+            " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
+            " ON CONFLICT (voter_id, post_id) DO NOTHING"
+            " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
+            + _log_and_touch("ins", "cast", "0"),
+        )
+        summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
+        if bulk:
+            cur.execute("SET LOCAL session_replication_role = origin")
+
+    with step("outbox"):
+        cur.execute(
+            f"INSERT INTO {PENDING} (author_id, version, marked_at, attempts)"
+            " SELECT DISTINCT author_id, 1, now(), 0 FROM import_touched"
+            f" ON CONFLICT (author_id) DO UPDATE SET version = {PENDING}.version + 1"
+        )
+        summary.authors_marked = cur.rowcount
+    steps.update()
+    steps.close()
+
+
+def _log_and_touch(source: str, action: str, previous: str) -> str:
+    return (
+        f" ev AS (INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
+        f" SELECT voter_id, post_id, '{action}', value, {previous}, '', 'import', solicited, at FROM {source}),"
+        f" au AS (INSERT INTO import_touched SELECT DISTINCT author_id FROM {source})"
+        f" SELECT count(*) FROM {source}"
+    )
+
+
+def _bulk_foreign_keys(cur, summary: Summary) -> bool:
+    """Stand in for the per-row foreign-key checks of the votes and events about to be inserted: lock
+    every row they can reference, then turn row triggers off until the inserts are done. False (and
+    nothing changed) when this role may not."""
+    if not _try_set(cur, "session_replication_role", "replica"):
+        return False
+    cur.execute("SET LOCAL session_replication_role = origin")  # the locks first, with triggers as usual
+    cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {USERS} u JOIN import_users s ON s.username = u.username"
+        " FOR KEY SHARE OF u) locked"
+    )
+    cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {POSTS} p JOIN import_posts s"
+        " ON s.platform = p.platform AND s.external_id = p.external_id FOR KEY SHARE OF p) locked"
+    )
+    cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {AUTHORS} a WHERE a.id IN (SELECT p.author_id FROM {POSTS} p"
+        " JOIN import_posts s ON s.platform = p.platform AND s.external_id = p.external_id)"
+        " FOR KEY SHARE OF a) locked"
+    )
+    cur.execute("SET LOCAL session_replication_role = replica")
+    summary.fk_checks = "bulk"
+    return True
+
+
+def _count(cur, sql: str) -> int:
+    cur.execute(sql)
+    return cur.fetchone()[0]

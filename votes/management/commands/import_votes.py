@@ -11,15 +11,13 @@ documented in votes/management/vote_import.py.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
-from tqdm import tqdm
 
-from votes.management.vote_import import ImportRejected, load, validate
+from votes.management.vote_import import ImportRejected, import_file
 
 
 class Command(BaseCommand):
@@ -40,30 +38,15 @@ class Command(BaseCommand):
         show = verbosity > 0
         started = time.perf_counter()
 
-        bar = tqdm(total=os.path.getsize(file), unit="B", unit_scale=True, desc="validating",
-                   disable=not show, file=sys.stderr, leave=False)
-        try:
-            staged = validate(file, progress=bar.update)
-        except ImportRejected as exc:
-            raise CommandError(f"{file}: {exc.report()}") from None
-        except (OSError, DatabaseError) as exc:
-            raise not_imported(file, exc) from None
-        finally:
-            bar.close()
-        validated = time.perf_counter() - started
-        if show:
-            self.stdout.write(f"Validated {staged.rows:,} rows in {validated:.1f}s; importing...")
-
         def stage(name: str) -> None:
             if verbosity > 1:
                 self.stdout.write(f"  {name}...")
 
         try:
-            with staged.votes:
-                summary = load(staged, show_progress=show, stage=stage)
+            summary = import_file(file, show_progress=show, stage=stage)
         except ImportRejected as exc:
             raise CommandError(f"{file}: {exc.report()}") from None
-        except DatabaseError as exc:
+        except (OSError, DatabaseError) as exc:
             raise not_imported(file, exc) from None
         elapsed = time.perf_counter() - started
 
@@ -81,7 +64,10 @@ class Command(BaseCommand):
             )
             if verbosity > 1:
                 steps = ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
-                self.stdout.write(f"  timings: validate {validated:.1f}s, {steps}")
+                self.stdout.write(f"  timings: {steps}")
+                checked = {"sql": "in SQL over the COPY'd file", "python": "row by row in Python"}[summary.validated_by]
+                why = f" ({summary.fallback})" if summary.fallback else ""
+                self.stdout.write(f"  checked {checked}{why}; foreign keys checked {summary.fk_checks}")
         if recompute:
             call_command("recompute_reputation", verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
         elif show and summary.authors_marked:
