@@ -3,13 +3,16 @@
     .venv/bin/python bench/import_bench.py                 # 1M rows into a fresh `merit_bench` database
     .venv/bin/python bench/import_bench.py --rows 100000   # a quicker run
     .venv/bin/python bench/import_bench.py --rerun         # also time a second import of the same file
+    .venv/bin/python bench/import_bench.py --rows 10000000 --posts 1000000 --authors 100000 --voters 500000 --rerun
+    .venv/bin/python bench/import_bench.py --indexes keep  # import with the indexes updated row by row
 
 It writes a deterministic CSV (seeded NumPy: by default 100k posts by 20k authors,
 50k voters, every (voter, post) pair distinct, popularity and activity skewed) to
 bench/out/ (git-ignored; reused when it already exists), drops and recreates the
 database named by --db on the PostgreSQL at --pg (default postgres@127.0.0.1:5432),
 runs `migrate`, then times each management command as a subprocess, exactly as
-an operator would run it, and prints the wall-clock times and rows per second.
+an operator would run it, and prints the wall-clock times and rows per second, with the machine's
+load average (1 minute) before and after each command: on a shared machine it says how far to trust a figure.
 Redis is not used (the commands need none); the broker stays the local default.
 """
 
@@ -92,11 +95,12 @@ def reset_database(pg: str, db: str) -> None:
     conn.close()
 
 
-def run(args: list[str], env: dict) -> float:
+def run(args: list[str], env: dict) -> tuple[float, str]:
     print(f"$ manage.py {' '.join(args)}", flush=True)
+    before = os.getloadavg()[0]
     started = time.perf_counter()
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, f"load {before:.1f} -> {os.getloadavg()[0]:.1f}"
 
 
 def main() -> None:
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--db", default="merit_bench")
     parser.add_argument("--pg", default="postgres@127.0.0.1:5432", help="user@host:port of the PostgreSQL server")
     parser.add_argument("--rerun", action="store_true", help="also time a second import of the same file")
+    parser.add_argument("--indexes", choices=["auto", "keep", "rebuild"], default="auto", help="import_votes --indexes")
+    parser.add_argument("--no-recompute", action="store_true", help="skip recompute_reputation")
     opts = parser.parse_args()
 
     path = OUT / f"votes_{opts.rows}_{opts.posts}_{opts.authors}_{opts.voters}.csv"
@@ -123,15 +129,16 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     run(["migrate", "--noinput", "-v0"], env)
 
-    results = {"import": run(["import_votes", str(path), "-v2"], env)}
+    results = {"import": run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)}
     if opts.rerun:
-        results["re-import"] = run(["import_votes", str(path)], env)
-    results["recompute"] = run(["recompute_reputation"], env)
+        results["re-import"] = run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)
+    if not opts.no_recompute:
+        results["recompute"] = run(["recompute_reputation"], env)
 
     print(f"\n{opts.rows:,} rows ({opts.posts:,} posts, {opts.authors:,} authors, {opts.voters:,} voters), "
           f"{os.cpu_count()} CPUs")
-    for name, seconds in results.items():
-        print(f"  {name:<10} {seconds:7.1f}s  {opts.rows / seconds:10,.0f} rows/s")
+    for name, (seconds, load) in results.items():
+        print(f"  {name:<10} {seconds:7.1f}s  {opts.rows / seconds:10,.0f} rows/s   ({load})")
 
 
 if __name__ == "__main__":

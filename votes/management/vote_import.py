@@ -133,6 +133,7 @@ class Summary:
     validated_by: str = ""
     fallback: str = ""
     fk_checks: str = "per row"  # or "bulk": referenced rows locked by one statement each
+    indexes: str = "kept"  # or "rebuilt (n)": set aside during the inserts (vote_import_pg)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -338,14 +339,20 @@ def _ids_by_platform(posts) -> dict[str, list[str]]:
     return grouped
 
 
-def import_file(path: str, show_progress: bool = False, stage: Callable[[str], None] | None = None) -> Summary:
+def import_file(
+    path: str, show_progress: bool = False, stage: Callable[[str], None] | None = None, indexes: str = "auto"
+) -> Summary:
     """Validate and load a file in one transaction (PostgreSQL: COPY first, checks in SQL); raises
-    ImportRejected, OSError or DatabaseError, and then nothing was imported."""
+    ImportRejected, OSError or DatabaseError, and then nothing was imported.
+
+    `indexes` (PostgreSQL): "auto" rebuilds the vote and event tables' secondary indexes after the
+    inserts when the file holds more rows than the votes table (an exclusive lock on both until commit;
+    see vote_import_pg), "rebuild" always does for a large file, "keep" never does."""
     stage = stage or (lambda name: None)
     if connection.vendor == "postgresql":
         from .vote_import_pg import import_postgres
 
-        return import_postgres(path, show_progress, stage)
+        return import_postgres(path, show_progress, stage, indexes)
     started = time.perf_counter()
     with file_bar(path, "validating", show_progress) as bar:
         staged = validate(path, progress=bar.update)

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 from django.db import DatabaseError, connection, transaction
@@ -68,6 +69,10 @@ TEMP = ("import_raw", "import_rows", "import_users", "import_posts", "import_vot
 # Quote and escape for the raw COPY: a byte no valid file holds (checked while reading), so COPY splits
 # at commas only and fields keep their double quotes for the SQL to read the way Python's csv does.
 NO_QUOTE = "\x01"
+# Indexes are set aside only for imports this large (below, keeping them costs little) and only after
+# waiting at most LOCK_WAIT for the tables.
+REBUILD_MIN_ROWS = 100_000
+LOCK_WAIT = "10s"
 # Above this many new authors the signal says "every author" (one cache generation, not a key each).
 ANNOUNCE_EACH = 1000
 
@@ -76,8 +81,8 @@ ANNOUNCE_EACH = 1000
 CLEAN_SQL = {
     "mastodon": ("split_part({h}, '@', 1) || '@' || lower(split_part({h}, '@', 2))", "lower({p})"),
 }
-# TIME_FORMS: the ISO 8601 times Python's datetime.fromisoformat and PostgreSQL read alike, checked per
-# row in SQL (_time): a date, or a date, T or space, and hours:minutes[:seconds[.1-6 digits]] with an
+# TIME_FORMS: the ISO 8601 times Python's datetime.fromisoformat and PostgreSQL read alike, which SQL may
+# cast (time_form_ok): a date, or a date, T or space, and hours:minutes[:seconds[.1-6 digits]] with an
 # optional Z or +-HH[[:]MM] offset under 15 hours; years 1000-8999 (Python refuses times a zone moves past
 # year 1 or 9999). Other forms Python accepts go through the Python validator.
 
@@ -86,7 +91,7 @@ class NotFast(Exception):
     """The SQL checks do not take this file as it is; the Python validator decides."""
 
 
-def import_postgres(path: str, show_progress: bool, stage) -> Summary:
+def import_postgres(path: str, show_progress: bool, stage, indexes: str = "auto") -> Summary:
     summary = Summary()
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
@@ -104,7 +109,7 @@ def import_postgres(path: str, show_progress: bool, stage) -> Summary:
             with staged.votes, timed(summary, "copy", stage):
                 summary.rows = _stage_validated(cur, staged)
             summary.validated_by = "python"
-        _merge(cur, summary, show_progress, stage)
+        _merge(cur, summary, show_progress, stage, indexes)
         cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
         stage("commit")
         committing = time.perf_counter()
@@ -204,40 +209,39 @@ def _field(name: str) -> str:
     (a doubled quote inside is one); any other quote stays and fails the checks."""
     inner = f"substr({name}, 2, length({name}) - 2)"
     return (
-        f"btrim(CASE WHEN {name} LIKE '\"%%\"' AND length({name}) > 1 AND replace({inner}, '\"\"', '') NOT LIKE '%%\"%%'"
+        f"btrim(CASE WHEN {name} LIKE '\"%\"' AND length({name}) > 1 AND replace({inner}, '\"\"', '') NOT LIKE '%\"%'"
         f" THEN replace({inner}, '\"\"', '\"') ELSE coalesce({name}, '') END, ' ')"
     )
 
 
-def _time_shapes() -> list[str]:
-    """TIME_FORMS with every digit written 0 (as _time's translate writes them)."""
-    times = [""] + [f"{sep}00:00{sec}" for sep in "T " for sec in ["", ":00", *(":00." + "0" * k for k in range(1, 7))]]
-    zones = ["", "Z", *(f"{sign}00{m}" for sign in "+-" for m in ("", "00", ":00"))]
-    return ["0000-00-00"] + [f"0000-00-00{t}{z}" for t in times[1:] for z in zones]
+def _check_times(cur, created: str) -> None:
+    """NotFast unless every created_at is in TIME_FORMS: each distinct date and each distinct rest (time
+    and offset) is checked in Python, so that the cast in SQL can neither fail nor differ from Python.
+    (Dates repeat across rows, and times of day too unless they carry fractions of a second.)"""
+    cur.execute(f"SELECT DISTINCT left({created}, 10) FROM import_raw")
+    for (day,) in cur.fetchall():
+        if not time_form_ok(day, ""):
+            raise NotFast(f"created_at date {day!r} needs the Python validator")
+    cur.execute(f"SELECT DISTINCT substr({created}, 11) FROM import_raw")
+    for (rest,) in cur.fetchall():
+        if not time_form_ok("2000-01-01", rest):
+            raise NotFast(f"created_at time {rest!r} needs the Python validator")
 
 
-def _time(text: str) -> str:
-    """`text` as a timestamptz when it has one of the shapes of _time_shapes and its numbers are in range;
-    else NULL. (Positions are fixed up to the seconds; an offset is read from the end.) Cheaper than a
-    regular expression by far: PostgreSQL's cost about a microsecond a call."""
-    shape = f"translate({text}, '123456789', '000000000')"
-    num = lambda start, length: f"substr({text}, {start}, {length})::int"  # noqa: E731
-    y, m, d = num(1, 4), num(6, 2), num(9, 2)
-    days = (f"CASE WHEN {m} IN (4, 6, 9, 11) THEN 30 WHEN {m} <> 2 THEN 31"
-            f" WHEN mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0) THEN 29 ELSE 28 END")
-    end = f"length({text})"
-    offset = (  # (hours, minutes) of a +-HH, +-HHMM or +-HH:MM ending, else (0, 0)
-        f"CASE WHEN substr({text}, {end} - 5, 1) IN ('+', '-') AND {end} > 16 THEN substr({text}, {end} - 4, 2)::int * 100 + right({text}, 2)::int"
-        f" WHEN substr({text}, {end} - 4, 1) IN ('+', '-') AND {end} > 16 THEN substr({text}, {end} - 3, 2)::int * 100 + right({text}, 2)::int"
-        f" WHEN substr({text}, {end} - 2, 1) IN ('+', '-') AND {end} > 16 THEN right({text}, 2)::int * 100 ELSE 0 END"
-    )
-    ranges = (
-        f"{y} BETWEEN 1000 AND 8999 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days}"
-        f" AND ({end} = 10 OR ({num(12, 2)} <= 23 AND {num(15, 2)} <= 59"
-        f" AND (substr({text}, 17, 1) <> ':' OR {num(18, 2)} <= 59)"
-        f" AND {offset} <= 1459 AND mod({offset}, 100) <= 59))"
-    )
-    return f"CASE WHEN {shape} = ANY(%(time_shapes)s) AND {ranges} THEN {text}::timestamptz END"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_REST = re.compile(r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}(?::?[0-5][0-9])?)?)?\Z")
+
+
+def time_form_ok(day: str, rest: str) -> bool:
+    """Whether day + rest is in TIME_FORMS (any day in it, with any rest in it, is too)."""
+    if not (_DAY.match(day) and _REST.match(rest) and 1000 <= int(day[:4]) <= 8999):
+        return False
+    try:
+        parsed = datetime.fromisoformat(day + rest)
+    except ValueError:
+        return False
+    offset = parsed.utcoffset()
+    return offset is None or abs(offset) < timedelta(hours=15)
 
 
 def _clean(column: str, which: int) -> str:
@@ -254,7 +258,7 @@ def _check_rows(cur, solicited: bool, plain: bool) -> None:
     """import_raw -> import_votes (cleaned, typed, line numbered) and import_users; NotFast at the first
     value the checks do not take.
 
-    Per row in SQL: platform, value, solicited, created_at (the only grammar written twice: TIME_FORMS).
+    Per row in SQL: platform, value, solicited, created_at (cast in SQL once each distinct date and time passed TIME_FORMS).
     Handles, post ids, voters and join times repeat across rows: each distinct one is checked by the
     Python validator's own rules, so those grammars have one definition.
     """
@@ -265,22 +269,22 @@ def _check_rows(cur, solicited: bool, plain: bool) -> None:
     field = (lambda c: f"coalesce({c}, '')") if plain else _field  # noqa: E731
     fields = {c: field(c) for c in ("platform", "post_id", "author", "voter", "value", "created_at", "joined")}
     fields["solicited"] = field("solicited") if solicited else "'0'"
+    _check_times(cur, fields["created_at"])
     # Each level is computed once per row (OFFSET 0 keeps the planner from inlining a level's
     # expressions into every place the next one names them).
     cur.execute(
         "CREATE TEMP TABLE import_votes ON COMMIT DROP AS SELECT n + 1 AS line, voter, platform, post_id AS raw_id,"
         f" handle AS raw_handle, {_clean('post_id', 1)} AS external_id, {_clean('handle', 0)} AS handle,"
         " joined AS joined_raw, value, solicited,"
-        f" {_time('created_at')} AS created_at"
-        " FROM (SELECT n, f.platform, f.post_id, ltrim(f.author, '@') AS handle, f.voter, f.joined, f.created_at,"
+        " created_at"
+        " FROM (SELECT n, f.platform, f.post_id, ltrim(f.author, '@') AS handle, f.voter, f.joined,"
         " CASE f.value WHEN '1' THEN 1 WHEN '-1' THEN -1 END::smallint AS value,"
-        " CASE f.solicited WHEN '1' THEN true WHEN '0' THEN false END AS solicited"
+        " CASE f.solicited WHEN '1' THEN true WHEN '0' THEN false END AS solicited, f.created_at::timestamptz AS created_at"
         " FROM (SELECT n, " + ", ".join(f"{sql} AS {c}" for c, sql in fields.items())
         + " FROM import_raw OFFSET 0) f OFFSET 0) r",
-        {"time_shapes": _time_shapes()},
     )
     cur.execute(
-        "SELECT min(line) FROM import_votes WHERE value IS NULL OR solicited IS NULL OR created_at IS NULL"
+        "SELECT min(line) FROM import_votes WHERE value IS NULL OR solicited IS NULL"
         " OR created_at > %s OR platform <> ALL(%s)",
         [_latest(), list(PLATFORMS)],
     )
@@ -389,8 +393,8 @@ def _stage_validated(cur, staged: Staged) -> int:
 # ---------------------------------------------------------------------------------------------- merge
 
 
-def _merge(cur, summary: Summary, show_progress: bool, stage) -> None:
-    steps = tqdm(total=6, desc="importing", unit="step", disable=not show_progress, leave=False)
+def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> None:
+    steps = tqdm(total=7, desc="importing", unit="step", disable=not show_progress, leave=False)
 
     def step(name: str):
         steps.set_description(name)
@@ -446,6 +450,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage) -> None:
 
     with step("votes"):
         bulk = _bulk_foreign_keys(cur, summary)
+        restore = _set_indexes_aside(cur, summary, indexes)
         # One row per (voter, post): the latest statement in the file wins. Sorted as the unique index.
         cur.execute(
             "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
@@ -474,13 +479,20 @@ def _merge(cur, summary: Summary, show_progress: bool, stage) -> None:
             f"WITH ins AS (INSERT INTO {VOTES}"
             " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
             " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
-            " ON CONFLICT (voter_id, post_id) DO NOTHING"
-            " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
+            + (  # no unique index to arbitrate (set aside, under our exclusive lock): the anti-join decides
+                f" r WHERE NOT EXISTS (SELECT 1 FROM {VOTES} v WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id)"
+                if restore else " ON CONFLICT (voter_id, post_id) DO NOTHING"
+            )
+            + " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
             + _log_and_touch("ins", "cast", "0"),
         )
         summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
         if bulk:
             cur.execute("SET LOCAL session_replication_role = origin")
+    if restore:
+        with step("indexes"):
+            for sql in restore:
+                cur.execute(sql)
 
     with step("outbox"):
         cur.execute(
@@ -525,6 +537,46 @@ def _bulk_foreign_keys(cur, summary: Summary) -> bool:
     cur.execute("SET LOCAL session_replication_role = replica")
     summary.fk_checks = "bulk"
     return True
+
+
+def _set_indexes_aside(cur, summary: Summary, indexes: str) -> list[str]:
+    """Drop the secondary indexes of votes and events when the import brings more votes than the table
+    holds (or when asked); returns the statements that rebuild them after the inserts.
+
+    Each inserted row costs one entry in each of their five indexes, written in random order with its
+    own WAL record: most of a large import's time. Building them afresh sorts once. The price is an
+    ACCESS EXCLUSIVE lock on both tables until commit (no vote is read or cast meanwhile), which is why
+    "auto" does it only for an import at least as large as what is there: a new site taking in its
+    history. The unique (voter, post) index goes too: under the lock nobody else inserts votes, the
+    file's rows are one per pair already, and an anti-join leaves out the pairs present; rebuilding it
+    checks all of that once more.
+    """
+    if indexes == "keep" or summary.rows < REBUILD_MIN_ROWS:
+        return []
+    if indexes == "auto":
+        cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {VOTES} LIMIT %s) present", [summary.rows])
+        if cur.fetchone()[0] >= summary.rows:
+            return []
+    try:
+        with transaction.atomic():  # not at any price: a long query on the tables keeps the indexes
+            cur.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+            cur.execute(f"LOCK TABLE {VOTES}, {EVENTS} IN ACCESS EXCLUSIVE MODE")
+            cur.execute("SET LOCAL lock_timeout = 0")
+    except DatabaseError:
+        summary.indexes = f"kept (the tables were busy for {LOCK_WAIT})"
+        return []
+    cur.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid IN (%s::regclass, %s::regclass) AND NOT i.indisprimary"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
+        [VOTES, EVENTS],
+    )
+    found = cur.fetchall()
+    for name, _ in found:
+        cur.execute(f'DROP INDEX "{name}"')
+    cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
+    summary.indexes = f"rebuilt ({len(found)})"
+    return [definition for _, definition in found]
 
 
 def _count(cur, sql: str) -> int:

@@ -31,8 +31,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--recompute", action="store_true", help="run recompute_reputation after a successful import"
         )
+        parser.add_argument(
+            "--indexes", choices=["auto", "keep", "rebuild"], default="auto",
+            help="PostgreSQL: rebuild the vote and event indexes after a large import instead of updating them "
+            "row by row; this locks both tables until the import commits. auto (default): when the file holds "
+            "more rows than the votes table; keep: never (the site keeps reading and voting meanwhile).",
+        )
 
-    def handle(self, *args, file: str, recompute: bool, verbosity: int, **options):
+    def handle(self, *args, file: str, recompute: bool, indexes: str, verbosity: int, **options):
         if not os.path.isfile(file):
             raise CommandError(f"No such file: {file}")
         show = verbosity > 0
@@ -43,7 +49,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {name}...")
 
         try:
-            summary = import_file(file, show_progress=show, stage=stage)
+            summary = import_file(file, show_progress=show, stage=stage, indexes=indexes)
         except ImportRejected as exc:
             raise CommandError(f"{file}: {exc.report()}") from None
         except (OSError, DatabaseError) as exc:
@@ -67,7 +73,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  timings: {steps}")
                 checked = {"sql": "in SQL over the COPY'd file", "python": "row by row in Python"}[summary.validated_by]
                 why = f" ({summary.fallback})" if summary.fallback else ""
-                self.stdout.write(f"  checked {checked}{why}; foreign keys checked {summary.fk_checks}")
+                self.stdout.write(
+                    f"  checked {checked}{why}; foreign keys checked {summary.fk_checks}; indexes {summary.indexes}"
+                )
         if recompute:
             call_command("recompute_reputation", verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
         elif show and summary.authors_marked:

@@ -1,0 +1,254 @@
+"""import_votes at the speed of COPY (issue 12.4): the PostgreSQL path checks the COPY'd file in SQL and
+hands any file it cannot vouch for to the Python validator; both paths import the same things."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from reputation.models import PendingRefresh
+from tests.conftest import make_user
+from votes import services
+from votes.management import vote_import_pg
+from votes.management.vote_import import ImportRejected, _parse_time, import_file
+from votes.models import Author, ClaimStatus, HandleClaim, Post, Vote, VoteEvent
+
+pytestmark = pytest.mark.django_db
+needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+User = get_user_model()
+HEADER = "platform,post_id,author,voter,value,created_at,voter_joined_at"
+# Every platform, a DID, a Mastodon instance in capitals, several time forms, a duplicate (voter, post).
+MIXED = [
+    "x,1790000000000000101,writer,carol,1,2025-01-10T10:00:00Z,2024-01-01T00:00:00Z",
+    "x,1790000000000000101,writer,dave,-1,2025-01-11 10:00:00+01:00,2024-06-01",
+    "x,1790000000000000102,Writer,carol,1,2025-01-12T10:00:00.25-0330,2024-01-01T00:00:00Z",
+    "bluesky,3kabcde12,someone.bsky.social,dave,1,2025-01-12T10:00+00,2024-06-01",
+    "bluesky,3kabcde99,did:plc:z72i7hdynmk6r22z27h6tvur,erin,-1,2025-02-28,2024-06-01T08:30:00Z",
+    "mastodon,Mastodon.Social:112233,Ann@Mastodon.Social,erin,1,2025-03-01T00:00:00Z,2024-06-01T08:30:00Z",
+    "mastodon,mastodon.social:112244,@ann@fosstodon.org,carol,-1,2024-02-29T23:59:59.999999Z,2024-01-01T00:00:00Z",
+    "x,1790000000000000101,writer,carol,-1,2025-01-09T10:00:00Z,2024-01-01T00:00:00Z",  # older: loses
+]
+
+
+def write(tmp_path, rows: list[str], header: str = HEADER, name: str = "votes.csv", end: str = "\n") -> str:
+    path = tmp_path / name
+    path.write_bytes((end.join([header, *rows]) + end).encode())
+    return str(path)
+
+
+def state() -> dict:
+    """Everything an import writes, by natural keys (ids differ between runs)."""
+    return {
+        "users": sorted(User.objects.values_list("username", "date_joined", "is_active")),
+        "authors": sorted(Author.objects.values_list("platform", "handle", "first_seen")),
+        "posts": sorted(Post.objects.values_list("platform", "external_id", "author__handle", "url", "first_seen")),
+        "votes": sorted(Vote.objects.values_list(
+            "voter__username", "post__external_id", "author__handle", "value", "created_at", "updated_at", "solicited")),
+        "events": sorted(VoteEvent.objects.values_list(
+            "voter__username", "post__external_id", "action", "value", "previous_value", "source", "solicited", "at")),
+        "pending": sorted(PendingRefresh.objects.values_list("author__handle", "version")),
+    }
+
+
+def wipe() -> None:
+    for model in (VoteEvent, Vote, PendingRefresh, Post, Author):
+        model.objects.all().delete()
+    User.objects.all().delete()
+
+
+def python_only(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise vote_import_pg.NotFast("asked to")
+
+    monkeypatch.setattr(vote_import_pg, "_stage_file", refuse)
+
+
+def test_a_good_file_is_checked_in_sql_on_postgresql_and_row_by_row_on_sqlite(tmp_path):
+    summary = import_file(write(tmp_path, MIXED))
+
+    assert summary.validated_by == ("sql" if connection.vendor == "postgresql" else "python")
+    assert (summary.rows, summary.votes_new, summary.duplicate_rows) == (8, 7, 1)
+    assert Vote.objects.get(voter__username="carol", post__external_id="1790000000000000101").value == 1
+    assert Post.objects.get(external_id="mastodon.social:112233").url == "https://mastodon.social/@Ann/112233"
+    assert Author.objects.filter(platform="mastodon", handle="Ann@mastodon.social").exists()
+
+
+@needs_postgres
+@pytest.mark.parametrize("quoting", ["plain", "quoted", "spaced", "crlf", "solicited"])
+def test_the_sql_checks_import_exactly_what_the_python_validator_imports(tmp_path, monkeypatch, quoting):
+    rows, header, end = MIXED, HEADER, "\n"
+    if quoting == "quoted":  # every field in quotes, as R's write.csv and QUOTE_ALL writers do; a doubled quote
+        rows = [",".join(f'"{v}"' for v in row.split(",")) for row in rows]
+        header = ",".join(f'"{v}"' for v in HEADER.split(","))
+    elif quoting == "spaced":
+        rows = [",".join(f" {v} " for v in row.split(",")) for row in rows]
+    elif quoting == "crlf":
+        end = "\r\n"
+    elif quoting == "solicited":
+        header, rows = HEADER + ",solicited", [f"{row},{i % 2}" for i, row in enumerate(rows)]
+    path = write(tmp_path, rows, header, end=end)
+
+    fast = import_file(path)
+    by_sql = state()
+    wipe()
+    python_only(monkeypatch)
+    slow = import_file(path)
+
+    assert fast.validated_by == "sql" and slow.validated_by == "python"
+    assert state() == by_sql
+    assert (fast.votes_new, fast.users_new, fast.authors_new, fast.posts_new, fast.authors_marked) == (
+        slow.votes_new, slow.users_new, slow.authors_new, slow.posts_new, slow.authors_marked)
+
+
+@needs_postgres
+@pytest.mark.parametrize("rows, why", [
+    (["x,1790000000000000101,wri\"ter\",carol,1,2025-01-10T10:00:00Z,2024-01-01T00:00:00Z"], "line 2"),
+    ([MIXED[0], "", MIXED[1]], "COPY refused"),  # a blank line
+    ([MIXED[0], "\\.", MIXED[1]], "COPY refused"),  # PostgreSQL's end-of-data line
+    ([MIXED[0], '"x",1790000000000000109,"wri\nter",carol,1,2025-01-10T10:00:00Z,2024-01-01T00:00:00Z'], "COPY refused"),
+    ([MIXED[0].replace("T10:00:00Z", "T10Z")], "line 2"),  # a form Python reads and PostgreSQL does not
+    ([MIXED[0].replace("writer", "wr\x01ter")], "0x01"),
+    ([MIXED[0].replace("carol", "carolé")], "voter"),  # a Unicode name: Django's rule is Python's \w
+])
+def test_a_file_the_sql_cannot_vouch_for_gets_the_python_validators_verdict(tmp_path, monkeypatch, rows, why):
+    path = write(tmp_path, rows)
+    try:
+        import_file(path)
+        fast: object = state()
+    except ImportRejected as exc:
+        fast = exc.report()
+    wipe()
+    python_only(monkeypatch)
+    try:
+        import_file(path)
+        slow: object = state()
+    except ImportRejected as exc:
+        slow = exc.report()
+
+    assert fast == slow
+
+
+@needs_postgres
+def test_why_a_file_went_to_the_python_validator_is_reported(tmp_path):
+    summary = import_file(write(tmp_path, [MIXED[0].replace("T10:00:00Z", "T10Z")]))
+    assert summary.validated_by == "python" and "T10Z" in summary.fallback
+    assert Vote.objects.count() == 1
+
+
+@needs_postgres
+def test_every_time_form_the_sql_casts_means_what_python_reads_and_the_rest_are_left_to_python():
+    """The one grammar written twice (vote_import_pg.TIME_FORMS): in each form PostgreSQL's value is
+    Python's; forms and numbers outside it are left to the Python validator."""
+    rests = [""] + [
+        f"{sep}23:59{sec}{zone}"
+        for sep in "T "
+        for sec in ["", ":59", ":59.5", ":59.123456"]
+        for zone in ["", "Z", "+14", "-0930", "+05:45", "-00:00"]
+    ]
+    days = ["2024-02-29", "1000-01-01", "8999-12-31", "2025-06-01"]
+    outside = [("2023-02-29", ""), ("2024-13-01", "T00:00Z"), ("2024-04-31", ""), ("2024-01-01", "T24:00"),
+               ("2024-01-01", "T23:60"), ("2024-01-01", "T23:59:60"), ("2024-01-01", "T10:00+15:00"),
+               ("2024-01-01", "T10:00+01:60"), ("0999-12-31", ""), ("9999-12-31", "T23:00-01:00"),
+               ("2024-01-01", "t10:00"), ("2024-01-01", "T10:00:00.1234567"), ("2024-01-01", "T10"),
+               ("2024-01-01", "T10Z"), ("20240101", "T1000"), ("2024-01-01", "T10:00 "), ("２０２４-01-01", "")]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL TimeZone = 'UTC'")
+        for day in days:
+            for rest in rests:
+                assert vote_import_pg.time_form_ok(day, rest), day + rest
+                cur.execute("SELECT %s::timestamptz", [day + rest])
+                assert cur.fetchone()[0] == _parse_time(day + rest), day + rest
+    for day, rest in outside:
+        assert not vote_import_pg.time_form_ok(day, rest), day + rest
+
+
+@needs_postgres
+def test_foreign_keys_are_checked_in_bulk_and_the_row_triggers_come_back_on(tmp_path):
+    summary = import_file(write(tmp_path, MIXED))
+    with connection.cursor() as cur:
+        cur.execute("SHOW session_replication_role")
+        assert cur.fetchone()[0] == "origin"
+    assert summary.fk_checks == "bulk"
+
+
+@needs_postgres
+def test_without_the_right_to_skip_row_triggers_the_foreign_keys_are_checked_per_row(tmp_path, monkeypatch):
+    real = vote_import_pg._try_set
+    monkeypatch.setattr(vote_import_pg, "_try_set", lambda cur, name, value: name != "session_replication_role"
+                        and real(cur, name, value))
+    summary = import_file(write(tmp_path, MIXED))
+    assert summary.fk_checks == "per row" and Vote.objects.count() == 7
+
+
+def index_definitions() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename IN ('votes_vote', 'votes_voteevent') ORDER BY 1")
+        return [row[0] for row in cur.fetchall()]
+
+
+@needs_postgres
+def test_a_large_import_into_a_small_table_rebuilds_the_indexes_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    before = index_definitions()
+    summary = import_file(write(tmp_path, MIXED))
+    assert summary.indexes.startswith("rebuilt") and index_definitions() == before
+    assert Vote.objects.count() == 7 and VoteEvent.objects.count() == 7
+
+    again = import_file(write(tmp_path, MIXED, name="again.csv"), indexes="rebuild")  # present pairs left out
+    assert again.indexes.startswith("rebuilt") and (again.votes_new, again.votes_unchanged) == (0, 7)
+    assert Vote.objects.count() == 7 and index_definitions() == before
+
+
+@needs_postgres
+def test_auto_keeps_the_indexes_when_the_table_holds_more_than_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    import_file(write(tmp_path, MIXED))
+    assert import_file(write(tmp_path, MIXED[:6], name="small.csv")).indexes == "kept"
+    assert import_file(write(tmp_path, MIXED, name="keep.csv"), indexes="keep").indexes == "kept"
+
+
+def test_a_few_thousand_rows_import_once_and_a_rerun_adds_nothing(tmp_path):
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [
+        f"x,{1790000000000000000 + i % 700},author_{i % 70},voter{i % 300},{1 if i % 3 else -1},"
+        f"{(start + timedelta(minutes=i)).isoformat()},2024-01-01T00:00:00Z"
+        for i in range(3000)
+    ]
+    path = write(tmp_path, rows)
+    first = import_file(path)
+    before = state()
+    PendingRefresh.objects.all().delete()
+
+    again = import_file(path)
+
+    distinct = len({(i % 300, i % 700) for i in range(3000)})
+    assert (first.votes_new, first.duplicate_rows) == (distinct, 3000 - distinct)
+    assert (again.votes_new, again.votes_changed, again.votes_unchanged, again.authors_marked) == (0, 0, distinct, 0)
+    assert {k: v for k, v in state().items() if k != "pending"} == {k: v for k, v in before.items() if k != "pending"}
+    assert not PendingRefresh.objects.exists()
+
+
+def test_within_a_file_the_latest_of_two_rows_for_a_pair_wins_and_two_authors_for_a_post_refuse_it(tmp_path):
+    rows = [MIXED[0], MIXED[0].replace(",1,2025-01-10", ",-1,2025-01-15")]
+    assert import_file(write(tmp_path, rows)).duplicate_rows == 1
+    assert Vote.objects.get().value == -1
+
+    clash = [MIXED[0].replace("carol", "zoe"), MIXED[1].replace(",writer,", ",someone_else,")]
+    with pytest.raises(ImportRejected, match="line 3: post x/1790000000000000101 is attributed to @someone_else"):
+        import_file(write(tmp_path, clash, name="clash.csv"))
+    assert not User.objects.filter(username="zoe").exists()
+
+
+def test_a_voter_waiting_for_the_proof_of_a_claim_cannot_import_votes_on_that_handle(tmp_path):
+    carol = make_user("carol")
+    writer = services.author_get_or_create(platform="x", handle="writer")
+    HandleClaim.objects.create(author=writer, user=carol, code="c0de", status=ClaimStatus.PENDING,
+                               created_at=timezone.now(), expires_at=timezone.now() + timedelta(days=1))
+
+    with pytest.raises(ImportRejected, match="line 2: carol linked @writer as their own account"):
+        import_file(write(tmp_path, MIXED[:1]))
+    assert not Vote.objects.exists()
