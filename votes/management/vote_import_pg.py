@@ -453,12 +453,15 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         restore = _set_indexes_aside(cur, summary, indexes)
         # One row per (voter, post): the latest statement in the file wins. Sorted as the unique index.
         cur.execute(
+            # and the vote already there, if any (one join, so neither statement below searches).
             "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
+            " SELECT r.*, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated FROM ("
             " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
             " s.solicited"
             f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
             f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-            " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC"
+            " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC) r"
+            f" LEFT JOIN {VOTES} v ON v.voter_id = r.voter_id AND v.post_id = r.post_id"
         )
         resolved = cur.rowcount
         summary.duplicate_rows = summary.rows - resolved
@@ -469,7 +472,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         summary.votes_changed = _count(
             cur,
             f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
-            " FROM import_resolved r WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id"
+            " FROM import_resolved r WHERE v.id = r.vote_id AND r.old_value <> r.value AND r.created_at > r.old_updated"
             " AND v.value <> r.value AND r.created_at > v.updated_at"
             " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at AS at, v.solicited),"
             + _log_and_touch("upd", "changed", "-value"),
@@ -479,10 +482,10 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             f"WITH ins AS (INSERT INTO {VOTES}"
             " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
             " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
-            + (  # no unique index to arbitrate (set aside, under our exclusive lock): the anti-join decides
-                f" r WHERE NOT EXISTS (SELECT 1 FROM {VOTES} v WHERE v.voter_id = r.voter_id AND v.post_id = r.post_id)"
-                if restore else " ON CONFLICT (voter_id, post_id) DO NOTHING"
-            )
+            " WHERE vote_id IS NULL"
+            # A vote cast on the site meanwhile is left alone; with the unique index set aside the table
+            # is locked, so there is none.
+            + ("" if restore else " ON CONFLICT (voter_id, post_id) DO NOTHING")
             + " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
             + _log_and_touch("ins", "cast", "0"),
         )
@@ -548,8 +551,8 @@ def _set_indexes_aside(cur, summary: Summary, indexes: str) -> list[str]:
     ACCESS EXCLUSIVE lock on both tables until commit (no vote is read or cast meanwhile), which is why
     "auto" does it only for an import at least as large as what is there: a new site taking in its
     history. The unique (voter, post) index goes too: under the lock nobody else inserts votes, the
-    file's rows are one per pair already, and an anti-join leaves out the pairs present; rebuilding it
-    checks all of that once more.
+    file's rows are one per pair already, and the pairs present are left out; rebuilding it checks all
+    of that once more.
     """
     if indexes == "keep" or summary.rows < REBUILD_MIN_ROWS:
         return []
