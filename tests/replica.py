@@ -74,8 +74,9 @@ class StreamingReplica:
         bindir = Path(f"/usr/lib/postgresql/{int(version) // 10000}/bin")
         for tool in ("pg_basebackup", "pg_ctl"):
             if not (bindir / tool).exists():
-                pytest.fail(f"{bindir / tool} is missing: the replica tests need the PostgreSQL server's own tools "
-                            f"(Debian package postgresql-{int(version) // 10000}, which the primary already runs from).")
+                major = int(version) // 10000
+                pytest.fail(f"{bindir / tool} is missing: the replica tests need the tools of the primary's version "
+                            f"(Debian: apt-get install postgresql-client-{major} postgresql-{major}).")
         self.dir = Path(tempfile.mkdtemp(prefix="merit-replica-"))
         data = self.dir / "data"
         _own_by_postgres(self.dir)
