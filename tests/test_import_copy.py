@@ -31,6 +31,7 @@ MIXED = [
     "mastodon,Mastodon.Social:112233,Ann@Mastodon.Social,erin,1,2025-03-01T00:00:00Z,2024-06-01T08:30:00Z",
     "mastodon,mastodon.social:112244,@ann@fosstodon.org,carol,-1,2024-02-29T23:59:59.999999Z,2024-01-01T00:00:00Z",
     "x,1790000000000000101,writer,carol,-1,2025-01-09T10:00:00Z,2024-01-01T00:00:00Z",  # older: loses
+    "x,1790000000000000102,WRITER,erin,1,2025-01-01T10:00:00Z,2024-06-01T08:30:00Z",  # a post's 2nd spelling
 ]
 
 
@@ -71,7 +72,7 @@ def test_a_good_file_is_checked_in_sql_on_postgresql_and_row_by_row_on_sqlite(tm
     summary = import_file(write(tmp_path, MIXED))
 
     assert summary.validated_by == ("sql" if connection.vendor == "postgresql" else "python")
-    assert (summary.rows, summary.votes_new, summary.duplicate_rows) == (8, 7, 1)
+    assert (summary.rows, summary.votes_new, summary.duplicate_rows) == (9, 8, 1)
     assert Vote.objects.get(voter__username="carol", post__external_id="1790000000000000101").value == 1
     assert Post.objects.get(external_id="mastodon.social:112233").url == "https://mastodon.social/@Ann/112233"
     assert Author.objects.filter(platform="mastodon", handle="Ann@mastodon.social").exists()
@@ -181,7 +182,7 @@ def test_without_the_right_to_skip_row_triggers_the_foreign_keys_are_checked_per
     monkeypatch.setattr(vote_import_pg, "_try_set", lambda cur, name, value: name != "session_replication_role"
                         and real(cur, name, value))
     summary = import_file(write(tmp_path, MIXED))
-    assert summary.fk_checks == "per row" and Vote.objects.count() == 7
+    assert summary.fk_checks == "per row" and Vote.objects.count() == 8
 
 
 def index_definitions() -> list[str]:
@@ -196,11 +197,11 @@ def test_a_large_import_into_a_small_table_rebuilds_the_indexes_as_they_were(tmp
     before = index_definitions()
     summary = import_file(write(tmp_path, MIXED))
     assert summary.indexes.startswith("rebuilt") and index_definitions() == before
-    assert Vote.objects.count() == 7 and VoteEvent.objects.count() == 7
+    assert Vote.objects.count() == 8 and VoteEvent.objects.count() == 8
 
     again = import_file(write(tmp_path, MIXED, name="again.csv"), indexes="rebuild")  # present pairs left out
-    assert again.indexes.startswith("rebuilt") and (again.votes_new, again.votes_unchanged) == (0, 7)
-    assert Vote.objects.count() == 7 and index_definitions() == before
+    assert again.indexes.startswith("rebuilt") and (again.votes_new, again.votes_unchanged) == (0, 8)
+    assert Vote.objects.count() == 8 and index_definitions() == before
 
 
 @needs_postgres

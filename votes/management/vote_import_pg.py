@@ -338,15 +338,23 @@ def _check_conflicts(cur) -> None:
     )
     if cur.fetchone():
         raise NotFast("a voter votes on a handle they linked")
-    # One row per post: its first line's spelling of the author (the line number sorts as text).
+    # One row per post, with its first line's spelling of the author. Most posts have one spelling; the
+    # rest take their first line's and must differ in letter case only.
     cur.execute(
         "CREATE TEMP TABLE import_posts ON COMMIT DROP AS SELECT platform, external_id,"
-        " substr(min(lpad(line::text, 12, '0') || handle), 13) AS handle, min(created_at) AS first_seen,"
-        " min(lower(handle)) <> max(lower(handle)) AS mixed FROM import_votes GROUP BY platform, external_id"
+        ' min(handle COLLATE "C") AS handle, min(created_at) AS first_seen, min(line) AS first_line,'
+        ' min(handle COLLATE "C") <> max(handle COLLATE "C") AS spelled FROM import_votes GROUP BY platform, external_id'
     )
-    cur.execute("SELECT 1 FROM import_posts WHERE mixed LIMIT 1")
-    if cur.fetchone():  # a conflict, or a Bluesky post named by DID and by handle: the Python rules decide
-        raise NotFast("a post is named with more than one author")
+    cur.execute("SELECT 1 FROM import_posts WHERE spelled LIMIT 1")
+    if cur.fetchone():
+        cur.execute(
+            "SELECT 1 FROM import_votes v JOIN import_posts s ON s.platform = v.platform AND s.external_id = v.external_id"
+            " WHERE s.spelled AND lower(v.handle) <> lower(s.handle) LIMIT 1"
+        )
+        if cur.fetchone():  # a conflict, or a Bluesky post named by DID and by handle: the Python rules decide
+            raise NotFast("a post is named with more than one author")
+        cur.execute("UPDATE import_posts s SET handle = v.handle FROM import_votes v"
+                    " WHERE s.spelled AND v.line = s.first_line")
     cur.execute(
         f"SELECT 1 FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
         f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
@@ -354,7 +362,7 @@ def _check_conflicts(cur) -> None:
     )
     if cur.fetchone():
         raise NotFast("a post already belongs to another author")
-    cur.execute("ALTER TABLE import_posts DROP COLUMN mixed, ADD COLUMN url text")
+    cur.execute("ALTER TABLE import_posts DROP COLUMN first_line, DROP COLUMN spelled, ADD COLUMN url text")
     for code, spec in PLATFORMS.items():
         if type(spec).canonical_url is Platform.canonical_url:  # a template: in SQL
             template = spec.url_template.replace("%", "%%%%").format(handle="%%1$s", post_id="%%2$s")
