@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import re
 import time
@@ -27,6 +28,8 @@ from reputation import changes
 from reputation.models import AuthorReputation, LeaderboardEntry, PostScore, ReputationSnapshot
 from votes.models import Author, Post, PostPreview, Vote
 from votes.selectors import solicited_votes_fallback
+
+log = logging.getLogger(__name__)
 
 LOCAL_TTL = 15
 # Cache counters for /metrics (ops.metrics), bound once: a labelled child per lookup would cost a dict probe.
@@ -244,12 +247,28 @@ def cards_forget_all() -> None:
     local_cards.clear()
 
 
-def cards_forget(sender=None, *, author_ids: list[int] | None, **kwargs) -> None:
+def _forget_again_later(task_name: str, **kwargs) -> None:
+    """With read replicas, a reader on one that has not replayed a change yet can refill the shared cache
+    with the old card right after it was dropped: drop it once more when the replicas have caught up (the
+    REPLICA_PIN_SECONDS the read-your-writes pins assume). A broker failure only leaves the card to its TTL."""
+    if not settings.DATABASE_REPLICAS:
+        return
+    from . import tasks
+
+    try:
+        getattr(tasks, task_name).apply_async(kwargs=kwargs, countdown=settings.REPLICA_PIN_SECONDS)
+    except Exception:
+        log.warning("could not schedule the second drop of cached cards; they expire by their TTL", exc_info=True)
+
+
+def cards_forget(sender=None, *, author_ids: list[int] | None, again: bool = False, **kwargs) -> None:
     """Drop the cached cards of authors that changed (receives votes.signals.authors_changed).
 
     Shared cards go at once (all of them, for None, by a new generation); other processes' local
-    copies live out their LOCAL_TTL.
+    copies live out their LOCAL_TTL. With replicas, once more a little later (`_forget_again_later`).
     """
+    if not again:
+        _forget_again_later("forget_cards_again", author_ids=author_ids)
     if author_ids is None:
         cards_forget_all()
         return
@@ -387,8 +406,11 @@ def preview_fields(post) -> dict | None:
     }
 
 
-def post_cards_forget(sender=None, *, posts: list[tuple[str, str]], **kwargs) -> None:
-    """Drop cached post cards whose preview changed (receives votes.signals.posts_changed)."""
+def post_cards_forget(sender=None, *, posts: list[tuple[str, str]], again: bool = False, **kwargs) -> None:
+    """Drop cached post cards whose preview changed (receives votes.signals.posts_changed); with
+    replicas, once more a little later (`_forget_again_later`)."""
+    if not again:
+        _forget_again_later("forget_post_cards_again", posts=[list(p) for p in posts])
     cache.delete_many([_post_key(platform, post_id) for platform, post_id in posts])
 
 

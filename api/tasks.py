@@ -23,3 +23,13 @@ def deliver_webhook(self, delivery_id: int) -> None:
     delay = webhooks.delivery_attempt(delivery_id)
     if delay is not None:
         raise self.retry(countdown=delay)
+
+
+@shared_task(name="api.forget_cards_again", time_limit=60)
+def forget_cards_again(author_ids: list[int] | None) -> None:
+    services.cards_forget(author_ids=author_ids, again=True)
+
+
+@shared_task(name="api.forget_post_cards_again", time_limit=60)
+def forget_post_cards_again(posts: list[list[str]]) -> None:
+    services.post_cards_forget(posts=[(platform, post_id) for platform, post_id in posts], again=True)

@@ -266,3 +266,35 @@ def test_an_unreachable_replica_sends_reads_to_the_primary(settings, rf, django_
         assert db_router._down_until["dead"] > time.monotonic()  # left out for REPLICA_RETRY_SECONDS:
         assert db_router.healthy_replica() is None  # not even tried again meanwhile
         db_router._down_until.clear()
+
+
+@pytest.mark.django_db
+def test_with_replicas_a_changed_card_is_dropped_again_once_they_have_caught_up(settings, monkeypatch):
+    """A reader on a replica that has not replayed a change yet may refill the shared cache with the old
+    card just after it was dropped; so it is dropped once more after REPLICA_PIN_SECONDS."""
+    from django.core.cache import cache
+
+    from api import services as api_services
+    from api import tasks
+    from tests.api_helpers import make_author
+
+    author = make_author("lagged")
+    scheduled = []
+    for name in ("forget_cards_again", "forget_post_cards_again"):
+        monkeypatch.setattr(getattr(tasks, name), "apply_async",
+                            lambda kwargs, countdown, name=name: scheduled.append((name, kwargs, countdown)))
+
+    settings.DATABASE_REPLICAS = []
+    api_services.cards_forget(author_ids=[author.pk])
+    assert scheduled == []  # no replicas: once is enough
+
+    settings.DATABASE_REPLICAS, settings.REPLICA_PIN_SECONDS = ["replica_0"], 7
+    api_services.cards_forget(author_ids=[author.pk])
+    api_services.post_cards_forget(posts=[("x", "123")])
+    assert scheduled == [("forget_cards_again", {"author_ids": [author.pk]}, 7),
+                         ("forget_post_cards_again", {"posts": [["x", "123"]]}, 7)]
+
+    key = api_services._card_key("x", "lagged")
+    cache.set(key, "the old card, refilled from a lagging replica")
+    tasks.forget_cards_again(author_ids=[author.pk])  # the second drop, as the worker runs it
+    assert cache.get(key) is None and len(scheduled) == 2  # and it schedules no third
