@@ -253,3 +253,12 @@ def test_a_voter_waiting_for_the_proof_of_a_claim_cannot_import_votes_on_that_ha
     with pytest.raises(ImportRejected, match="line 2: carol linked @writer as their own account"):
         import_file(write(tmp_path, MIXED[:1]))
     assert not Vote.objects.exists()
+
+
+def test_validate_then_load_still_imports_a_file_on_either_database(tmp_path):
+    from votes.management.vote_import import load, validate
+
+    staged = validate(write(tmp_path, MIXED))
+    with staged.votes:
+        summary = load(staged)
+    assert (summary.votes_new, summary.duplicate_rows) == (8, 1) and VoteEvent.objects.count() == 8

@@ -5,18 +5,20 @@
 The last column, `solicited`, is optional: `1` for a vote cast on a post Merit picked for the voter
 ("Rate next"), `0` for one the voter chose. A file without the column is valid and means 0.
 
-The import runs in two phases so that a bad file changes nothing:
+A bad file changes nothing: every row is checked before anything is applied, and the whole import is
+one transaction (`import_file`).
 
-1. `validate` reads the whole file once, checks every row (platform, post id and
-   handle for that platform, value exactly 1 or -1, solicited exactly 0 or 1, ISO 8601 times, a valid
-   username, no vote by a voter on a handle they linked as their own, no post id
-   claimed by two authors in the file or by another author in the database) and
-   writes the good rows to a temporary tab-separated file. Any bad row rejects
-   the whole file with line numbers.
-2. `load` applies the staged rows in ONE transaction. On PostgreSQL it COPYs
-   them into temporary tables and inserts users, authors, posts, votes and vote
-   events with set-based INSERT ... SELECT ... ON CONFLICT; on SQLite (the dev
-   default) it does the same work with chunked executemany / bulk_create.
+- `validate` reads the file once and checks every row (platform, post id and
+  handle for that platform, value exactly 1 or -1, solicited exactly 0 or 1, ISO 8601 times, a valid
+  username, no vote by a voter on a handle they linked as their own or claimed and are proving, no post
+  id claimed by two authors in the file or by another author in the database) and writes the good rows
+  to a temporary tab-separated file. Any bad row rejects the whole file with line numbers.
+  `load` then applies the staged rows (vote_import_generic on SQLite, the dev default: chunked
+  queries and bulk inserts).
+- On PostgreSQL (vote_import_pg) the file goes into a temporary table by COPY first and is checked by
+  SQL plus the Python rules applied once per distinct handle, post id, voter and time; a file those
+  checks do not vouch for (a bad row, a conflict, a rarer time form) goes through `validate`, whose
+  verdict and messages are the same either way. The merge is set-based SQL.
 
 Semantics, decided here so re-runs are safe:
 - One vote per (voter, post): when the file holds several rows for the same

@@ -118,6 +118,16 @@ def import_postgres(path: str, show_progress: bool, stage, indexes: str = "auto"
     return summary
 
 
+def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) -> None:
+    """Apply rows `validate` staged, inside the caller's transaction (vote_import.load)."""
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL work_mem = '512MB'; SET LOCAL TimeZone = 'UTC'")
+        with timed(summary, "copy", stage):
+            _stage_validated(cur, staged)
+        _merge(cur, summary, show_progress, stage, "keep")
+        cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
+
+
 def _try_set(cur, name: str, value: str) -> bool:
     """SET LOCAL a setting if this role and session may; False (and nothing changed) if not."""
     try:
