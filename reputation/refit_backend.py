@@ -20,6 +20,22 @@ from reputation.engine import VoteData
 BACKENDS = ("local", "dask")
 
 
+def check_settings(app_configs=None, **kwargs) -> list:
+    """A Django system check: REFIT_BACKEND names a backend, and "dask" can be imported."""
+    from django.core.checks import Error
+
+    if settings.REFIT_BACKEND not in BACKENDS:
+        return [Error(f"REFIT_BACKEND={settings.REFIT_BACKEND!r} is not a refit backend.",
+                      hint=f"Use one of: {', '.join(BACKENDS)}.", id="reputation.E001")]
+    if settings.REFIT_BACKEND == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            return [Error("REFIT_BACKEND=dask needs the distributed package.",
+                          hint="Install the project's requirements (make install).", id="reputation.E002")]
+    return []
+
+
 @contextmanager
 def executor(votes: VoteData, backend: str | None = None, workers: int | None = None) -> Iterator[object | None]:
     """The executor for a refit of `votes` (None: the engine's own, in this process)."""

@@ -105,3 +105,28 @@ def test_an_unknown_backend_is_refused_in_plain_words(settings):
     with pytest.raises(ValueError, match="Unknown refit backend 'spark'"), \
             refit_backend.executor(sim.make_world("clean", 3, "small").data):
         pass
+
+
+def test_a_misnamed_backend_fails_the_system_check(settings):
+    from reputation.refit_backend import check_settings
+
+    settings.REFIT_BACKEND = "dsak"
+    assert [e.id for e in check_settings()] == ["reputation.E001"]
+    settings.REFIT_BACKEND = "dask"
+    assert check_settings() == []
+
+
+def test_inside_a_daemonic_process_the_local_cluster_is_threads(settings, monkeypatch):
+    """A Celery prefork child may not start processes: the refit's LocalCluster runs in threads there."""
+    from types import SimpleNamespace
+
+    from reputation import refit_backend
+
+    monkeypatch.setattr(refit_backend.multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    settings.DASK_SCHEDULER_ADDRESS = ""
+    data = _worlds()["clean"].data
+    _, local = get_engine().fit(data, NOW)
+    with refit_backend.executor(data, "dask", workers=2) as ex:
+        assert ex.client.cluster.processes is False and len(ex.client.scheduler_info()["workers"]) == 2
+        _, scores = get_engine().fit(data, NOW, executor=ex)
+    np.testing.assert_allclose(scores.score, local.score, rtol=0, atol=1e-6)
