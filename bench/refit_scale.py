@@ -308,8 +308,11 @@ def main() -> None:
         from distributed import Client, LocalCluster
         from django.conf import settings
 
+        from reputation.refit_backend import NO_DASHBOARD
+
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               memory_limit=args.memory_limit, dashboard_address=None)
+                               memory_limit=args.memory_limit, dashboard_address=None,
+                               scheduler_kwargs=NO_DASHBOARD)
         client = Client(cluster)
         settings.DASK_SCHEDULER_ADDRESS = cluster.scheduler_address  # the refit's executor connects here
         log(f"Dask LocalCluster: {args.workers} workers x 1 thread, memory limit {args.memory_limit} each")

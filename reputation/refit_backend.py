@@ -18,6 +18,9 @@ from django.conf import settings
 from reputation.engine import VoteData
 
 BACKENDS = ("local", "dask")
+# No dashboard, and the scheduler's HTTP server (health, metrics) on a free port, not 8787 (a second
+# cluster on one machine would otherwise take another port with a warning).
+NO_DASHBOARD = {"dashboard_address": ":0"}
 
 
 def check_settings(app_configs=None, **kwargs) -> list:
@@ -56,7 +59,8 @@ def executor(votes: VoteData, backend: str | None = None, workers: int | None = 
         # A daemonic process (a Celery prefork child) may not start processes: its cluster is threads.
         processes = not multiprocessing.current_process().daemon
         cluster = LocalCluster(n_workers=workers or settings.DASK_WORKERS, threads_per_worker=1, processes=processes,
-                               memory_limit=settings.DASK_MEMORY_LIMIT, dashboard_address=None)
+                               memory_limit=settings.DASK_MEMORY_LIMIT, dashboard_address=None,
+                               scheduler_kwargs=NO_DASHBOARD)
         client = Client(cluster)
     ex = None
     try:

@@ -15,11 +15,13 @@ from bench.engine.world import NOW
 from reputation.engine import get_engine
 from reputation.engine.execution import OnDask, split_by_author
 from reputation.models import AuthorReputation, VoterCredibility
+from reputation.refit_backend import NO_DASHBOARD
 
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs=NO_DASHBOARD) as cluster, \
             Client(cluster) as c:
         assert len(c.scheduler_info()["workers"]) == 2
         yield c

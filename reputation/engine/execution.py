@@ -51,11 +51,17 @@ def _apply(fn: Callable, state: dict, args: tuple):
 class Local:
     """Every vote in one partition, in this process."""
 
+    voter_buckets = 1
+
     def __init__(self, data: VoteData):
         self.states = [_new_state(data)]
 
     def run(self, fn: Callable, *args) -> list:
         return [fn(state, *args) for state in self.states]
+
+    def by_voter(self, take: Callable, fn: Callable, *args) -> list:
+        """fn(*args, *each partition's piece of bucket b) for each bucket of voters (`take(state, b)`)."""
+        return [fn(*args, *(take(s, b) for s in self.states)) for b in range(self.voter_buckets)]
 
     def close(self) -> None:
         self.states = []
@@ -71,6 +77,7 @@ class OnDask:
 
     def __init__(self, client, data: VoteData, n_parts: int):
         self.client = client
+        self.voter_buckets = max(1, n_parts)
         parts, self.index = split_by_author(data, max(1, n_parts))
         futures = client.scatter(parts)
         del parts
@@ -86,6 +93,14 @@ class OnDask:
         pairs = [self.client.submit(_apply, fn, s, shipped, pure=False) for s in self.states]
         self.states = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
         return self.client.gather([self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs])
+
+    def by_voter(self, take: Callable, fn: Callable, *args) -> list:
+        """Each bucket of voters on a worker: its pieces move there from every partition (a shuffle)."""
+        futures = []
+        for b in range(self.voter_buckets):
+            pieces = [self.client.submit(take, s, b, pure=False) for s in self.states]
+            futures.append(self.client.submit(fn, *args, *pieces, pure=False))
+        return self.client.gather(futures)
 
     def close(self) -> None:
         self.client.cancel(self.states)

@@ -143,7 +143,7 @@ class MeritEngine:
 
     def _record_parts(self, data: VoteData, vpos, n, right, parts) -> tuple[np.ndarray, np.ndarray]:
         """Per voter, its net credit from predictions (a partial sum over these votes); per vote, whether
-        it departs from its voter's habits (see `_record`).
+        it departs from its voter's habits (see `_changed`).
 
         The credit is the net of right over wrong predictions (each vote's agreement with the
         consensus formed without it, beyond a coin's). A departing vote is one on an author new to
@@ -167,17 +167,16 @@ class MeritEngine:
         new_here = trust.first_on_author(ua_pos, data.created) > data.created - window
         return credit, new_here & against
 
-    def _record(self, vpos, n, created, credit, departs) -> tuple[np.ndarray, np.ndarray]:
-        """Per voter: proven record in [0, 1] and when its behaviour changed (inf = never).
+    def _proven(self, credit: np.ndarray) -> np.ndarray:
+        """Per voter, its record in [0, 1]: `proven_credit` net right predictions make a full one."""
+        return np.clip(credit / self.proven_credit, 0.0, 1.0)
 
-        `proven_credit` net right predictions make a full record. The change test looks for a burst
-        of departing votes within `burst_days` (see trust.changed_at); it reads every vote of a voter.
-        """
-        proven = np.clip(credit / self.proven_credit, 0.0, 1.0)
-        changed = trust.changed_at(vpos, n, created, departs, window_days=self.burst_days,
-                                   min_votes=self.burst_min_votes, base_rate=0.25, prior_votes=8.0,
-                                   alpha=self.burst_alpha)
-        return proven, changed
+    def _changed(self, vpos, n, created, departs) -> np.ndarray:
+        """Per voter, when its behaviour changed (inf = never): a burst of departing votes within
+        `burst_days` (see trust.changed_at); it reads every vote of a voter."""
+        return trust.changed_at(vpos, n, created, departs, window_days=self.burst_days,
+                                min_votes=self.burst_min_votes, base_rate=0.25, prior_votes=8.0,
+                                alpha=self.burst_alpha)
 
     def _right(self, data: VoteData, w: np.ndarray, agg: dict, own_side: bool = False) -> np.ndarray:
         """Per vote: how far it agrees with its author's consensus formed without it (0..1).

@@ -6,9 +6,9 @@ sums are added up, per-author figures gathered, and what the next stage needs (p
 broadcast. In this process (`execution.Local`) there is one partition and the numbers are those of
 one pass over all votes; on Dask they agree to summation order.
 
-Two steps still read every vote in the coordinating process: group detection (MinHash over each
-voter's tokens, `groups.detect_groups`) and the behaviour-change test (`trust.changed_at`, a window
-over each voter's votes in time).
+One step still reads every vote in the coordinating process: group detection (MinHash over each
+voter's tokens, `groups.detect_groups`). The behaviour-change test (`trust.changed_at`, a window over
+each voter's votes in time) runs per bucket of voters, the votes shuffled there from every partition.
 """
 
 from __future__ import annotations
@@ -89,11 +89,34 @@ def _stage_scale_side(state, engine, strength):
     state["parts"]["side"] = state["parts"]["side"] * strength
 
 
-def _stage_record(state, engine, n):
+def _stage_record(state, engine, n, n_buckets):
+    """Per voter, its credit from these votes; and these votes for the change test, split into
+    `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
     with _On(engine, state) as data:
         w, parts = state["w"], state["parts"]
         agg = engine._aggregate(data, w, parts)
-        return engine._record_parts(data, state["vpos"], n, engine._right(data, w, agg, own_side=True), parts)
+        credit, departs = engine._record_parts(data, state["vpos"], n, engine._right(data, w, agg, own_side=True), parts)
+        vpos = state["vpos"]
+        bucket = vpos % n_buckets
+        state["buckets"] = [(vpos[bucket == b], data.created[bucket == b], departs[bucket == b]) for b in range(n_buckets)]
+        return credit
+
+
+def _bucket(state, b):
+    return state["buckets"][b]
+
+
+def _stage_drop_buckets(state, engine):
+    state.pop("buckets", None)
+
+
+def _voters_changed(engine, n, *pieces):
+    """The change test over every vote of the voters of one bucket (from every partition): (voter
+    positions whose behaviour changed, when)."""
+    vpos, created, departs = (np.concatenate(x) for x in zip(*pieces))
+    changed = engine._changed(vpos, n, created, departs)
+    hit = np.flatnonzero(np.isfinite(changed))
+    return hit, changed[hit]
 
 
 def _stage_proven_share(state, engine, proven, changed, now):
@@ -164,14 +187,13 @@ def _fit(engine, ex, data: VoteData, now: float):
     side = engine._group_sides(group, _sides(engine, ex, n, counts, "w"))
     strength = _camp_strength(engine, ex, side)
     ex.run(_stage_scale_side, engine, strength)
-    results = ex.run(_stage_record, engine, n)
-    credit = _sum([c for c, _ in results])
-    departs = np.empty(len(data), bool)
-    for idx, (_, d) in zip(_positions(ex, data), results):
-        departs[idx] = d
-    del results
-    proven, changed = engine._record(vpos, n, data.created, credit, departs)
-    del departs
+    # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
+    # bucket's test runs where the executor puts it, and only the voters who changed come back.
+    proven = engine._proven(_sum(ex.run(_stage_record, engine, n, ex.voter_buckets)))
+    changed = np.full(n, np.inf)
+    for hit, when in ex.by_voter(_bucket, _voters_changed, engine, n):
+        changed[hit] = when
+    ex.run(_stage_drop_buckets, engine)
     # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it): proven
     # votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
     # captured the axis (the flood test); on proven votes alone, clean 90% coverage fell from 0.91 to 0.86
@@ -219,11 +241,6 @@ def _camp_strength(engine, ex, side) -> float:
         "side_n": [np.concatenate([p[1][c] for p in per]) for c in (0, 1)],
         "total": np.concatenate([p[2] for p in per]),
     })
-
-
-def _positions(ex, data):
-    """Where each partition's votes sit in `data` (the coordinator's copy of every vote)."""
-    return getattr(ex, "index", None) or [slice(None)]
 
 
 def _merge_scores(parts):

@@ -25,6 +25,12 @@ from .types import DAY
 _TBITS = 34  # seconds fit in 34 bits for five centuries: (key << 34) | seconds is one sortable int64
 
 
+def _t0(created: np.ndarray) -> float:
+    """The origin of the time keys: a whole second, so any subset of the votes (one partition of the
+    refit) puts every vote in the same second as all of them do."""
+    return float(np.floor(created.min()))
+
+
 def _time_keys(group: np.ndarray, created: np.ndarray, t0: float) -> np.ndarray:
     secs = np.clip(created - t0, 0, (1 << _TBITS) - 1).astype(np.int64)
     return (group.astype(np.int64) << _TBITS) | secs
@@ -42,7 +48,7 @@ def visible_before(post: np.ndarray, created: np.ndarray) -> np.ndarray:
     if not len(post):
         return np.empty(0, np.int64)
     # One sort of a single int64 key (post, seconds): a two-key lexsort cost twice as much at 10M.
-    order = np.argsort(_time_keys(_dense(post), created, float(created.min())), kind="stable")
+    order = np.argsort(_time_keys(_dense(post), created, _t0(created)), kind="stable")
     p = post[order]
     start = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
     rank = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
@@ -60,7 +66,7 @@ def established_consensus(apos: np.ndarray, up: np.ndarray, created: np.ndarray,
     step)."""
     if not len(apos):
         return [(np.empty(0), np.empty(0, np.int64)) for _ in lags]
-    t0 = float(created.min())
+    t0 = _t0(created)
     key = _time_keys(apos, created, t0)
     order = np.argsort(key, kind="stable")
     skey = key[order]
@@ -100,9 +106,11 @@ def changed_at(vpos: np.ndarray, n: int, created: np.ndarray, departs: np.ndarra
     out = np.full(n, np.inf)
     if not len(vpos):
         return out
-    t0 = float(created.min())
+    t0 = _t0(created)
     key = _time_keys(vpos, created, t0)
-    order = np.argsort(key, kind="stable")
+    # Votes of one voter in the same second: departing ones last, whatever order the votes came in (the
+    # refit's partitions hand them over in another order than one process reads them).
+    order = np.lexsort((departs, key))
     skey, d = key[order], departs[order].astype(np.int64)
     cum = np.r_[0, np.cumsum(d)]
     end = np.arange(1, len(skey) + 1)  # window = votes (start, i], ending at each vote i
