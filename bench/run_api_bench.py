@@ -51,6 +51,9 @@ ENV = {
     "SITE_URL": f"http://127.0.0.1:{PORT}",
     "THROTTLE_ANON": HIGH, "THROTTLE_USER": HIGH, "THROTTLE_API_KEY": HIGH, "THROTTLE_VOTES": HIGH,
     "LOG_LEVEL": "WARNING",
+    # Post previews are fetched by a worker this bench does not run; should one run, it contacts nothing.
+    "PREVIEW_X_OEMBED_URL": "http://127.0.0.1:9/oembed", "PREVIEW_BLUESKY_API_URL": "http://127.0.0.1:9/xrpc",
+    "PREVIEW_MASTODON_URL_TEMPLATE": "http://127.0.0.1:9/{instance}/{id}",
     "GUNICORN_BIND": f"127.0.0.1:{PORT}",
     "GUNICORN_ACCESSLOG": "",  # wrk would otherwise measure the terminal
     "DJANGO_SETTINGS_MODULE": "config.settings",
