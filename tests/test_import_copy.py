@@ -262,3 +262,14 @@ def test_validate_then_load_still_imports_a_file_on_either_database(tmp_path):
     with staged.votes:
         summary = load(staged)
     assert (summary.votes_new, summary.duplicate_rows) == (8, 1) and VoteEvent.objects.count() == 8
+
+
+def test_a_stored_post_id_is_valid_exactly_when_the_written_one_is():
+    """The SQL path checks post ids in their stored form (vote_import_pg._check_conflicts)."""
+    from votes.platforms import PLATFORMS
+
+    written = ["Mastodon.Social:112233", "mastodon.SOCIAL:1", "Bad_Host.social:1", "x.y:12345678901234567890123",
+               "1790000000000000101", "3kabcde12", "3KABCDE12", "abc"]
+    for spec in PLATFORMS.values():
+        for post_id in written:
+            assert bool(spec.post_id.match(post_id)) == bool(spec.post_id.match(spec.clean_post_id(post_id))), post_id
