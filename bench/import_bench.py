@@ -84,17 +84,6 @@ def generate(path: Path, rows: int, posts: int, authors: int, voters: int, seed:
     tmp.rename(path)
 
 
-def reset_database(pg: str, db: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"postgresql://{pg}/postgres")
-    conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{db}"')
-    conn.close()
-
-
 def run(args: list[str], env: dict) -> tuple[float, str]:
     print(f"$ manage.py {' '.join(args)}", flush=True)
     before = os.getloadavg()[0]
@@ -124,7 +113,10 @@ def main() -> None:
     else:
         print(f"using existing {path}")
 
-    reset_database(opts.pg, opts.db)
+    sys.path.insert(0, str(ROOT))
+    from bench.pgdb import recreate_database
+
+    recreate_database(f"postgresql://{opts.pg}", opts.db)
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"postgres://{opts.pg}/{opts.db}"}
     env.pop("REDIS_URL", None)
     run(["migrate", "--noinput", "-v0"], env)

@@ -88,15 +88,12 @@ def environment(anon_rate: str, metrics_dir: str) -> dict[str, str]:
 
 def prepare_database(env: dict[str, str], users: int, authors: int) -> list[str]:
     """A fresh database, migrated, with authors and users; returns the users' tokens."""
-    import psycopg2
     import redis
 
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
-    conn.close()
+    sys.path.insert(0, str(ROOT))
+    from bench.pgdb import recreate_database
+
+    recreate_database(PG, DB_NAME)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)
     redis.Redis.from_url(REDIS_URL).flushdb()
 

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pgdb import recreate_database  # noqa: E402
 from reputation import bulk  # (pure NumPy; no Django needed)
 
 DAY = 86400.0
@@ -66,18 +67,6 @@ def peak_rss_mb() -> float:
 
 
 # --- the world --------------------------------------------------------------------------
-
-
-def recreate_database(pg: str, db: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{pg}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db])
-        cur.execute(f'DROP DATABASE IF EXISTS "{db}"')
-        cur.execute(f'CREATE DATABASE "{db}"')
-    conn.close()
 
 
 def _text_copy(cur, table: str, columns: list[str], lines: list[str]) -> None:

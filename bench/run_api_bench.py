@@ -66,14 +66,10 @@ def sh(*args, **kwargs):
 
 def prepare_database(authors: int, users: int) -> list[str]:
     """Fresh database, migrated and seeded; returns the users' device tokens."""
-    import psycopg2
+    sys.path.insert(0, str(ROOT))
+    from bench.pgdb import recreate_database
 
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
-    conn.close()
+    recreate_database(PG, DB_NAME)
     sh(sys.executable, "manage.py", "migrate", "--noinput", "-v0")
     import redis
 
