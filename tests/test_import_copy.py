@@ -205,6 +205,33 @@ def test_a_large_import_into_a_small_table_rebuilds_the_indexes_as_they_were(tmp
 
 
 @needs_postgres
+def test_a_first_import_without_repeated_pairs_skips_the_one_row_per_pair_step_and_imports_the_same(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    distinct = MIXED[:7] + MIXED[8:]  # without the older repeat of (carol, ...101)
+    import_file(write(tmp_path, distinct), indexes="keep")
+    expected = state()
+    wipe()
+    general = []
+    resolve = vote_import_pg._resolve_and_write
+    monkeypatch.setattr(vote_import_pg, "_resolve_and_write", lambda *a: general.append(1) or resolve(*a))
+    before = index_definitions()
+
+    summary = import_file(write(tmp_path, distinct, name="fast.csv"))
+
+    assert not general and summary.indexes.startswith("rebuilt") and index_definitions() == before
+    assert (summary.votes_new, summary.duplicate_rows, summary.votes_unchanged) == (8, 0, 0)
+    assert state() == expected
+    wipe()
+    # A repeated pair makes the unique index refuse: the inserts are undone and the latest row wins.
+    repeated = import_file(write(tmp_path, MIXED, name="repeated.csv"))
+    assert general and (repeated.votes_new, repeated.duplicate_rows) == (8, 1)
+    assert Vote.objects.count() == VoteEvent.objects.count() == 8 and index_definitions() == before
+    assert Vote.objects.get(voter__username="carol", post__external_id="1790000000000000101").value == 1
+
+
+@needs_postgres
 def test_auto_keeps_the_indexes_when_the_table_holds_more_than_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
     import_file(write(tmp_path, MIXED))

@@ -34,7 +34,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from tqdm import tqdm
 
 from reputation.bulk import raw_cursor
@@ -232,13 +232,15 @@ def _check_times(cur, created: str) -> None:
     """NotFast unless every created_at is in TIME_FORMS: each distinct date and each distinct rest (time
     and offset) is checked in Python, so that the cast in SQL can neither fail nor differ from Python.
     (Dates repeat across rows, and times of day too unless they carry fractions of a second.)"""
-    cur.execute(f"SELECT DISTINCT left({created}, 10) FROM import_raw")
-    for (day,) in cur.fetchall():
-        if not time_form_ok(day, ""):
+    # Both in one pass over the rows (GROUPING(day, rest) is 1 on the days' rows, 2 on the rests').
+    cur.execute(
+        "SELECT GROUPING(day, rest), day, rest FROM (SELECT left(c, 10) AS day, substr(c, 11) AS rest"
+        f" FROM (SELECT {created} AS c FROM import_raw OFFSET 0) t) d GROUP BY GROUPING SETS ((day), (rest)) ORDER BY 1"
+    )
+    for which, day, rest in cur.fetchall():
+        if which == 1 and not time_form_ok(day, ""):
             raise NotFast(f"created_at date {day!r} needs the Python validator")
-    cur.execute(f"SELECT DISTINCT substr({created}, 11) FROM import_raw")
-    for (rest,) in cur.fetchall():
-        if not time_form_ok("2000-01-01", rest):
+        if which == 2 and not time_form_ok("2000-01-01", rest):
             raise NotFast(f"created_at time {rest!r} needs the Python validator")
 
 
@@ -297,29 +299,32 @@ def _check_rows(cur, solicited: bool, plain: bool) -> None:
         " FROM (SELECT n, " + ", ".join(f"{sql} AS {c}" for c, sql in fields.items())
         + " FROM import_raw OFFSET 0) f OFFSET 0) r",
     )
-    cur.execute(
-        "SELECT min(line) FROM import_votes WHERE value IS NULL OR solicited IS NULL"
-        " OR created_at > %s OR platform <> ALL(%s)",
-        [_latest(), list(PLATFORMS)],
-    )
-    (line,) = cur.fetchone()
-    if line is not None:
-        raise NotFast(f"line {line} needs the Python validator")
     _check_distinct(cur)
     cur.execute("ANALYZE import_votes")
 
 
 def _check_distinct(cur) -> None:
-    """Each distinct handle, voter and join time, by the Python validator's rules; fills import_users (a
-    voter's earliest join time). (Post ids: _check_conflicts.)"""
-    cur.execute("SELECT DISTINCT platform, raw_handle FROM import_votes")
-    for platform, handle in cur.fetchall():
+    """The per-row checks SQL makes, then each distinct handle, voter and join time by the Python
+    validator's rules; fills import_users (a voter's earliest join time). (Post ids: _check_conflicts.)"""
+    latest = _latest()
+    # One pass over the rows: the first line with a bad value, platform, solicited or future time (the
+    # empty grouping set, GROUPING 15), each distinct handle (3) and each distinct voter and join time (12).
+    cur.execute(
+        "SELECT GROUPING(platform, raw_handle, voter, joined_raw), platform, raw_handle, voter, joined_raw,"
+        " min(created_at), min(line) FILTER (WHERE value IS NULL OR solicited IS NULL OR created_at > %s"
+        " OR platform <> ALL(%s)) FROM import_votes"
+        " GROUP BY GROUPING SETS ((), (platform, raw_handle), (voter, joined_raw)) ORDER BY 1 DESC",
+        [latest, list(PLATFORMS)],
+    )
+    groups = cur.fetchall()
+    for _, _, _, _, _, _, line in groups[:1]:
+        if line is not None:
+            raise NotFast(f"line {line} needs the Python validator")
+    for _, platform, handle, *_ in (g for g in groups if g[0] == 3):
         if not PLATFORMS[platform].handle.match(handle):
             raise NotFast(f"handle {handle!r} needs the Python validator")
-    latest = _latest()
     users: dict[str, datetime] = {}
-    cur.execute("SELECT voter, joined_raw, min(created_at) FROM import_votes GROUP BY voter, joined_raw")
-    for voter, joined_raw, first_vote in cur.fetchall():
+    for voter, joined_raw, first_vote in ((g[3], g[4], g[5]) for g in groups if g[0] == 12):
         try:
             joined = _parse_time(joined_raw)
         except (ValueError, OverflowError):
@@ -436,6 +441,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             " FROM import_users ON CONFLICT (username) DO NOTHING"
         )
         summary.users_new = cur.rowcount
+        _analyze(cur, summary, USERS)
 
     with step("authors"):
         # Conflicts on the (lower(handle), platform) unique index: the first spelling seen wins.
@@ -446,6 +452,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         )
         new_authors = [pk for (pk,) in cur.fetchall()]
         summary.authors_new = len(new_authors)
+        _analyze(cur, summary, AUTHORS)
         if new_authors:  # readers may hold "no such author"
             announce_authors_changed(new_authors if len(new_authors) <= ANNOUNCE_EACH else None)
 
@@ -457,6 +464,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             " ON CONFLICT (platform, external_id) DO NOTHING"
         )
         summary.posts_new = cur.rowcount
+        _analyze(cur, summary, POSTS)
         # Validation looked before these inserts; a post registered since then with another author must
         # still refuse the file, not re-attribute votes.
         cur.execute(
@@ -475,45 +483,12 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
     with step("votes"):
         bulk = _bulk_foreign_keys(cur, summary)
         restore = _set_indexes_aside(cur, summary, indexes)
-        # One row per (voter, post): the latest statement in the file wins. Sorted as the unique index.
-        cur.execute(
-            # and the vote already there, if any (one join, so neither statement below searches).
-            "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
-            " SELECT r.*, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated FROM ("
-            " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
-            " s.solicited"
-            f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
-            f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-            " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC) r"
-            f" LEFT JOIN {VOTES} v ON v.voter_id = r.voter_id AND v.post_id = r.post_id"
-        )
-        resolved = cur.rowcount
-        summary.duplicate_rows = summary.rows - resolved
-        cur.execute("ANALYZE import_resolved")
         cur.execute("CREATE TEMP TABLE import_touched (author_id bigint) ON COMMIT DROP")
-        # Each statement writes its votes, their events and the authors they touch. A changed vote's
-        # previous value is minus its new one (values are +-1); it keeps its own `solicited`.
-        summary.votes_changed = _count(
-            cur,
-            f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
-            " FROM import_resolved r WHERE v.id = r.vote_id AND r.old_value <> r.value AND r.created_at > r.old_updated"
-            " AND v.value <> r.value AND r.created_at > v.updated_at"
-            " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at AS at, v.solicited),"
-            + _log_and_touch("upd", "changed", "-value"),
-        )
-        summary.votes_new = _count(
-            cur,
-            f"WITH ins AS (INSERT INTO {VOTES}"
-            " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
-            " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
-            " WHERE vote_id IS NULL"
-            # A vote cast on the site meanwhile is left alone; with the unique index set aside the table
-            # is locked, so there is none.
-            + ("" if restore else " ON CONFLICT (voter_id, post_id) DO NOTHING")
-            + " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
-            + _log_and_touch("ins", "cast", "0"),
-        )
-        summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
+        built = _insert_into_empty(cur, summary, restore)
+        if built is None:
+            _resolve_and_write(cur, summary, restore)
+        else:
+            restore = [sql for sql in restore if sql not in built]
         if bulk:
             cur.execute("SET LOCAL session_replication_role = origin")
     if restore:
@@ -530,6 +505,93 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         summary.authors_marked = cur.rowcount
     steps.update()
     steps.close()
+
+
+def _resolve_and_write(cur, summary: Summary, restore: list[str]) -> None:
+    """One row per (voter, post), the latest statement in the file winning, joined to the vote already
+    there if any; then the changed votes updated and the new ones inserted, with their events."""
+    # Sorted as the unique index; the vote already there in the same statement, so neither below searches.
+    cur.execute(
+        "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
+        " SELECT r.*, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated FROM ("
+        " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
+        " s.solicited"
+        f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
+        f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+        " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC) r"
+        f" LEFT JOIN {VOTES} v ON v.voter_id = r.voter_id AND v.post_id = r.post_id"
+    )
+    resolved = cur.rowcount
+    summary.duplicate_rows = summary.rows - resolved
+    cur.execute("ANALYZE import_resolved")
+    # Each statement writes its votes, their events and the authors they touch. A changed vote's
+    # previous value is minus its new one (values are +-1); it keeps its own `solicited`.
+    summary.votes_changed = _count(
+        cur,
+        f"WITH upd AS (UPDATE {VOTES} v SET value = r.value, reason = '', updated_at = r.created_at"
+        " FROM import_resolved r WHERE v.id = r.vote_id AND r.old_value <> r.value AND r.created_at > r.old_updated"
+        " AND v.value <> r.value AND r.created_at > v.updated_at"
+        " RETURNING v.voter_id, v.post_id, v.author_id, v.value, v.updated_at AS at, v.solicited),"
+        + _log_and_touch("upd", "changed", "-value"),
+    )
+    summary.votes_new = _count(
+        cur,
+        f"WITH ins AS (INSERT INTO {VOTES}"
+        " (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
+        " SELECT voter_id, post_id, author_id, value, '', created_at, created_at, solicited FROM import_resolved"
+        " WHERE vote_id IS NULL"
+        # A vote cast on the site meanwhile is left alone; with the unique index set aside the table
+        # is locked, so there is none.
+        + ("" if restore else " ON CONFLICT (voter_id, post_id) DO NOTHING")
+        + " RETURNING voter_id, post_id, author_id, value, created_at AS at, solicited),"
+        + _log_and_touch("ins", "cast", "0"),
+    )
+    summary.votes_unchanged = resolved - summary.votes_new - summary.votes_changed
+
+
+# The unique (voter, post) index among those set aside: rebuilding it is how the fast path below learns
+# that the file held no repeated pair.
+_PAIR_INDEX = re.compile(rf"CREATE UNIQUE INDEX \S+ ON (?:\S+\.)?{VOTES} USING btree \(voter_id, post_id\)\Z")
+
+
+def _insert_into_empty(cur, summary: Summary, restore: list[str]) -> list[str] | None:
+    """Into an empty votes table, locked, with the (voter, post) index set aside: every row of the file
+    becomes a new vote as it is, with neither the sort that keeps one row per pair nor a search for votes
+    already there, when the file repeats no pair. Rebuilding the unique index proves that it does not
+    (it is rebuilt anyway); if it fails, a savepoint undoes the inserts and None sends the file the
+    general way. Returns the index statements it ran; None when it did not apply."""
+    pair = [sql for sql in restore if _PAIR_INDEX.match(sql)]
+    if not pair:
+        return None
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {VOTES})")
+    if cur.fetchone()[0]:
+        return None
+    try:
+        with transaction.atomic():
+            # No RETURNING: the events and touched authors below read what is now the whole table.
+            cur.execute(
+                f"INSERT INTO {VOTES} (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
+                " SELECT u.id, p.id, p.author_id, s.value, '', s.created_at, s.created_at, s.solicited"
+                f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
+                f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+            )
+            summary.votes_new = cur.rowcount
+            for sql in pair:
+                cur.execute(sql)
+    except IntegrityError:  # a repeated (voter, post) pair: the latest statement must win
+        return None
+    cur.execute(
+        f"INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
+        f" SELECT voter_id, post_id, 'cast', value, 0, '', 'import', solicited, created_at FROM {VOTES}"
+    )
+    # Every post in the file got a vote, so its author is touched.
+    cur.execute(
+        f"INSERT INTO import_touched SELECT DISTINCT p.author_id FROM import_posts s JOIN {POSTS} p"
+        " ON p.platform = s.platform AND p.external_id = s.external_id"
+    )
+    summary.duplicate_rows = summary.rows - summary.votes_new
+    summary.votes_changed = summary.votes_unchanged = 0
+    return pair
 
 
 def _log_and_touch(source: str, action: str, previous: str) -> str:
@@ -604,6 +666,13 @@ def _set_indexes_aside(cur, summary: Summary, indexes: str) -> list[str]:
     cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
     summary.indexes = f"rebuilt ({len(found)})"
     return [definition for _, definition in found]
+
+
+def _analyze(cur, summary: Summary, table: str) -> None:
+    """Fresh planner figures (a sample) for a table a large import just grew: joins with it that follow
+    would otherwise be planned for the table as it was, perhaps empty (a nested loop over a million rows)."""
+    if summary.rows >= REBUILD_MIN_ROWS:
+        cur.execute(f"ANALYZE {table}")
 
 
 def _count(cur, sql: str) -> int:
