@@ -457,6 +457,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             announce_authors_changed(new_authors if len(new_authors) <= ANNOUNCE_EACH else None)
 
     with step("posts"):
+        bulk = _bulk_foreign_keys(cur, summary)
         cur.execute(
             f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
             " SELECT s.platform, s.external_id, a.id, s.url, s.first_seen FROM import_posts s"
@@ -481,7 +482,8 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             )
 
     with step("votes"):
-        bulk = _bulk_foreign_keys(cur, summary)
+        if bulk:
+            _lock_posts(cur)
         restore = _set_indexes_aside(cur, summary, indexes)
         cur.execute("CREATE TEMP TABLE import_touched (author_id bigint) ON COMMIT DROP")
         built = _insert_into_empty(cur, summary, restore)
@@ -604,9 +606,11 @@ def _log_and_touch(source: str, action: str, previous: str) -> str:
 
 
 def _bulk_foreign_keys(cur, summary: Summary) -> bool:
-    """Stand in for the per-row foreign-key checks of the votes and events about to be inserted: lock
-    every row they can reference, then turn row triggers off until the inserts are done. False (and
-    nothing changed) when this role may not."""
+    """Stand in for the per-row foreign-key checks of the posts, votes and events about to be inserted
+    (at commit, one query per row and key): lock every row they can reference, then turn row triggers
+    off until the inserts are done. Users and the authors the file's posts name are locked here, before
+    the posts go in; the posts and their authors by _lock_posts, once they exist. False (and nothing
+    changed) when this role may not."""
     if not _try_set(cur, "session_replication_role", "replica"):
         return False
     cur.execute("SET LOCAL session_replication_role = origin")  # the locks first, with triggers as usual
@@ -614,6 +618,18 @@ def _bulk_foreign_keys(cur, summary: Summary) -> bool:
         f"SELECT count(*) FROM (SELECT 1 FROM {USERS} u JOIN import_users s ON s.username = u.username"
         " FOR KEY SHARE OF u) locked"
     )
+    cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {AUTHORS} a JOIN import_posts s"
+        " ON a.platform = s.platform AND lower(a.handle) = lower(s.handle) FOR KEY SHARE OF a) locked"
+    )
+    cur.execute("SET LOCAL session_replication_role = replica")
+    summary.fk_checks = "bulk"
+    return True
+
+
+def _lock_posts(cur) -> None:
+    """The posts the votes reference, and their authors (an existing post named by handle may belong to
+    the author of its DID), FOR KEY SHARE."""
     cur.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {POSTS} p JOIN import_posts s"
         " ON s.platform = p.platform AND s.external_id = p.external_id FOR KEY SHARE OF p) locked"
@@ -623,9 +639,6 @@ def _bulk_foreign_keys(cur, summary: Summary) -> bool:
         " JOIN import_posts s ON s.platform = p.platform AND s.external_id = p.external_id)"
         " FOR KEY SHARE OF a) locked"
     )
-    cur.execute("SET LOCAL session_replication_role = replica")
-    summary.fk_checks = "bulk"
-    return True
 
 
 def _set_indexes_aside(cur, summary: Summary, indexes: str) -> list[str]:
