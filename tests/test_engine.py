@@ -279,11 +279,21 @@ _cred = get_engine().fit(_base, NOW)[0]
 @given(author=st.integers(0, 9), voter=st.integers(0, 120), age_days=st.floats(0, 1000))
 @example(author=7, voter=74, age_days=1.0)  # members of a pair group: the mean-weight collapse failed here
 @example(author=7, voter=31, age_days=1.0)
+@example(author=6, voter=4, age_days=1.0)  # voter 4's pair partner votes on author 6: the exception below
 def test_it_never_lowers_a_score_for_an_added_upvote(author, voter, age_days):
+    """...except when the vote makes its voter one group with a partner on that author. Groups are induced
+    per author (a copycat who never votes on an author links no one there), so the pair then counts as one
+    voice on it and the partner's earlier votes can lose weight: measured on this world, 2 of 84 such
+    additions lowered the score (by 0.30), no other addition did. That case is specified apart."""
     data = _base
     post = int(data.post[data.author == author][0]) if (data.author == author).any() else 10_000 + author
     if ((data.voter == voter) & (data.post == post)).any():
         return  # one vote per voter per post
+    i = min(np.searchsorted(_cred.voter_ids, voter), len(_cred.voter_ids) - 1)
+    if _cred.voter_ids[i] == voter and _cred.group[i] >= 0:
+        mates = np.setdiff1d(_cred.voter_ids[_cred.group == _cred.group[i]], [voter])
+        if np.isin(mates, data.voter[data.author == author]).any():
+            return  # it joins a group on this author: see the test below
     ids = np.union1d(data.voter_ids, [voter])
     joined = np.where(np.isin(ids, data.voter_ids), 0.0, NOW - age_days * DAY)
     joined[np.isin(ids, data.voter_ids)] = data.voter_joined
@@ -326,3 +336,22 @@ def test_intervals_widen_where_posts_disagree_more_than_votes_at_one_rate_would(
     alone = engine.score(VoteData(one.voter[mine], one.author[mine], one.post[mine], one.value[mine], one.created[mine],
                                   voter, one.voter_joined), fixed, NOW)
     assert (alone.low[0], alone.high[0]) == pytest.approx((scattered.low[0], scattered.high[0]))
+
+
+def test_an_upvote_that_makes_a_pair_one_group_on_an_author_counts_the_pair_as_one_voice():
+    """The exception to the monotone property: voter 4 and its partner are a detected pair; once voter 4
+    also votes on author 6, where the partner voted, the two count as one group there (at most one vote)."""
+    data, author, voter = _base, 6, 4
+    post = int(data.post[data.author == author][0])
+    plus = VoteData(np.append(data.voter, voter), np.append(data.author, author), np.append(data.post, post),
+                    np.append(data.value, np.int8(1)), np.append(data.created, NOW - 60), data.voter_ids,
+                    data.voter_joined)
+    engine = get_engine()
+    g = _cred.group[np.searchsorted(_cred.voter_ids, voter)]
+    pair = _cred.voter_ids[_cred.group == g]
+    assert len(pair) == 2
+    for d, grouped in ((data, False), (plus, True)):
+        w, parts = engine._weights(d, _cred, NOW)
+        mine = (d.author == author) & np.isin(d.voter, pair)
+        assert ((parts["group"][mine] >= 0).all() and len(np.unique(d.voter[mine])) == 2) == grouped
+    assert w[mine].sum() <= engine.group_author_cap + 1e-9
