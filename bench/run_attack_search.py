@@ -31,7 +31,11 @@ from tqdm import tqdm  # noqa: E402
 from bench.engine import attacks, search  # noqa: E402
 
 
-def generators(names: list[str], size: str) -> dict:
+def generators(names: list[str], size: str, solicited: float = 0.0) -> dict:
+    """Each generator's honest world maker; with `solicited`, that share of the honest votes came
+    through Rate next (bench/engine/solicit.py)."""
+    from bench.engine.solicit import solicit
+
     out = {}
     for name in names:
         if name == "sim":
@@ -50,6 +54,9 @@ def generators(names: list[str], size: str) -> dict:
                 return _sim2.honest_world(seed, size, polarized=polarized)
         else:
             raise SystemExit(f"unknown generator {name!r} (sim, sim2)")
+        if solicited > 0:
+            def make(seed, polarized=False, _make=make):
+                return solicit(_make(seed, polarized), solicited, seed)
         out[name] = make
     return out
 
@@ -128,6 +135,8 @@ def main() -> None:
     ap.add_argument("--size", default=None, help="world size (default medium; --quick small)")
     ap.add_argument("--budget", type=float, default=0.15, help="attacker share of all accounts")
     ap.add_argument("--engine", default=None, help="module[:callable] returning an engine (default reputation.engine:get_engine)")
+    ap.add_argument("--solicited", type=float, default=0.0,
+                    help="share of the honest votes cast through Rate next (0: the data has no solicited votes)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--report-only", default=None, help="rewrite attack_report.md from this attack_report.json")
     args = ap.parse_args()
@@ -149,7 +158,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown families {unknown}; known: {', '.join(attacks.FAMILIES)}")
     factory = engine_factory(args.engine)
-    gens = generators(args.generator.split(","), size)
+    gens = generators(args.generator.split(","), size, args.solicited)
     engine_name = getattr(factory(), "name", type(factory()).__name__)
 
     started = time.perf_counter()
@@ -158,6 +167,7 @@ def main() -> None:
     secs = time.perf_counter() - started
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc = {"engine": engine_name, "when": when, "size": size, "seeds": seeds, "settings": n_settings,
+           "solicited": args.solicited,
            "budget_share": args.budget, "secs": secs, "results": results}
     for gen, res in results.items():
         print(f"\n== generator {gen} (engine {engine_name}, {size}, seeds {seeds}) ==")

@@ -9,7 +9,8 @@ from .test_engine import NOW, score_of, world
 
 def _append(data: VoteData, voter, author, post, value, created, new_ids=(), joined=(), solicited=None) -> VoteData:
     new_ids, joined = np.asarray(new_ids, np.int64), np.asarray(joined, float)
-    sol = np.zeros(len(data) + len(voter), bool) if solicited is None else np.r_[np.zeros(len(data), bool), solicited]
+    added = np.zeros(len(voter), bool) if solicited is None else np.asarray(solicited, bool)
+    sol = np.r_[data.solicited_mask(), added]
     return VoteData(
         voter=np.r_[data.voter, voter].astype(np.int64), author=np.r_[data.author, author].astype(np.int64),
         post=np.r_[data.post, post].astype(np.int64), value=np.r_[data.value, value].astype(np.int8),
@@ -145,3 +146,58 @@ def test_a_copycat_of_two_honest_voters_does_not_put_them_in_one_group():
     assert symmetric[h1] >= 0 and symmetric[h1] == symmetric[h2] == symmetric[copier]
     timed = detect_groups(vpos, post, author, value, 203, created=created, **kw)
     assert timed[h1] < 0 or timed[h1] != timed[h2]
+
+
+def _bought_upvotes(data, target, voters):
+    """Established honest voters each add one upvote on a post of `target` they had not voted on, today."""
+    posts = np.unique(data.post[data.author == target])
+    voted = set(zip(data.voter.tolist(), data.post.tolist()))
+    rows = [(v, p) for v in voters for p in posts if (v, p) not in voted][: 3 * len(voters)]
+    rows = list({v: (v, p) for v, p in rows}.values())  # one post each
+    v, p = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    return _append(data, v, np.full(len(v), target), p, np.ones(len(v)), np.full(len(v), NOW - DAY))
+
+
+def _solicit(data, author, share, seed=0):
+    """`data` with `share` of `author`'s votes marked as cast through Rate next."""
+    rng = np.random.default_rng(seed)
+    sol = (data.author == author) & (rng.random(len(data)) < share)
+    return VoteData(data.voter, data.author, data.post, data.value, data.created, data.voter_ids, data.voter_joined,
+                    solicited=sol)
+
+
+def test_solicited_votes_hold_an_author_where_proven_accounts_pile_on():
+    """Proven accounts can aim their votes; the people Merit asked could not. Where the asked ones have
+    spoken, the other votes move an author's score only within what the asked ones' own interval allows."""
+    data, quality = world(seed=4, votes_each=40)
+    target = int(np.argmin(quality))
+    engine = get_engine()
+    cred = engine.fit(data, NOW)[0]
+    buyers = cred.voter_ids[np.argsort(-cred.credibility)][:150]  # the most credible accounts, bought
+    plain = _bought_upvotes(data, target, buyers)
+    asked = _bought_upvotes(_solicit(data, target, 0.8), target, buyers)
+    honest = score_of(engine.score(data, cred, NOW), target)
+    s_plain, s_asked = engine.score(plain, cred, NOW), engine.score(asked, cred, NOW)
+    assert score_of(s_plain, target) > honest + 15  # bought trust moves an author without the anchor
+    assert score_of(s_asked, target) < score_of(s_plain, target) - 10
+    i = np.searchsorted(s_asked.author_ids, target)
+    assert s_asked.explanations[i]["solicited"]["held_points"] > 5
+    assert s_asked.explanations[i]["solicited"]["votes"] > 20
+
+
+def test_a_solicited_upvote_never_lowers_a_score():
+    """The anchor's bounds are Beta quantiles, which rise with every solicited upvote."""
+    data, quality = world(seed=5)
+    engine = get_engine()
+    cred = engine.fit(data, NOW)[0]
+    rng = np.random.default_rng(2)
+    ungrouped = cred.voter_ids[np.asarray(cred.group) < 0]
+    voted = set(zip(data.voter.tolist(), data.post.tolist()))
+    for author in np.argsort(quality)[:12]:
+        base_data = _solicit(data, int(author), 0.6, seed=int(author))
+        before = score_of(engine.score(base_data, cred, NOW), author)
+        posts = np.unique(data.post[data.author == author])
+        v, p = next((v, p) for v in rng.permutation(ungrouped) for p in posts if (v, p) not in voted)
+        after = score_of(engine.score(_append(base_data, [v], [author], [p], [1], [NOW - DAY], solicited=[True]),
+                                      cred, NOW), author)
+        assert after >= before - 1e-9, (author, before, after)

@@ -143,6 +143,17 @@ def test_explanations_speak_plainly_and_never_show_engine_keys():
         assert engine_words not in text.lower(), engine_words
 
 
+def test_an_author_held_by_the_people_merit_asked_says_so_in_words():
+    from votes.templatetags.merit import explanation_lines
+
+    held = " ".join(explanation_lines({"solicited": {"votes": 12, "weight": 9.0, "held_points": 14.2}}))
+    lifted = " ".join(explanation_lines({"solicited": {"votes": 12, "weight": 9.0, "held_points": -3.0}}))
+    quiet = " ".join(explanation_lines({"solicited": {"votes": 12, "weight": 9.0, "held_points": 0.4}}))
+    assert "14 points more than the people Merit asked would support, so the score stays lower" in held
+    assert "3 points less" in lifted and "stays higher" in lifted
+    assert "points" not in quiet  # under a point is noise to a reader
+
+
 def test_the_history_lists_only_days_the_score_moved_or_a_correction():
     from datetime import date
 

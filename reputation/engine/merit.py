@@ -108,6 +108,12 @@ class MeritEngine:
     credit_beyond_visible = False
     settle_days = 0.0
     contested_share = 0.5  # unproven weight the pool held back, over the counted weight: "contested"
+    # Solicited votes anchor each side's share (Community Notes' population-sampled ratings): Merit chose
+    # the posts, so no one can aim them at an author, and they are a sample of what the population says.
+    # Each side's share stays inside the central `solicited_anchor` interval of that side's solicited
+    # votes alone (a Beta with the same prior); where an author has few solicited votes the interval
+    # spans everything and nothing changes. Data without solicited votes is scored as before.
+    solicited_anchor = 0.9
 
     _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
 
@@ -420,8 +426,9 @@ class MeritEngine:
         ps = parts["ps"]  # None: no pool (the refit's passes before records exist)
         # Per (author, direction) sums in one bincount each: key = 2 * author + up.
         ad = self._memo(data, "author_dir", lambda: apos * 2 + up)
-        sides, side_n, side_U = [], [], []
+        sides, side_n, side_U, unanchored = [], [], [], []
         factor = np.zeros(len(w)) if ps is not None else None  # share of a vote's unproven weight kept
+        solicited = data.solicited_mask() if len(data.solicited) == len(data) and data.solicited.any() else None
         cut = np.zeros(A)
         unproven = np.zeros(A)
         if ps is not None:
@@ -441,7 +448,11 @@ class MeritEngine:
             kept = kept.reshape(A, 2)
             W_c = (kept[:, 0] + kept[:, 1]) / self.dispersion
             U_c = kept[:, 1] / self.dispersion
-            sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
+            share_c = (pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c)
+            unanchored.append(share_c)
+            if solicited is not None:
+                share_c = self._anchored(share_c, ad, w * m_c * solicited, A, parts["dispersion"])
+            sides.append(share_c)
             side_n.append(k * self.side_prior + W_c)
             side_U.append(U_c)
         w_eff = w if ps is None else wp + wu * factor
@@ -459,6 +470,7 @@ class MeritEngine:
         ev = total / self.dispersion
         plain = (pm * k + w_up / self.dispersion) / (k + ev)
         mean = self.bridging * (sides[0] + sides[1]) / 2 + (1 - self.bridging) * plain
+        anchor_held = self.bridging * (unanchored[0] + unanchored[1] - sides[0] - sides[1]) / 2  # + = held down
         # Evidence is the counted weight (groups already collapsed, voters capped): using n_eff
         # here would let an extra upvote from a known voter lower a score.
         # Interval: sides disagreeing beyond chance mean the score hangs on how the two are weighed
@@ -475,8 +487,24 @@ class MeritEngine:
             "author_ids": a_ids, "apos": apos, "w_up": w_up, "w_down": w_down, "n_eff": n_eff, "a": a, "b": b, "mean": a / (a + b),
             "m": ev, "units": counted_units, "groups": groups_present, "share": share, "total": total, "sides": sides,
             "mp": mp, "side_n": side_n, "side_U": side_U, "w_eff": w_eff, "pool_cut": cut,
-            "unproven": unproven,
+            "unproven": unproven, "anchor_held": anchor_held,
         }
+
+    def _anchored(self, share: np.ndarray, ad: np.ndarray, ws: np.ndarray, A: int, dispersion: float) -> np.ndarray:
+        """`share` per author kept inside the central `solicited_anchor` interval of the solicited votes'
+        own share (their weights `ws` per vote; `ad` = 2 * author + up). Monotone: a solicited upvote
+        raises both bounds (a Beta quantile rises with its first parameter), any upvote raises `share`."""
+        s = np.bincount(ad, ws, 2 * A).reshape(A, 2) / (self.interval_dispersion * dispersion)  # as the interval counts
+        prior = self.prior_strength * self.side_prior
+        some = np.flatnonzero(s.sum(1) > 0)
+        if not len(some):
+            return share
+        a = self.prior_mean * prior + s[some, 1]
+        b = (1 - self.prior_mean) * prior + s[some, 0]
+        tail = (1 - self.solicited_anchor) / 2
+        out = share.copy()
+        out[some] = np.clip(share[some], stats.beta.ppf(tail, a, b), stats.beta.ppf(1 - tail, a, b))
+        return out
 
     def world_dispersion(self, data: VoteData, apos: np.ndarray, A: int) -> float:
         """How much more posts' up-shares scatter around their author's than one rate per author would
@@ -549,6 +577,7 @@ class MeritEngine:
             "coord": r3(coordinated), "coord_share": r3(np.divide(coordinated, raw, out=np.zeros(A), where=raw > 0)),
             "dgroups": discounting_groups.tolist(), "side0": r3(agg["sides"][0]), "side1": r3(agg["sides"][1]),
             "unproven": r3(agg["unproven"]), "held": r3(held), "s_votes": s_votes.tolist(), "s_weight": r3(s_weight),
+            "s_held": np.round(100 * agg["anchor_held"], 2).tolist(),
             **{k: r3(sums[k]) for k in kinds},
         }
         explanations = [
@@ -574,7 +603,9 @@ class MeritEngine:
                 },
                 "viewpoint_sides_up_share": [cols["side0"][i], cols["side1"][i]],
                 "unproven_pool": {"weight": cols["unproven"][i], "held_back": cols["held"][i]},
-                "solicited": {"votes": cols["s_votes"][i], "weight": cols["s_weight"][i]},
+                # held_points: how far the solicited votes' own interval held the score (+ down, - up).
+                "solicited": {"votes": cols["s_votes"][i], "weight": cols["s_weight"][i],
+                              "held_points": cols["s_held"][i]},
                 "prior_votes": self.prior_strength,
             }
             for i in range(A)

@@ -132,6 +132,11 @@ def explanation_lines(explanation: dict | None) -> list[str]:
     if solicited.get("votes"):
         n = solicited["votes"]
         lines.append(f"{_n(n, 'vote')} came from people Merit asked to rate these posts (Rate next), which no one can steer.")
+        held = solicited.get("held_points") or 0
+        if abs(held) >= 1:
+            way = "lower" if held > 0 else "higher"
+            lines.append(f"The other votes say {abs(held):.0f} points {'more' if held > 0 else 'less'} than the people Merit "
+                         f"asked would support, so the score stays {way}, where those asked put it.")
     prior = data.get("prior_votes")
     if prior is not None:
         lines.append(
