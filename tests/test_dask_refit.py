@@ -12,7 +12,7 @@ from distributed import Client, LocalCluster
 
 from bench.engine import attacks, sim, sim2
 from bench.engine.world import NOW
-from reputation.engine import get_engine
+from reputation.engine import get_engine, groups
 from reputation.engine.execution import OnDask, split_by_author
 from reputation.models import AuthorReputation, VoterCredibility
 from reputation.refit_backend import NO_DASHBOARD
@@ -36,6 +36,7 @@ def _worlds():
         "framing": attacks.framing(clean, np.random.default_rng(2)),
         "polarized": sim.make_world("polarized", 3, "small"),
         "sim2 bought": attacks.bought(sim2.honest_world(4, "small"), np.random.default_rng(3)),
+        "ring": attacks.ring(clean, np.random.default_rng(4)),  # dense blocks: the block pass's members
     }
 
 
@@ -57,6 +58,26 @@ def test_the_refit_on_dask_gives_the_in_process_numbers(client, name):
     np.testing.assert_array_equal(cred.group, local_cred.group)
     np.testing.assert_array_equal(cred.changed, local_cred.changed)
     assert cred.dispersion == pytest.approx(local_cred.dispersion)
+
+
+def test_group_detection_over_many_partitions_finds_the_groups_of_one():
+    """Signatures, co-votes and block hits computed per partition of authors, in any order of the
+    votes inside a partition, give the one-partition detection's labels, edges and block members."""
+    data = attacks.group_overflow(sim.make_world("clean", 5, "small"), np.random.default_rng(1)).data
+    ids = np.unique(data.voter)
+    vpos = np.searchsorted(ids, data.voter)
+    one = groups.detect_groups(vpos, data.post, data.author, data.value, len(ids), created=data.created,
+                               return_edges=True)
+    assert one[0].max() > 0 and len(one[1]) and one[3].shape[1]  # pair groups, and blocks with members
+    rng = np.random.default_rng(0)
+    parts = []
+    for idx in split_by_author(data, 4)[1]:
+        idx = rng.permutation(idx)
+        parts.append(groups.partition(vpos[idx], data.post[idx], data.author[idx], data.value[idx], data.created[idx]))
+    many = groups.detect(lambda step, *args: [step(p, *args) for p in parts], len(ids), timed=True,
+                         return_edges=True, **groups.settings())
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_partitions_hold_whole_authors_and_every_vote_once():

@@ -10,9 +10,16 @@ test on the transposed side, (author, direction) targets by their voters, to
 catch attacks spread too thin for any pair of accounts to stand out (see
 `_block_edges`). Groups are the connected components of all verified pairs. Every step is whole-array NumPy/SciPy and
 linear in the number of votes.
+
+The detection is written once, as steps over a partition of whole authors (`part_*`: per voter
+signatures and distinct tokens, co-vote counts of candidate pairs, a block's hits) composed by
+`detect`, which combines them and keeps only the candidate graph. `detect_groups` is that composition
+over one partition holding every vote; the full refit runs it over its executor's partitions.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 from scipy import sparse
@@ -36,32 +43,38 @@ def _factorize(x: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _minhash(vpos: np.ndarray, token: np.ndarray, n_voters: int, n_hash: int, seed: int) -> np.ndarray:
-    """Per voter, the minimum of each of n_hash hashes of its tokens (votes sorted by voter)."""
+def _starts(x: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array begins."""
+    return np.flatnonzero(np.r_[True, x[1:] != x[:-1]]) if len(x) else np.empty(0, np.int64)
+
+
+def _minhash(owner: np.ndarray, token: np.ndarray, n_hash: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner (`owner` sorted), the minimum of each of n_hash hashes of its tokens: (owners, rows)."""
     rng = np.random.default_rng(seed)
     mult = rng.integers(1, 2**61 - 1, n_hash, dtype=np.uint64) | np.uint64(1)
     add = rng.integers(0, 2**61 - 1, n_hash, dtype=np.uint64)
-    starts = np.flatnonzero(np.r_[True, vpos[1:] != vpos[:-1]])
-    owners = vpos[starts]
-    out = np.full((n_voters, n_hash), np.iinfo(np.uint64).max, np.uint64)
+    starts = _starts(owner)
+    out = np.empty((len(starts), n_hash), np.uint64)
+    if not len(starts):
+        return owner[:0], out
     tok = token.astype(np.uint64)
     with np.errstate(over="ignore"):
         for i in range(n_hash):  # a handful of whole-array passes, not a loop over votes
             h = ((tok * mult[i] + add[i]) ^ (tok >> np.uint64(17))) * np.uint64(0x9E3779B97F4A7C15) & _MASK
-            out[owners, i] = np.minimum.reduceat(h, starts)
-    return out
+            out[:, i] = np.minimum.reduceat(h, starts)
+    return owner[starts], out
 
 
-def _candidates(sig: np.ndarray, eligible: np.ndarray, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of voters sharing a band of `rows` minhashes: chain each bucket and star it to its first member."""
+def _candidates(sig: np.ndarray, idx: np.ndarray, n: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of the eligible `idx` (sorted, of n; `sig` their signatures) sharing a band of `rows`
+    minhashes: chain each bucket and star it to its first member."""
     rng = np.random.default_rng(seed)
-    idx = np.flatnonzero(eligible)
     us, vs = [], []
     with np.errstate(over="ignore"):
         for b in range(sig.shape[1] // rows):
             key = np.zeros(len(idx), np.uint64)
             for r in range(rows):
-                key = key * np.uint64(0x100000001B3) ^ sig[idx, b * rows + r]
+                key = key * np.uint64(0x100000001B3) ^ sig[:, b * rows + r]
             order = np.lexsort((rng.random(len(idx)), key))
             k, members = key[order], idx[order]
             same = k[1:] == k[:-1]
@@ -73,25 +86,87 @@ def _candidates(sig: np.ndarray, eligible: np.ndarray, rows: int, seed: int) -> 
             vs.append(members[star])
     u, v = np.concatenate(us), np.concatenate(vs)
     lo, hi = np.minimum(u, v), np.maximum(u, v)
-    pair = _uniq(lo.astype(np.int64) * (len(eligible) + 1) + hi)
-    return pair // (len(eligible) + 1), pair % (len(eligible) + 1)
+    pair = _uniq(lo.astype(np.int64) * (n + 1) + hi)
+    return pair // (n + 1), pair % (n + 1)
 
 
-def _verify(X: sparse.csr_matrix, k: np.ndarray, u, v, threshold: float, min_co: int, collide: float):
-    """Keep pairs whose co-votes beyond chance reach `threshold` of the smaller voter's activity.
+def _covotes(X: sparse.csr_matrix, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per pair, the columns rows u and v of X share (X holds ones)."""
+    co = np.empty(len(u))
+    step = 200_000  # bounds the memory of the row gathers
+    for s in range(0, len(u), step):
+        co[s : s + step] = np.asarray(X[u[s : s + step]].multiply(X[v[s : s + step]]).sum(axis=1)).ravel()
+    return co
+
+
+def _verified(co, k, u, v, threshold: float, min_co: int, collide: float):
+    """Keep pairs whose co-votes `co` beyond chance reach `threshold` of the smaller voter's activity.
 
     Chance is k_u * k_v * sum(pi_t^2) (pi = token popularity): heavy voters of
     popular posts overlap a lot without coordinating.
     """
     if not len(u):
         return u, v
-    co = np.empty(len(u))
-    step = 200_000  # bounds the memory of the row gathers
-    for s in range(0, len(u), step):
-        co[s : s + step] = np.asarray(X[u[s : s + step]].multiply(X[v[s : s + step]]).sum(axis=1)).ravel()
     excess = co - k[u].astype(float) * k[v] * collide
     ok = (co >= min_co) & (excess / (np.minimum(k[u], k[v]) + 10) >= threshold)
     return u[ok], v[ok]
+
+
+def _mutual(u, v, u_first, v_first, lead_share: float):
+    """The pairs in which neither voted first on `lead_share` of what they share (one-sided pairs link no one)."""
+    mutual = (u_first < lead_share) & (v_first < lead_share)
+    return u[mutual], v[mutual]
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, x: np.ndarray, missing: int) -> np.ndarray:
+    """values[i] where keys[i] == x (keys sorted), else `missing`."""
+    if not len(keys):
+        return np.full(len(x), missing, np.int64)
+    i = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
+    return np.where(keys[i] == x, values[i], missing)
+
+
+# ---- one partition's steps: the votes of a set of whole authors ----------------------------------
+# Every token (post or author, with the vote's direction) and every (author, direction) node of the
+# block pass lies in one partition, so what the steps return adds up (or, for signatures, takes the
+# minimum) to the figures over all votes. Each takes the partition's dict (see `partition`), keeps what
+# later steps need in it, and returns small arrays. None depends on the order of the votes in it.
+def partition(vpos, post, author, value, created=None) -> dict:
+    """One partition for the steps below: each vote's voter position (in the global voter table),
+    post, author, value and time (None: untimed detection)."""
+    return {"vpos": vpos, "post": post, "author": author, "sign": value > 0, "created": created}
+
+
+def _tokens(part: dict, level: int) -> np.ndarray:
+    return (part["post"] if level == 0 else part["author"]).astype(np.int64) * 2 + part["sign"]
+
+
+def part_votes(part: dict):
+    """(voter positions here, votes each)."""
+    return np.unique(part["vpos"], return_counts=True)
+
+
+def part_tokens(part: dict, level: int, n_voters: int, n_hash: int):
+    """Keeps the voters x tokens matrix of `level`; returns per voter here (positions, distinct
+    tokens, MinHash rows) and the tokens' sum of squared popularities and total."""
+    tokens = _tokens(part, level)
+    base = int(tokens.max(initial=0)) + 1
+    key = _uniq(part["vpos"].astype(np.int64) * base + tokens)
+    tv, tt = key // base, key % base
+    tcol = _factorize(tt)
+    part[("X", level)] = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)),
+                                           shape=(n_voters, int(tcol.max(initial=0)) + 1))
+    if level == 1:
+        part["nodes"] = _uniq(tt)  # (author, direction) tokens in the order of X's columns
+    pop = np.bincount(tcol).astype(np.int64)
+    owners, sig = _minhash(tv, tt, n_hash, seed=level)
+    k = np.diff(np.r_[_starts(tv), len(tv)])
+    return owners, k, sig, int((pop * pop).sum()), len(tv)
+
+
+def part_covotes(part: dict, level: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per voter pair, the tokens of `level` here both voted on."""
+    return _covotes(part[("X", level)], u, v)
 
 
 def _first_times(vpos, token, created, voters):
@@ -106,58 +181,159 @@ def _first_times(vpos, token, created, voters):
     return key[first], t[first], base
 
 
-def _lead_shares(vpos, token, created, u, v, lag: float):
-    """Per pair: the share of the tokens both voted on where u voted first (by more than `lag`
-    seconds), and where v did. A copier replaying another's public votes is later on nearly all."""
-    if not len(u):
-        return np.zeros(0), np.zeros(0)
+def part_lead_counts(part: dict, level: int, u: np.ndarray, v: np.ndarray, lag: float):
+    """Per pair, of the tokens of `level` here both voted on: how many, on how many u voted first
+    (by more than `lag` seconds), on how many v did. A copier replaying another's public votes is
+    later on nearly all."""
+    zero = np.zeros(len(u))
     voters = np.union1d(u, v)
-    key, t, base = _first_times(vpos, token, created, voters)
+    key, t, base = _first_times(part["vpos"], _tokens(part, level), part["created"], voters)
+    if not len(key):
+        return zero, zero, zero
     rows = np.searchsorted(voters, key // base)
     cols = _factorize(key % base)
     T = sparse.csr_matrix((t - t.min() + 1.0, (rows, cols)), shape=(len(voters), int(cols.max(initial=0)) + 1))
     A, B = T[np.searchsorted(voters, u)], T[np.searchsorted(voters, v)]
     both = (A > 0).multiply(B > 0)
-    shared = np.maximum(np.asarray(both.sum(axis=1)).ravel(), 1)
     D = (A.multiply(both) - B.multiply(both)).tocsr()
     row = np.repeat(np.arange(len(u)), np.diff(D.indptr))
-    u_first = np.bincount(row, D.data < -lag, len(u)) / shared
-    v_first = np.bincount(row, D.data > lag, len(u)) / shared
-    return u_first, v_first
+    return (np.asarray(both.sum(axis=1), np.float64).ravel(), np.bincount(row, D.data < -lag, len(u)),
+            np.bincount(row, D.data > lag, len(u)))
 
 
-def _mutual(u, v, u_first, v_first, lead_share: float):
-    """The pairs in which neither voted first on `lead_share` of what they share (one-sided pairs link no one)."""
-    mutual = (u_first < lead_share) & (v_first < lead_share)
-    return u[mutual], v[mutual]
+def part_drop(part: dict, *keys) -> None:
+    for key in keys:
+        part.pop(key, None)
 
 
-def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hits, hit_share, n_hash, rows,
-                 timing=None, early_rank: float = 0.25):
+def part_nodes(part: dict, n_hash: int, min_voters: int):
+    """The (author, direction) nodes here, as a nodes x voters matrix kept for the block pass:
+    (their tokens, voters each, the MinHash rows of those with `min_voters` or more, over voter positions)."""
+    XT = part["XT"] = part.pop(("X", 1)).T.tocsr()
+    k = np.diff(XT.indptr)
+    node = np.repeat(np.arange(XT.shape[0]), k)
+    big = (k >= min_voters)[node]
+    _, sig = _minhash(node[big], XT.indices[big], n_hash, seed=7)
+    return part["nodes"], k, sig
+
+
+def part_node_voters(part: dict, tokens: np.ndarray):
+    """The voters of the nodes of `tokens` (sorted) that are here: (their tokens, voters each, voter positions)."""
+    i = _lookup(part["nodes"], np.arange(len(part["nodes"])), tokens, -1)
+    rows = part["XT"][i[i >= 0]]
+    return tokens[i >= 0], np.diff(rows.indptr), rows.indices
+
+
+def part_block_hits(part: dict, block_tokens: np.ndarray, block_ids: np.ndarray, n_voters: int):
+    """(block * n_voters + voter position, nodes of the block it voted on here), for the blocks'
+    nodes (`block_tokens` sorted, their `block_ids`)."""
+    XT = part["XT"]
+    block = _lookup(block_tokens, block_ids, part["nodes"], -1)
+    node = np.repeat(np.arange(XT.shape[0]), np.diff(XT.indptr))
+    hit = block[node] >= 0
+    return np.unique(block[node[hit]] * n_voters + XT.indices[hit], return_counts=True)
+
+
+def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_voters: int):
+    """For each vote here of a member on its block's nodes (`mkey`: sorted block * n_voters + voter):
+    (its row in mkey, its time rank among the members' votes on that node, 0 = first, 1 = last)."""
+    vpos = part["vpos"]
+    sel = np.isin(vpos, _uniq(mkey % n_voters))
+    vp, t = vpos[sel].astype(np.int64), part["created"][sel]
+    tok = part["author"][sel].astype(np.int64) * 2 + part["sign"][sel]
+    key = _lookup(block_tokens, block_ids, tok, -1) * n_voters + vp
+    mine = np.isin(key, mkey)  # a vote off the blocks has a negative key
+    vp, t, tok, key = vp[mine], t[mine], tok[mine], key[mine]
+    order = np.lexsort((vp, t, tok))  # time ties by voter: any order of the votes gives the same ranks
+    start = _starts(tok[order])
+    size = np.diff(np.r_[start, len(order)])
+    pct = np.empty(len(order))
+    pct[order] = (np.arange(len(order)) - np.repeat(start, size)) / np.maximum(np.repeat(size, size) - 1, 1)
+    return np.searchsorted(mkey, key), pct
+
+
+# ---- the composition: `run(fn, *args)` is [fn(part, *args) for every partition] ------------------
+def _sum(results):
+    out = results[0]
+    for r in results[1:]:
+        out = out + r
+    return out
+
+
+def _pair_level(run, level: int, n_voters: int, n_votes, *, threshold, min_co, min_votes, n_hash, rows, timed, lag,
+                lead_share):
+    """Verified pairs of voters on the tokens of `level`, and each voter's distinct tokens."""
+    k = np.zeros(n_voters, np.int64)
+    sig = np.full((n_voters, n_hash), np.iinfo(np.uint64).max, np.uint64)
+    squares = pairs = 0
+    for owners, kp, sp, sq, n in run(part_tokens, level, n_voters, n_hash):
+        k[owners] += kp
+        sig[owners] = np.minimum(sig[owners], sp)
+        squares, pairs = squares + sq, pairs + n
+    collide = squares / pairs**2 if pairs else 0.0  # sum over tokens of popularity share squared, exact
+    idx = np.flatnonzero((n_votes >= min_votes) & (k >= 2))
+    u, v = _candidates(sig[idx], idx, n_voters, rows, seed=level)
+    del sig
+    if len(u):
+        u, v = _verified(_sum(run(part_covotes, level, u, v)), k, u, v, threshold, min_co, collide)
+    if timed and len(u):
+        shared, u_first, v_first = (_sum(list(x)) for x in zip(*run(part_lead_counts, level, u, v, lag)))
+        shared = np.maximum(shared, 1)
+        u, v = _mutual(u, v, u_first / shared, v_first / shared, lead_share)
+    return u, v, k
+
+
+def _node_covotes(run, node_tokens: np.ndarray, u: np.ndarray, v: np.ndarray, n_voters: int) -> np.ndarray:
+    """Per pair of nodes, the voters they share: only the candidate nodes' voters travel."""
+    cand = _uniq(np.r_[u, v])
+    found, lengths, voters = (np.concatenate(x) for x in zip(*run(part_node_voters, node_tokens[cand])))
+    C = sparse.csr_matrix((np.ones(len(voters), np.float32), voters, np.r_[0, np.cumsum(lengths)]),
+                          shape=(len(found), n_voters))
+    order = np.argsort(found)
+
+    def row(nodes):
+        return order[np.searchsorted(found[order], node_tokens[nodes])]
+
+    return _covotes(C, row(u), row(v))
+
+
+def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co, min_voters, min_hits, hit_share,
+                 n_hash, rows, timed, early_rank: float = 0.25):
     """Voter pairs that hit the same dense block of (author, direction) targets.
 
     Pairwise co-voting misses attacks spread thin (each account strikes a few
     target posts, or strikes over weeks): two attackers then share only a couple
     of targets. The targets, though, share far more voters than chance. So the
-    same MinHash + exact check runs on the transposed side, `XT` = (author,
-    direction) nodes x voters; linked nodes form blocks of at least 3, and a voter
+    same MinHash + exact check runs on the transposed side, (author, direction)
+    nodes by their voters; linked nodes form blocks of at least 3, and a voter
     who hits at least `min_hits` and `hit_share` of a block's nodes joins that
     block's group (returned as a chain of pairs through its members).
+    `activity` is each voter's number of nodes.
     """
-    n_nodes, n_voters = XT.shape
-    k = np.diff(XT.indptr)
-    node = np.repeat(np.arange(n_nodes), k)
-    kv = XT.indices.astype(np.int64)
-    act = np.bincount(kv, minlength=n_voters).astype(float)
     # Chance overlap of two nodes, among the voters who could join a block (min_hits nodes or
     # more): a flood of one-vote accounts would otherwise deflate chance until honest voters'
     # ordinary overlap looked coordinated (found by the flood test: 3,000 one-vote accounts put a
     # small world's 300 honest voters into one group).
+    act = activity.astype(float)
     act[act < min_hits] = 0.0
     collide = float(((act / max(act.sum(), 1.0)) ** 2).sum())
-    sig = _minhash(node, kv, n_nodes, n_hash, seed=7)
-    u, v = _candidates(sig, k >= min_voters, rows, seed=7)
-    u, v = _verify(XT, k, u, v, threshold, min_co, collide)
+    pieces = run(part_nodes, n_hash, min_voters)
+    # Nodes in the order of their tokens over all partitions (the order of one partition holding everything).
+    tokens = np.concatenate([p[0] for p in pieces])
+    order = np.argsort(tokens)
+    at = np.empty(len(tokens), np.int64)
+    at[order] = np.arange(len(tokens))
+    node_tokens, k = tokens[order], np.concatenate([p[1] for p in pieces])[order]
+    n_nodes = len(tokens)
+    start = np.r_[0, np.cumsum([len(p[0]) for p in pieces])]
+    big = np.concatenate([at[start[i] + np.flatnonzero(p[1] >= min_voters)] for i, p in enumerate(pieces)])
+    sig = np.concatenate([p[2] for p in pieces])
+    del pieces
+    by_node = np.argsort(big)
+    u, v = _candidates(sig[by_node], big[by_node], n_nodes, rows, seed=7)
+    del sig
+    if len(u):
+        u, v = _verified(_node_covotes(run, node_tokens, u, v, n_voters), k, u, v, threshold, min_co, collide)
     if not len(u):
         return u, v, None
     G = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n_nodes, n_nodes))
@@ -166,122 +342,53 @@ def _block_edges(XT: sparse.csr_matrix, *, threshold, min_co, min_voters, min_hi
     linked[u] = linked[v] = True
     size = np.bincount(label[linked], minlength=label.max() + 1)
     block = np.where(linked & (size[label] >= 3), label, -1)
-    hit = block[node] >= 0
-    bkey, cnt = np.unique(block[node[hit]] * n_voters + kv[hit], return_counts=True)  # nodes hit per (block, voter)
+    on = np.flatnonzero(block >= 0)
+    btok, bid = node_tokens[on], block[on]
+    keys, counts = (np.concatenate(x) for x in zip(*run(part_block_hits, btok, bid, n_voters)))
+    bkey, row = np.unique(keys, return_inverse=True)
+    cnt = np.bincount(row, counts, len(bkey))  # nodes hit per (block, voter)
     pb, pv = bkey // n_voters, bkey % n_voters
     ok = (cnt >= min_hits) & (cnt >= hit_share * size[pb])
     pb, pv = pb[ok], pv[ok]
-    if timing is not None and len(pb):
+    if timed and len(pb):
         # Members who voted on the block's targets before most of the others were there first:
         # a later crowd copying them (framing) must not make them members of its group.
-        keep = timing(block, pb, pv) >= early_rank
+        mkey = pb * n_voters + pv
+        pos, pct = (np.concatenate(x) for x in zip(*run(part_member_ranks, btok, bid, mkey, n_voters)))
+        o = np.lexsort((pct, pos))  # summed in one order whatever the partitions
+        mean = np.bincount(pos[o], pct[o], len(mkey)) / np.maximum(np.bincount(pos, minlength=len(mkey)), 1)
+        keep = mean >= early_rank
         pb, pv = pb[keep], pv[keep]
     same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
     return pv[:-1][same], pv[1:][same], (pb, pv)
 
 
-def _member_ranks(vpos, node_of, created):
-    """A function (block per node, member blocks, member voters) -> each member's mean time rank
-    (0 = first, 1 = last) among the block's members on the block's nodes it voted on."""
-    def ranks(block, pb, pv):
-        members = np.unique(pv)
-        sel = np.isin(vpos, members)
-        vp, nd, t = vpos[sel], node_of(sel), created[sel]
-        on = nd >= 0
-        vp, nd, t = vp[on], nd[on], t[on]
-        b = block[nd]
-        mkey = pb * (int(vpos.max(initial=0)) + 1) + pv  # (block, member) pairs, sorted
-        mine = np.isin(b * (int(vpos.max(initial=0)) + 1) + vp, mkey)
-        vp, nd, t = vp[mine], nd[mine], t[mine]
-        order = np.lexsort((t, nd))
-        ndo = nd[order]
-        start = np.flatnonzero(np.r_[True, ndo[1:] != ndo[:-1]]) if len(ndo) else np.empty(0, np.int64)
-        size = np.diff(np.r_[start, len(ndo)])
-        r = np.arange(len(ndo)) - np.repeat(start, size)
-        pct = np.empty(len(ndo))
-        pct[order] = r / np.maximum(np.repeat(size, size) - 1, 1)
-        key = block[nd] * (int(vpos.max(initial=0)) + 1) + vp
-        pos = np.searchsorted(mkey, key)
-        return np.bincount(pos, pct, len(mkey)) / np.maximum(np.bincount(pos, minlength=len(mkey)), 1)
-
-    return ranks
-
-
-def detect_groups(
-    vpos: np.ndarray,
-    post: np.ndarray,
-    author: np.ndarray,
-    value: np.ndarray,
-    n_voters: int,
-    *,
-    post_threshold: float = 0.4,
-    author_threshold: float = 0.2,
-    min_co: int = 5,
-    min_votes: int = 5,
-    n_hash: int = 24,
-    rows: int = 2,
-    max_group_share: float = 0.25,
-    block_threshold: float | None = 0.2,
-    block_hit_share: float = 0.15,
-    block_hashes: int = 12,
-    created: np.ndarray | None = None,
-    lag: float = 3600.0,
-    lead_share: float = 0.8,
-    return_edges: bool = False,
-):
-    """Group id per voter position (-1 = none); with `return_edges`, also the verified pairs inside
-    the kept groups (voter positions, lo < hi) and the block members ([position, block] rows).
-    Votes must be sorted by vpos.
-
-    With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
-    on at least `lead_share` of what they share: the later one may copy the earlier, not the
-    reverse, and a one-sided pair links no one, so copycats cannot chain honest voters into one
-    group. (Linking followers to each other still let copycats reach honest voters who
-    happened to follow another honest voter.) A copier's votes are not lost to the engine's
-    other defenses: agreeing with votes already visible earns no record, so they share the
-    unproven pool.
-    """
-    sign = (value > 0).astype(np.int64)
-    n_votes = np.bincount(vpos, minlength=n_voters)
-    us, vs = [], []
+def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshold, author_threshold, min_co,
+           min_votes, n_hash, rows, max_group_share, block_threshold, block_hit_share, block_hashes, block_min_co,
+           block_min_voters, block_min_hits, lag, lead_share):
+    """`detect_groups` over partitions of whole authors wherever they live: `run(fn, *args)` returns
+    [fn(part, *args) for each partition] (see `partition`); only per-voter vectors, candidate pairs
+    and the candidate nodes' voters come back. `timed`: the partitions have vote times. The settings
+    are detect_groups' (`settings()`)."""
+    n_votes = np.zeros(n_voters, np.int64)
+    for owners, counts in run(part_votes):
+        n_votes[owners] += counts
+    pair = dict(min_co=min_co, min_votes=min_votes, n_hash=n_hash, rows=rows, timed=timed, lag=lag,
+                lead_share=lead_share)
+    u, v, _ = _pair_level(run, 0, n_voters, n_votes, threshold=post_threshold, **pair)
+    us, vs = [u], [v]
+    run(part_drop, ("X", 0))  # free the post tokens before the next pass (peak memory at 10M votes)
+    u, v, activity = _pair_level(run, 1, n_voters, n_votes, threshold=author_threshold, **pair)
+    us.append(u)
+    vs.append(v)
     blocks = None
-    for level, tokens, threshold in (
-        (0, post.astype(np.int64) * 2 + sign, post_threshold),
-        (1, author.astype(np.int64) * 2 + sign, author_threshold),
-    ):
-        # Distinct tokens per voter (several posts of one author make one author token).
-        base = int(tokens.max(initial=0)) + 1
-        key = _uniq(vpos.astype(np.int64) * base + tokens)
-        tv, tt = key // base, key % base
-        tcol = _factorize(tt)
-        k = np.bincount(tv, minlength=n_voters)
-        X = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)), shape=(n_voters, int(tcol.max(initial=0)) + 1))
-        pop = np.bincount(tcol).astype(float)
-        collide = float(((pop / pop.sum()) ** 2).sum()) if len(pop) else 0.0
-        sig = _minhash(tv, tt, n_voters, n_hash, seed=level)
-        u, v = _candidates(sig, (n_votes >= min_votes) & (k >= 2), rows, seed=level)
-        u, v = _verify(X, k, u, v, threshold, min_co, collide)
-        if created is not None:
-            u, v = _mutual(u, v, *_lead_shares(vpos, tokens, created, u, v, lag), lead_share)
+    if block_threshold is not None:
+        u, v, blocks = _block_edges(run, activity, n_voters, threshold=block_threshold, min_co=block_min_co,
+                                    min_voters=block_min_voters, min_hits=block_min_hits, hit_share=block_hit_share,
+                                    n_hash=block_hashes, rows=rows, timed=timed)
         us.append(u)
         vs.append(v)
-    node_tokens = _uniq(tt)  # (author, direction) tokens in node order of X's columns
-    del key, tv, tt, tcol, sig  # free the token arrays before the block pass (peak memory at 10M votes)
-    if block_threshold is not None:  # X is now voters x (author, direction)
-        timing = None
-        if created is not None:
-            tok = author.astype(np.int64) * 2 + sign
-
-            def node_of(sel):
-                t = tok[sel]
-                i = np.minimum(np.searchsorted(node_tokens, t), len(node_tokens) - 1)
-                return np.where(node_tokens[i] == t, i, -1)
-
-            timing = _member_ranks(vpos, node_of, created)
-        u, v, blocks = _block_edges(X.T.tocsr(), threshold=block_threshold, min_co=10, min_voters=10, min_hits=3,
-                                    hit_share=block_hit_share, n_hash=block_hashes, rows=rows, timing=timing)
-        us.append(u)
-        vs.append(v)
+    run(part_drop, ("X", 1), "XT", "nodes")
     # Pair edges (levels 0, 1) go to the induced groups as they are; block edges are a chain through
     # a block's members, so a block is passed on as its (member, block) rows.
     n_pair = sum(len(x) for x in us[:2])
@@ -303,13 +410,67 @@ def detect_groups(
     pu, pv_ = u[:n_pair], v[:n_pair]
     ok = keep[pu] & keep[pv_] & (pu != pv_)
     lo, hi = np.minimum(pu[ok], pv_[ok]), np.maximum(pu[ok], pv_[ok])
-    pair = _uniq(lo.astype(np.int64) * n_voters + hi)
+    pairs = _uniq(lo.astype(np.int64) * n_voters + hi)
     members = no_blocks
     if blocks is not None:
         bb, bv = blocks
         kb = keep[bv]
         members = np.stack([bv[kb], bb[kb]])  # (member voter position, block id)
-    return group, pair // n_voters, pair % n_voters, members
+    return group, pairs // n_voters, pairs % n_voters, members
+
+
+def detect_groups(
+    vpos: np.ndarray,
+    post: np.ndarray,
+    author: np.ndarray,
+    value: np.ndarray,
+    n_voters: int,
+    *,
+    post_threshold: float = 0.4,
+    author_threshold: float = 0.2,
+    min_co: int = 5,
+    min_votes: int = 5,
+    n_hash: int = 24,
+    rows: int = 2,
+    max_group_share: float = 0.25,
+    block_threshold: float | None = 0.2,
+    block_hit_share: float = 0.15,
+    block_hashes: int = 12,
+    block_min_co: int = 10,
+    block_min_voters: int = 10,
+    block_min_hits: int = 3,
+    created: np.ndarray | None = None,
+    lag: float = 3600.0,
+    lead_share: float = 0.8,
+    return_edges: bool = False,
+):
+    """Group id per voter position (-1 = none); with `return_edges`, also the verified pairs inside
+    the kept groups (voter positions, lo < hi) and the block members ([position, block] rows).
+    The votes may come in any order. This is `detect` on one partition holding every vote.
+
+    With `created`, a pair is one-sided when one of the two voted first (by more than `lag`)
+    on at least `lead_share` of what they share: the later one may copy the earlier, not the
+    reverse, and a one-sided pair links no one, so copycats cannot chain honest voters into one
+    group. (Linking followers to each other still let copycats reach honest voters who
+    happened to follow another honest voter.) A copier's votes are not lost to the engine's
+    other defenses: agreeing with votes already visible earns no record, so they share the
+    unproven pool.
+    """
+    part = partition(vpos, post, author, value, created)
+    given = locals()
+    return detect(lambda fn, *args: [fn(part, *args)], n_voters, timed=created is not None, return_edges=return_edges,
+                  **{k: given[k] for k in settings()})
+
+
+def settings(**overrides) -> dict:
+    """detect_groups' settings (its keyword defaults), with `overrides`."""
+    skip = ("created", "return_edges")
+    params = inspect.signature(detect_groups).parameters.values()
+    out = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip}
+    unknown = set(overrides) - set(out)
+    if unknown:
+        raise TypeError(f"not a group detection setting: {', '.join(sorted(unknown))}")
+    return {**out, **overrides}
 
 
 def induced_groups(voter: np.ndarray, apos: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, block_members=None):

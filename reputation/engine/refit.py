@@ -6,17 +6,18 @@ sums are added up, per-author figures gathered, and what the next stage needs (p
 broadcast. In this process (`execution.Local`) there is one partition and the numbers are those of
 one pass over all votes; on Dask they agree to summation order.
 
-One step still reads every vote in the coordinating process: group detection (MinHash over each
-voter's tokens, `groups.detect_groups`). The behaviour-change test (`trust.changed_at`, a window over
-each voter's votes in time) runs per bucket of voters, the votes shuffled there from every partition.
+Group detection (groups.py) runs the same way: MinHash signatures, co-vote counts and the block
+pass's hits per partition, only the combined signatures, candidate pairs and the candidate nodes'
+voters in the coordinator. The behaviour-change test (`trust.changed_at`, a window over each voter's
+votes in time) runs per bucket of voters, the votes shuffled there from every partition.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import groups
 from .execution import Local
-from .groups import detect_groups
 from .types import Credibility, GroupLinks, VoteData, group_ids
 
 
@@ -47,6 +48,18 @@ def _stage_index(state, engine, voter_ids):
     data = state["data"]
     state["vpos"] = np.searchsorted(voter_ids, data.voter)
     return np.bincount(state["vpos"], minlength=len(voter_ids))
+
+
+def _stage_groups(state, step, *args):
+    """One step of group detection (groups.py) on this partition's votes."""
+    if "groups" not in state:
+        data = state["data"]
+        state["groups"] = groups.partition(state["vpos"], data.post, data.author, data.value, data.created)
+    return step(state["groups"], *args)
+
+
+def _stage_drop_groups(state):
+    state.pop("groups", None)
 
 
 def _stage_dispersion(state, engine):
@@ -169,13 +182,11 @@ def _fit(engine, ex, data: VoteData, now: float):
     counts = _sum(ex.run(_stage_index, engine, voter_ids))
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
-    vpos = np.searchsorted(voter_ids, data.voter)
-    if len(data):
-        order = np.argsort(vpos, kind="stable")
-        label, eu, ev, members = detect_groups(
-            vpos[order], data.post[order], data.author[order], data.value[order], n, created=data.created[order],
-            lead_share=engine.group_lead_share, return_edges=True)
-        del order
+    if counts.sum():
+        label, eu, ev, members = groups.detect(
+            lambda step, *args: ex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
+            **groups.settings(lead_share=engine.group_lead_share))
+        ex.run(_stage_drop_groups)
         group = group_ids(label)
         links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1])
     sums = ex.run(_stage_dispersion, engine)
