@@ -110,9 +110,9 @@ class MeritEngine:
     contested_share = 0.5  # unproven weight the pool held back, over the counted weight: "contested"
     # Solicited votes anchor each side's share (Community Notes' population-sampled ratings): Merit chose
     # the posts, so no one can aim them at an author, and they are a sample of what the population says.
-    # Each side's share stays inside the central `solicited_anchor` interval of that side's solicited
-    # votes alone (a Beta with the same prior); where an author has few solicited votes the interval
-    # spans everything and nothing changes. Data without solicited votes is scored as before.
+    # The two sides' blend stays inside the central `solicited_anchor` interval of the solicited votes'
+    # own blend (Beta per side, same prior); where an author has few solicited votes the interval spans
+    # everything and nothing changes. Data without solicited votes is scored as before.
     solicited_anchor = 0.9
 
     _memo_data = None  # within one fit, index arrays that depend only on the votes are reused
@@ -426,7 +426,7 @@ class MeritEngine:
         ps = parts["ps"]  # None: no pool (the refit's passes before records exist)
         # Per (author, direction) sums in one bincount each: key = 2 * author + up.
         ad = self._memo(data, "author_dir", lambda: apos * 2 + up)
-        sides, side_n, side_U, unanchored = [], [], [], []
+        sides, side_n, side_U, bounds = [], [], [], []
         factor = np.zeros(len(w)) if ps is not None else None  # share of a vote's unproven weight kept
         solicited = data.solicited_mask() if len(data.solicited) == len(data) and data.solicited.any() else None
         cut = np.zeros(A)
@@ -448,11 +448,9 @@ class MeritEngine:
             kept = kept.reshape(A, 2)
             W_c = (kept[:, 0] + kept[:, 1]) / self.dispersion
             U_c = kept[:, 1] / self.dispersion
-            share_c = (pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c)
-            unanchored.append(share_c)
+            sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
             if solicited is not None:
-                share_c = self._anchored(share_c, ad, w * m_c * solicited, A, parts["dispersion"])
-            sides.append(share_c)
+                bounds.append(self._solicited_bounds(ad, w * m_c * solicited, A, parts["dispersion"]))
             side_n.append(k * self.side_prior + W_c)
             side_U.append(U_c)
         w_eff = w if ps is None else wp + wu * factor
@@ -469,8 +467,14 @@ class MeritEngine:
         share = np.divide(w_up, total, out=np.full(A, self.prior_mean), where=total > 0)
         ev = total / self.dispersion
         plain = (pm * k + w_up / self.dispersion) / (k + ev)
-        mean = self.bridging * (sides[0] + sides[1]) / 2 + (1 - self.bridging) * plain
-        anchor_held = self.bridging * (unanchored[0] + unanchored[1] - sides[0] - sides[1]) / 2  # + = held down
+        both = (sides[0] + sides[1]) / 2
+        anchor_held = np.zeros(A)  # + = held down
+        if bounds:
+            # The two sides' blend stays within the blend of the solicited votes' bounds on each side.
+            anchored = np.clip(both, (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2)
+            anchor_held = self.bridging * (both - anchored)
+            both = anchored
+        mean = self.bridging * both + (1 - self.bridging) * plain
         # Evidence is the counted weight (groups already collapsed, voters capped): using n_eff
         # here would let an extra upvote from a known voter lower a score.
         # Interval: sides disagreeing beyond chance mean the score hangs on how the two are weighed
@@ -490,21 +494,22 @@ class MeritEngine:
             "unproven": unproven, "anchor_held": anchor_held,
         }
 
-    def _anchored(self, share: np.ndarray, ad: np.ndarray, ws: np.ndarray, A: int, dispersion: float) -> np.ndarray:
-        """`share` per author kept inside the central `solicited_anchor` interval of the solicited votes'
-        own share (their weights `ws` per vote; `ad` = 2 * author + up). Monotone: a solicited upvote
-        raises both bounds (a Beta quantile rises with its first parameter), any upvote raises `share`."""
-        s = np.bincount(ad, ws, 2 * A).reshape(A, 2) / (self.interval_dispersion * dispersion)  # as the interval counts
-        prior = self.prior_strength * self.side_prior
+    def _solicited_bounds(self, ad: np.ndarray, ws: np.ndarray, A: int, dispersion: float):
+        """Per author, the (low, high) Beta quantiles of one side's share among the solicited votes alone
+        (weights `ws` per vote; `ad` = 2 * author + up), counted as the interval counts evidence. The
+        tails are those whose two-side average spans the central `solicited_anchor` of the blend (two
+        independent sides: z / sqrt(2) each). A Beta quantile rises with every solicited upvote, so the
+        anchor is monotone. Authors without solicited votes get (0, 1)."""
+        s = np.bincount(ad, ws, 2 * A).reshape(A, 2) / (self.interval_dispersion * dispersion)
+        lo, hi = np.zeros(A), np.ones(A)
         some = np.flatnonzero(s.sum(1) > 0)
-        if not len(some):
-            return share
-        a = self.prior_mean * prior + s[some, 1]
-        b = (1 - self.prior_mean) * prior + s[some, 0]
-        tail = (1 - self.solicited_anchor) / 2
-        out = share.copy()
-        out[some] = np.clip(share[some], stats.beta.ppf(tail, a, b), stats.beta.ppf(1 - tail, a, b))
-        return out
+        if len(some):
+            prior = self.prior_strength * self.side_prior
+            a = self.prior_mean * prior + s[some, 1]
+            b = (1 - self.prior_mean) * prior + s[some, 0]
+            tail = stats.norm.cdf(stats.norm.ppf((1 - self.solicited_anchor) / 2) / np.sqrt(2))
+            lo[some], hi[some] = stats.beta.ppf(tail, a, b), stats.beta.ppf(1 - tail, a, b)
+        return lo, hi
 
     def world_dispersion(self, data: VoteData, apos: np.ndarray, A: int) -> float:
         """How much more posts' up-shares scatter around their author's than one rate per author would
