@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -249,6 +251,84 @@ def _pg_load_all_votes_in_parallel(db=connection) -> VoteData:
     return _vote_data(voter, author, post, value, created, solicited, user_ids, joined, owned_author, owner_voter)
 
 
+# --- the full refit's votes read by Dask workers (REFIT_BACKEND=dask on PostgreSQL) -------------
+# The coordinator reads only the voter and owner tables; each worker task reads a range of vote ids
+# by COPY in the coordinator's exported snapshot and splits it by author into the refit's partitions
+# (execution.split_by_author's rule); each partition's pieces are then put together on a worker.
+RANGE_SQL = VOTE_SQL.replace("SELECT ", "SELECT v.id::int8, ", 1) + " WHERE v.id >= %s AND v.id < %s"
+
+
+def worker_params(alias: str = DEFAULT_DB_ALIAS) -> dict:
+    """libpq connection parameters of a database alias, for psycopg2.connect where Django is not set up."""
+    params = dict(connections[alias].get_connection_params())
+    params.pop("cursor_factory", None)  # Django's own cursor class
+    return params
+
+
+@contextmanager
+def refit_snapshot() -> Iterator[dict]:
+    """A read-only REPEATABLE READ transaction on the refit's database (a caught-up replica when set),
+    open while the workers read: {"params", "snapshot" (exported, for the workers' reads), "ids" (the
+    votes' lowest and highest id, None without votes), "users" (ids, join times), "owners"}."""
+    import psycopg2
+
+    from config.db_router import refit_alias
+
+    params = worker_params(refit_alias())
+    conn = psycopg2.connect(**params)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        cur = conn.cursor()
+        cur.execute("SELECT pg_export_snapshot(), min(id), max(id) FROM votes_vote")
+        snapshot, lo, hi = cur.fetchone()
+        users = bulk.copy_out(cur, USERS_SQL, ("int8", "timestamptz"))
+        owners = bulk.copy_out(cur, OWNERS_SQL, ("int8", "int8"))
+        yield {"params": params, "snapshot": snapshot, "ids": None if lo is None else (int(lo), int(hi)),
+               "users": users, "owners": owners}
+    finally:
+        conn.close()
+
+
+def read_vote_range(params: dict, snapshot: str, lo: int, hi: int, n_parts: int) -> list:
+    """On a worker: the votes with lo <= id < hi as the snapshot sees them, split into the refit's
+    `n_parts` partitions by author (each piece in id order); last, (their distinct voters, how many)."""
+    import psycopg2
+
+    conn = psycopg2.connect(**params)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        cur = conn.cursor()
+        cur.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+        vid, *columns = bulk.copy_out(cur, RANGE_SQL, ("int8", *VOTE_KINDS), [lo, hi])
+    finally:
+        conn.close()
+    key = columns[1] % n_parts  # the author
+    order = np.lexsort((vid, key))
+    bounds = np.searchsorted(key[order], np.arange(n_parts + 1))
+    columns = [c[order] for c in columns]
+    pieces = [tuple(c[bounds[i]:bounds[i + 1]] for c in columns) for i in range(n_parts)]
+    return [*pieces, (np.unique(columns[0]), len(vid))]
+
+
+def vote_partition(voters: VoteData, *pieces) -> VoteData:
+    """On a worker: one partition from its piece of every range (ranges in id order), in the order
+    load_votes gives (by voter, then author, then id), with the global voter tables of `voters`."""
+    voter, author, post, value, created, solicited = (np.concatenate(c) for c in zip(*pieces))
+    voter, author, post, value, created, solicited = _by_voter(
+        voter, author, post, value.astype(np.int8), created, solicited.astype(bool)
+    )
+    return VoteData(voter, author, post, value, created, voters.voter_ids, voters.voter_joined,
+                    voters.owned_author, voters.owner_voter, solicited)
+
+
+def voter_tables(voter_ids: np.ndarray, users, owners) -> VoteData:
+    """The refit's per-voter and per-author tables without any vote: `voter_ids` (sorted) with their
+    join times from `users` (ids, join times), and the claimed authors' owners."""
+    no = np.empty(0, np.int64)
+    return VoteData(no, no, no, np.empty(0, np.int8), np.empty(0), voter_ids, _joined(voter_ids, *users),
+                    np.asarray(owners[0], np.int64), np.asarray(owners[1], np.int64), np.empty(0, bool))
+
+
 def _new_connection(db=connection):
     """A separate psycopg2 connection to the same database (for work on a second core)."""
     import psycopg2
@@ -295,9 +375,6 @@ def _vote_data(voter, author, post, value, created, solicited, user_ids, joined,
         voter, author, post, value.astype(np.int8), created, solicited.astype(bool)
     )
     voter_ids = np.unique(voter)
-    order = np.argsort(user_ids)
-    user_ids, joined = user_ids[order], joined[order]
-    pos = np.minimum(np.searchsorted(user_ids, voter_ids), max(len(user_ids) - 1, 0))
     return VoteData(
         voter=voter,
         author=author,
@@ -306,10 +383,18 @@ def _vote_data(voter, author, post, value, created, solicited, user_ids, joined,
         created=created,
         solicited=solicited,
         voter_ids=voter_ids,
-        voter_joined=joined[pos] if len(user_ids) else np.empty(0),
+        voter_joined=_joined(voter_ids, user_ids, joined),
         owned_author=np.asarray(owned_author, np.int64),
         owner_voter=np.asarray(owner_voter, np.int64),
     )
+
+
+def _joined(voter_ids: np.ndarray, user_ids: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """Each voter's join time, from the users' (ids, join times)."""
+    order = np.argsort(user_ids)
+    user_ids, joined = user_ids[order], joined[order]
+    pos = np.minimum(np.searchsorted(user_ids, voter_ids), max(len(user_ids) - 1, 0))
+    return joined[pos] if len(user_ids) else np.empty(0)
 
 
 def _by_voter(voter: np.ndarray, author: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:

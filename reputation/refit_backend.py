@@ -1,21 +1,30 @@
 """Where the full refit runs: in this process, or on a Dask cluster (settings.REFIT_BACKEND).
 
 The engine's refit is one algorithm in stages over partitions of whole authors
-(reputation/engine/refit.py); this module only chooses the executor. With "dask" it connects to
-DASK_SCHEDULER_ADDRESS, or starts a LocalCluster for the one refit (DASK_WORKERS worker processes of
-DASK_MEMORY_LIMIT each, spilling to disk beyond it; threads in this process where it may not start
-processes, as inside a Celery prefork worker).
+(reputation/engine/refit.py); this module chooses the executor and where the votes are read. With
+"dask" it connects to DASK_SCHEDULER_ADDRESS, or starts a LocalCluster for the one refit (DASK_WORKERS
+worker processes of DASK_MEMORY_LIMIT each, spilling to disk beyond it; threads in this process where
+it may not start processes, as inside a Celery prefork worker). On PostgreSQL the workers then read
+the votes themselves, each a range of vote ids (`load`); this process reads only the voter tables.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+import numpy as np
 from django.conf import settings
+from django.db import connection
 
+from reputation import data
 from reputation.engine import VoteData
+
+if TYPE_CHECKING:
+    from reputation.engine.execution import OnDask
 
 BACKENDS = ("local", "dask")
 # No dashboard, and the scheduler's HTTP server (health, metrics) on a free port, not 8787 (a second
@@ -40,8 +49,8 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 
 @contextmanager
-def executor(votes: VoteData, backend: str | None = None, workers: int | None = None) -> Iterator[object | None]:
-    """The executor for a refit of `votes` (None: the engine's own, in this process)."""
+def cluster(backend: str | None = None, workers: int | None = None) -> Iterator[object | None]:
+    """A Dask client for the refit (None: the refit runs in this process)."""
     backend = backend or settings.REFIT_BACKEND
     if backend not in BACKENDS:
         raise ValueError(f"Unknown refit backend {backend!r}: use one of {', '.join(BACKENDS)} (REFIT_BACKEND).")
@@ -50,26 +59,78 @@ def executor(votes: VoteData, backend: str | None = None, workers: int | None = 
         return
     from distributed import Client, LocalCluster
 
-    from reputation.engine.execution import OnDask
-
-    cluster = None
+    local = None
     if settings.DASK_SCHEDULER_ADDRESS:
         client = Client(settings.DASK_SCHEDULER_ADDRESS)
     else:
         # A daemonic process (a Celery prefork child) may not start processes: its cluster is threads.
         processes = not multiprocessing.current_process().daemon
-        cluster = LocalCluster(n_workers=workers or settings.DASK_WORKERS, threads_per_worker=1, processes=processes,
-                               memory_limit=settings.DASK_MEMORY_LIMIT, dashboard_address=None,
-                               scheduler_kwargs=NO_DASHBOARD)
-        client = Client(cluster)
-    ex = None
+        local = LocalCluster(n_workers=workers or settings.DASK_WORKERS, threads_per_worker=1, processes=processes,
+                             memory_limit=settings.DASK_MEMORY_LIMIT, dashboard_address=None,
+                             scheduler_kwargs=NO_DASHBOARD)
+        client = Client(local)
     try:
-        n_workers = len(client.scheduler_info()["workers"]) or 1
-        ex = OnDask(client, votes, settings.DASK_PARTITIONS or 2 * n_workers)
-        yield ex
+        yield client
     finally:
-        if ex is not None:
-            ex.close()
         client.close()
-        if cluster is not None:
-            cluster.close()
+        if local is not None:
+            local.close()
+
+
+def _partitions(client) -> int:
+    return settings.DASK_PARTITIONS or 2 * (len(client.scheduler_info()["workers"]) or 1)
+
+
+@contextmanager
+def executor(votes: VoteData, backend: str | None = None, workers: int | None = None) -> Iterator[object | None]:
+    """The executor for a refit of `votes` read here (None: the engine's own, in this process)."""
+    from reputation.engine.execution import OnDask
+
+    with cluster(backend, workers) as client:
+        if client is None:
+            yield None
+            return
+        ex = OnDask(client, votes, _partitions(client))
+        try:
+            yield ex
+        finally:
+            ex.close()
+
+
+def load(client) -> tuple[VoteData, OnDask | None, int]:
+    """The votes of a full refit, the executor holding them (None: in this process) and how many.
+
+    With a Dask client on PostgreSQL the workers read the votes (`_load_on_workers`) and the
+    VoteData returned holds only the voter tables; otherwise every vote is read here (SQLite, or
+    inside a transaction, whose uncommitted rows other connections cannot see) and sent to them.
+    """
+    from reputation.engine.execution import OnDask
+
+    if client is not None and data.is_postgres() and not connection.in_atomic_block:
+        loaded = _load_on_workers(client, _partitions(client))
+        if loaded is not None:
+            return loaded
+    votes = data.load_votes()
+    return votes, None if client is None else OnDask(client, votes, _partitions(client)), len(votes)
+
+
+def _load_on_workers(client, n_parts: int) -> tuple[VoteData, OnDask, int] | None:
+    """Each worker task reads a range of vote ids by COPY and splits it by author; each partition's
+    pieces are then put together on a worker (a shuffle through futures). None: no votes."""
+    from reputation.engine.execution import OnDask
+
+    with data.refit_snapshot() as snap:
+        if snap["ids"] is None:
+            return None
+        lo, hi = snap["ids"]
+        edges = np.unique(np.linspace(lo, hi + 1, n_parts + 1).astype(np.int64))
+        ranges = [client.submit(data.read_vote_range, snap["params"], snap["snapshot"], int(a), int(b), n_parts,
+                                pure=False) for a, b in zip(edges[:-1], edges[1:])]
+        # Every range read (so the snapshot may close): its distinct voters and size come back.
+        tails = client.gather([client.submit(operator.getitem, r, n_parts, pure=False) for r in ranges])
+    voters = data.voter_tables(np.unique(np.concatenate([t[0] for t in tails])), snap["users"], snap["owners"])
+    shared = client.scatter(voters, broadcast=True, hash=False)
+    parts = [client.submit(data.vote_partition, shared,
+                           *[client.submit(operator.getitem, r, p, pure=False) for r in ranges], pure=False)
+             for p in range(n_parts)]
+    return voters, OnDask.holding(client, parts), sum(int(t[1]) for t in tails)

@@ -211,24 +211,28 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     started = timezone.now()
     timings: dict[str, float] = {}
 
-    t = time.perf_counter()
-    votes = data.load_votes()
-    timings["load"] = time.perf_counter() - t
-    progress("load", len(votes), len(votes))
-
     engine = get_engine()
-    t = time.perf_counter()
-    if refit_credibility:
-        with refit_backend.executor(votes, backend, workers) as ex:
-            cred, scores = engine.fit(votes, now, executor=ex)
-    else:
-        cred = data.load_credibility()
-        state = refit_state()  # the last refit's post dispersion, as the per-author refreshes use it
-        if state is not None and len(state["dispersion"]):
-            cred.dispersion = float(state["dispersion"][0])
-        scores = engine.score(votes, cred, now)
-    timings["compute"] = time.perf_counter() - t
-    n_votes = len(votes)
+    # On the Dask backend over PostgreSQL the workers read the votes: `votes` is then only the voter
+    # tables, which are all the write-back needs besides the engine's results.
+    with refit_backend.cluster(backend if refit_credibility else "local", workers) as client:
+        t = time.perf_counter()
+        votes, ex, n_votes = refit_backend.load(client)
+        timings["load"] = time.perf_counter() - t
+        progress("load", n_votes, n_votes)
+        t = time.perf_counter()
+        try:
+            if refit_credibility:
+                cred, scores = engine.fit(votes, now, executor=ex)
+            else:
+                cred = data.load_credibility()
+                state = refit_state()  # the last refit's post dispersion, as the per-author refreshes use it
+                if state is not None and len(state["dispersion"]):
+                    cred.dispersion = float(state["dispersion"][0])
+                scores = engine.score(votes, cred, now)
+        finally:
+            if ex is not None:
+                ex.close()
+        timings["compute"] = time.perf_counter() - t
     state = data.refit_arrays(scores, scores.status != "insufficient_data", cred, votes)
     del votes  # the engine's results are all the write-back needs; free the vote arrays
 

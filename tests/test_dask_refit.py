@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 
 import numpy as np
 import pytest
@@ -91,19 +92,53 @@ def test_partitions_hold_whole_authors_and_every_vote_once():
         assert p.voter_ids is data.voter_ids
 
 
-@pytest.mark.django_db
-def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refit_writes(settings):
-    from django.core.management import call_command
-
+def _small_world(seed=5, n_voters=15, n_authors=6):
     from tests.conftest import make_user
     from votes import services
 
-    rng = np.random.default_rng(5)
-    voters = [make_user(f"dv{i}", days_old=float(rng.uniform(10, 400))) for i in range(15)]
-    posts = [services.post_register(url=f"https://x.com/dask{a}/status/{1000 + 10 * a + k}") for a in range(6) for k in range(2)]
+    rng = np.random.default_rng(seed)
+    voters = [make_user(f"dv{i}", days_old=float(rng.uniform(10, 400))) for i in range(n_voters)]
+    posts = [services.post_register(url=f"https://x.com/dask{a}/status/{1000 + 10 * a + k}")
+             for a in range(n_authors) for k in range(2)]
     for voter in voters:
         for post in rng.choice(len(posts), 6, replace=False):
             services.vote_cast(voter=voter, post=posts[post], value=int(rng.choice([1, -1])))
+
+
+on_postgres = pytest.mark.skipif("postgres" not in os.environ.get("DATABASE_URL", ""),
+                                 reason="the workers read the votes from PostgreSQL")
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)  # committed votes: the workers read them on their own connections
+def test_the_workers_read_the_votes_into_the_partitions_split_by_author_would_make(client):
+    from reputation import data, refit_backend
+
+    _small_world(n_voters=40, n_authors=9)
+    votes = data.load_votes()
+    expected, _ = split_by_author(votes, 3)
+    tables, ex, n_votes = refit_backend._load_on_workers(client, 3)
+    try:
+        assert n_votes == len(votes) and len(tables) == 0  # this process holds no vote
+        np.testing.assert_array_equal(tables.voter_ids, votes.voter_ids)
+        np.testing.assert_array_equal(tables.voter_joined, votes.voter_joined)
+        loaded = [state["data"] for state in client.gather(ex.states)]
+        assert [len(p) for p in loaded] == [len(p) for p in expected] and min(len(p) for p in loaded) > 0
+        for got, want in zip(loaded, expected):
+            for name in ("voter", "author", "post", "value", "created", "solicited", "voter_ids", "voter_joined",
+                         "owned_author", "owner_voter"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    finally:
+        ex.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refit_writes(settings, monkeypatch):
+    from django.core.management import call_command
+
+    from reputation import data
+
+    _small_world()
 
     def snapshot():
         reps = list(AuthorReputation.objects.order_by("author_id").values_list("author_id", "score", "low", "high", "status"))
@@ -113,7 +148,10 @@ def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refi
     call_command("recompute_reputation", stdout=io.StringIO(), stderr=io.StringIO())
     local = snapshot()
     out = io.StringIO()
+    loads = []
+    monkeypatch.setattr(data, "load_votes", lambda *a, _load=data.load_votes: loads.append(a) or _load(*a))
     call_command("recompute_reputation", "--backend", "dask", "--workers", "2", stdout=out, stderr=io.StringIO())
+    assert len(loads) == (0 if data.is_postgres() else 1)  # on PostgreSQL the workers read the votes
     assert "Recomputed 6 authors" in out.getvalue()
     reps, creds = snapshot()
     assert [r[0] for r in reps] == [r[0] for r in local[0]] and [r[4] for r in reps] == [r[4] for r in local[0]]

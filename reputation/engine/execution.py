@@ -76,11 +76,23 @@ class OnDask:
     BROADCAST_BYTES = 1 << 20
 
     def __init__(self, client, data: VoteData, n_parts: int):
-        self.client = client
-        self.voter_buckets = max(1, n_parts)
+        """`data` split by author into `n_parts` partitions, sent to the workers from here."""
         parts, self.index = split_by_author(data, max(1, n_parts))
         futures = client.scatter(parts)
         del parts
+        self._hold(client, futures)
+
+    @classmethod
+    def holding(cls, client, partitions: list) -> OnDask:
+        """Over partitions already on the workers (futures of VoteData, whole authors each, split by
+        split_by_author's rule, every one with the global voter tables)."""
+        ex = cls.__new__(cls)
+        ex._hold(client, partitions)
+        return ex
+
+    def _hold(self, client, futures: list) -> None:
+        self.client = client
+        self.voter_buckets = max(1, len(futures))
         self.states = [client.submit(_new_state, f, pure=False) for f in futures]
 
     def _ship(self, arg):

@@ -165,9 +165,9 @@ def _stage_score(state, engine, cred, now):
 
 # ---- the composition -----------------------------------------------------------------------------
 def fit(engine, data: VoteData, now: float, executor=None):
-    """Credibilities and every author's scores from all votes. `data` is every vote (the coordinator
-    reads them for group detection and the change test); `executor` holds the same votes in
-    partitions (None: one partition in this process)."""
+    """Credibilities and every author's scores from all votes. `executor` holds the votes in
+    partitions (None: `data`, every vote, as one partition in this process); with one, only `data`'s
+    voter table is read here (`voter_ids`; the workers may have read the votes themselves)."""
     ex = executor or Local(data)
     try:
         return _fit(engine, ex, data, now)
