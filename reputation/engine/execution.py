@@ -43,9 +43,23 @@ def _new_state(data: VoteData) -> dict:
     return {"data": data, "memo": {}}
 
 
-def _apply(fn: Callable, state: dict, args: tuple):
-    """Run a stage on one partition: (the partition's state, the stage's small result)."""
-    return state, fn(state, *args)
+def _apply(fn: Callable, state: dict, args: tuple, lean: bool = False):
+    """Run a stage on one partition: (the partition's state, the stage's small result). `lean`: the
+    engine's per-fit memo (index arrays it can recompute, ~80 bytes a vote) is dropped afterwards, so a
+    partition kept between stages holds only what the next stages need (and spills that much less)."""
+    out = fn(state, *args)
+    if lean:
+        state["memo"] = {}
+    return state, out
+
+
+def _nbytes(arg) -> int:
+    """The array bytes of a stage argument: an array, or a dataclass of them (Credibility, GroupLinks)."""
+    if isinstance(arg, np.ndarray):
+        return arg.nbytes
+    if hasattr(arg, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(arg, f)) for f in arg.__dataclass_fields__)
+    return 0
 
 
 class Local:
@@ -95,14 +109,17 @@ class OnDask:
         self.voter_buckets = max(1, len(futures))
         self.states = [client.submit(_new_state, f, pure=False) for f in futures]
 
+    lean = True  # drop each partition's memo after every stage (see _apply)
+
     def _ship(self, arg):
-        if isinstance(arg, np.ndarray) and arg.nbytes >= self.BROADCAST_BYTES:
+        # Per-voter vectors (and the Credibility holding them) go to each worker once, not with every task.
+        if _nbytes(arg) >= self.BROADCAST_BYTES:
             return self.client.scatter(arg, broadcast=True, hash=False)
         return arg
 
     def run(self, fn: Callable, *args) -> list:
         shipped = tuple(self._ship(a) for a in args)
-        pairs = [self.client.submit(_apply, fn, s, shipped, pure=False) for s in self.states]
+        pairs = [self.client.submit(_apply, fn, s, shipped, self.lean, pure=False) for s in self.states]
         self.states = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
         return self.client.gather([self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs])
 

@@ -65,6 +65,11 @@ class VoteData:
     def __len__(self) -> int:
         return len(self.value)
 
+    def __sizeof__(self) -> int:
+        """The arrays' bytes: what Dask's memory manager counts (sys.getsizeof) when it decides what to spill."""
+        return object.__sizeof__(self) + sum(
+            getattr(self, f).nbytes for f in self.__dataclass_fields__ if isinstance(getattr(self, f), np.ndarray))
+
 
 @dataclass
 class GroupLinks:
