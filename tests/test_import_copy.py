@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reputation.models import PendingRefresh
@@ -183,6 +184,37 @@ def test_without_the_right_to_skip_row_triggers_the_foreign_keys_are_checked_per
                         and real(cur, name, value))
     summary = import_file(write(tmp_path, MIXED))
     assert summary.fk_checks == "per row" and Vote.objects.count() == 8
+
+
+def locked_tables(path: str) -> list[str]:
+    """The tables whose rows an import locked FOR KEY SHARE (vote_import_pg._bulk_foreign_keys, _lock_posts)."""
+    with CaptureQueriesContext(connection) as queries:
+        summary = import_file(path)
+    assert summary.fk_checks == "bulk"
+    kinds = ("auth_user u", "votes_author a JOIN", "votes_post p", "votes_author a WHERE")
+    return [k for k in kinds for q in queries.captured_queries if "FOR KEY SHARE" in q["sql"]
+            and f"(SELECT 1 FROM {k}" in q["sql"]]
+
+
+@needs_postgres
+def test_rows_the_import_inserted_itself_are_not_locked_and_rows_already_there_are(tmp_path):
+    # Into an empty database every user, author and post the file names is new: invisible to anyone
+    # else until commit, so none is locked.
+    assert locked_tables(write(tmp_path, MIXED)) == []
+    assert Vote.objects.count() == 8
+    wipe()
+    # One voter, one author and one post there already: each of those tables is locked again.
+    carol = make_user("carol")
+    writer = services.author_get_or_create(platform="x", handle="writer")
+    Post.objects.create(platform="x", external_id="1790000000000000101", author=writer,
+                        url="https://x.com/writer/status/1790000000000000101", first_seen=timezone.now())
+    assert locked_tables(write(tmp_path, MIXED, name="again.csv")) == [
+        "auth_user u", "votes_author a JOIN", "votes_post p", "votes_author a WHERE"]
+    assert Vote.objects.filter(voter=carol).count() == 3 and Post.objects.filter(author=writer).count() == 2
+    # Only the users table holds someone named in the file: only it is locked.
+    wipe()
+    make_user("dave")
+    assert locked_tables(write(tmp_path, MIXED, name="third.csv")) == ["auth_user u"]
 
 
 def index_definitions() -> list[str]:

@@ -274,6 +274,17 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _url_sql(table: str) -> str:
+    """A post's address where it is a template of handle and post id (Platform.url_template), in SQL;
+    NULL for the other platforms. (Run without parameters: a % stands for itself in the SQL.)"""
+    parts = [
+        f"WHEN {_literal(code)} THEN format({_literal(spec.url_template.replace('%', '%%').format(handle='%1$s', post_id='%2$s'))},"
+        f" {table}.handle, {table}.external_id)"
+        for code, spec in PLATFORMS.items() if type(spec).canonical_url is Platform.canonical_url
+    ]
+    return f"CASE {table}.platform {' '.join(parts)} END" if parts else "NULL"
+
+
 def _check_rows(cur, solicited: bool, plain: bool) -> None:
     """import_raw -> import_votes (cleaned, typed, line numbered) and import_users; NotFast at the first
     value the checks do not take.
@@ -293,7 +304,7 @@ def _check_rows(cur, solicited: bool, plain: bool) -> None:
     # Each level is computed once per row (OFFSET 0 keeps the planner from inlining a level's
     # expressions into every place the next one names them).
     cur.execute(
-        "CREATE TEMP TABLE import_votes ON COMMIT DROP AS SELECT n + 1 AS line, voter, platform, post_id AS raw_id,"
+        "CREATE TEMP TABLE import_votes ON COMMIT DROP AS SELECT n + 1 AS line, voter, platform,"
         f" handle AS raw_handle, {_clean('post_id', 1)} AS external_id, {_clean('handle', 0)} AS handle,"
         " joined AS joined_raw, value, solicited,"
         " created_at"
@@ -387,13 +398,10 @@ def _check_conflicts(cur) -> None:
     )
     if cur.fetchone():
         raise NotFast("a post already belongs to another author")
+    # url stays NULL for the platforms whose address is a template: the posts INSERT writes it (_url_sql).
     cur.execute("ALTER TABLE import_posts DROP COLUMN first_line, DROP COLUMN spelled, ADD COLUMN url text")
     for code, spec in PLATFORMS.items():
-        if type(spec).canonical_url is Platform.canonical_url:  # a template: in SQL
-            template = spec.url_template.replace("%", "%%%%").format(handle="%%1$s", post_id="%%2$s")
-            cur.execute(f"UPDATE import_posts SET url = format({_literal(template)}, handle, external_id)"
-                        " WHERE platform = %s", [code])
-        else:  # computed: in Python, per distinct post of that platform
+        if type(spec).canonical_url is not Platform.canonical_url:  # computed: in Python, per distinct post
             cur.execute("SELECT external_id, handle FROM import_posts WHERE platform = %s", [code])
             urls = tsv((pid, spec.canonical_url(handle, pid)) for pid, handle in cur.fetchall())
             cur.execute("CREATE TEMP TABLE import_urls (external_id text, url text) ON COMMIT DROP")
@@ -442,31 +450,43 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             f"INSERT INTO {USERS} (password, is_superuser, username, first_name, last_name, email,"
             " is_staff, is_active, date_joined)"
             " SELECT '!' || md5(random()::text || username), false, username, '', '', '', false, true, joined"
-            " FROM import_users ON CONFLICT (username) DO NOTHING"
+            " FROM import_users ORDER BY username ON CONFLICT (username) DO NOTHING"  # in its indexes' order
         )
         summary.users_new = cur.rowcount
         _analyze(cur, summary, USERS)
+        # Tables where every row the file refers to was inserted just now, by this transaction: nobody else
+        # sees those rows, so none needs a lock against deletion (_bulk_foreign_keys).
+        fresh = set()
+        cur.execute("SELECT count(*) FROM import_users")
+        if cur.fetchone()[0] == summary.users_new:
+            fresh.add(USERS)
 
     with step("authors"):
         # Conflicts on the (lower(handle), platform) unique index: the first spelling seen wins.
         cur.execute(
-            f"INSERT INTO {AUTHORS} (platform, handle, first_seen)"
-            " SELECT DISTINCT ON (platform, lower(handle)) platform, handle, first_seen FROM import_posts"
-            " ORDER BY platform, lower(handle), first_seen ON CONFLICT DO NOTHING RETURNING id"
+            "WITH named AS MATERIALIZED (SELECT DISTINCT ON (platform, lower(handle)) platform, handle, first_seen"
+            " FROM import_posts ORDER BY platform, lower(handle), first_seen),"
+            f" ins AS (INSERT INTO {AUTHORS} (platform, handle, first_seen) SELECT * FROM named"
+            " ON CONFLICT DO NOTHING RETURNING id)"
+            " SELECT id, (SELECT count(*) FROM named) FROM ins"
         )
-        new_authors = [pk for (pk,) in cur.fetchall()]
+        inserted = cur.fetchall()
+        new_authors = [pk for pk, _ in inserted]
         summary.authors_new = len(new_authors)
+        if inserted and inserted[0][1] == len(inserted):
+            fresh.add(AUTHORS)
         _analyze(cur, summary, AUTHORS)
         if new_authors:  # readers may hold "no such author"
             announce_authors_changed(new_authors if len(new_authors) <= ANNOUNCE_EACH else None)
 
     with step("posts"):
-        bulk = _bulk_foreign_keys(cur, summary)
+        bulk = _bulk_foreign_keys(cur, summary, fresh)
         cur.execute(
             f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
-            " SELECT s.platform, s.external_id, a.id, s.url, s.first_seen FROM import_posts s"
+            f" SELECT s.platform, s.external_id, a.id, coalesce(s.url, {_url_sql('s')}), s.first_seen FROM import_posts s"
             f" JOIN {AUTHORS} a ON a.platform = s.platform AND lower(a.handle) = lower(s.handle)"
-            " ON CONFLICT (platform, external_id) DO NOTHING"
+            # In the unique index's order: its entries go in one after another, not each at a random page.
+            " ORDER BY s.platform, s.external_id ON CONFLICT (platform, external_id) DO NOTHING"
         )
         summary.posts_new = cur.rowcount
         _analyze(cur, summary, POSTS)
@@ -475,7 +495,9 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         # was just given the author the file names: nothing to look for.)
         cur.execute("SELECT count(*) FROM import_posts")
         clash = None
-        if cur.fetchone()[0] != summary.posts_new:
+        if cur.fetchone()[0] == summary.posts_new:
+            fresh.add(POSTS)  # and their authors are the ones the file names, locked above or new
+        else:
             cur.execute(
                 "SELECT s.platform, s.external_id, a.handle, s.handle"
                 f" FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
@@ -490,7 +512,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             )
 
     with step("votes"):
-        if bulk:
+        if bulk and POSTS not in fresh:
             _lock_posts(cur)
         restore = _set_indexes_aside(cur, summary, indexes)
         cur.execute("CREATE TEMP TABLE import_touched (author_id bigint) ON COMMIT DROP")
@@ -613,23 +635,26 @@ def _log_and_touch(source: str, action: str, previous: str) -> str:
     )
 
 
-def _bulk_foreign_keys(cur, summary: Summary) -> bool:
+def _bulk_foreign_keys(cur, summary: Summary, fresh: set[str]) -> bool:
     """Stand in for the per-row foreign-key checks of the posts, votes and events about to be inserted
     (at commit, one query per row and key): lock every row they can reference, then turn row triggers
     off until the inserts are done. Users and the authors the file's posts name are locked here, before
-    the posts go in; the posts and their authors by _lock_posts, once they exist. False (and nothing
-    changed) when this role may not."""
+    the posts go in; the posts and their authors by _lock_posts, once they exist. Not the tables in
+    `fresh`, whose referenced rows this transaction inserted (invisible to others, so nobody deletes them).
+    False (and nothing changed) when this role may not."""
     if not _try_set(cur, "session_replication_role", "replica"):
         return False
     cur.execute("SET LOCAL session_replication_role = origin")  # the locks first, with triggers as usual
-    cur.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {USERS} u JOIN import_users s ON s.username = u.username"
-        " FOR KEY SHARE OF u) locked"
-    )
-    cur.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {AUTHORS} a JOIN import_posts s"
-        " ON a.platform = s.platform AND lower(a.handle) = lower(s.handle) FOR KEY SHARE OF a) locked"
-    )
+    if USERS not in fresh:
+        cur.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {USERS} u JOIN import_users s ON s.username = u.username"
+            " FOR KEY SHARE OF u) locked"
+        )
+    if AUTHORS not in fresh:
+        cur.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {AUTHORS} a JOIN import_posts s"
+            " ON a.platform = s.platform AND lower(a.handle) = lower(s.handle) FOR KEY SHARE OF a) locked"
+        )
     cur.execute("SET LOCAL session_replication_role = replica")
     summary.fk_checks = "bulk"
     return True
