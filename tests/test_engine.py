@@ -326,7 +326,7 @@ def test_intervals_widen_where_posts_disagree_more_than_votes_at_one_rate_would(
     engine = get_engine()
     calm, scattered = engine.score(data(mixed), cred, NOW), engine.score(data(split), cred, NOW)
     assert engine.world_dispersion(data(mixed), author, n_authors) == 1.0
-    assert engine.world_dispersion(data(split), author, n_authors) > 2.0
+    assert engine.world_dispersion(data(split), author, n_authors) == pytest.approx(2.0)  # votes on a post agree fully
     np.testing.assert_allclose(calm.score, scattered.score)
     assert np.all(scattered.high - scattered.low > 1.3 * (calm.high - calm.low))
     # A refresh that is told the refit's dispersion gives the refit's interval for one author.
@@ -336,6 +336,25 @@ def test_intervals_widen_where_posts_disagree_more_than_votes_at_one_rate_would(
     alone = engine.score(VoteData(one.voter[mine], one.author[mine], one.post[mine], one.value[mine], one.created[mine],
                                   voter, one.voter_joined), fixed, NOW)
     assert (alone.low[0], alone.high[0]) == pytest.approx((scattered.low[0], scattered.high[0]))
+
+
+def test_an_interval_is_wider_where_the_same_votes_sit_on_fewer_posts():
+    """Two authors with the same 8 up and 4 down votes: one on a single post, one on twelve posts of a
+    vote each. In a world whose votes on a post are correlated the first knows less (its votes share one
+    post's quality and herd); where they are not, the two intervals are the same."""
+    post = np.r_[np.zeros(12), np.arange(1, 13)].astype(np.int64)
+    author = np.r_[np.zeros(12), np.ones(12)].astype(np.int64)
+    value = np.tile(np.r_[np.ones(8), -np.ones(4)], 2).astype(np.int8)
+    voter = np.arange(24, dtype=np.int64)
+    data = VoteData(voter, author, post, value, np.full(24, NOW - DAY), voter, np.full(24, NOW - 400 * DAY))
+    widths = {}
+    for dispersion in (1.0, 1.2):
+        s = get_engine().score(data, Credibility(voter, np.ones(24), dispersion=dispersion), NOW)
+        np.testing.assert_allclose(s.score[0], s.score[1])
+        widths[dispersion] = s.high - s.low
+    assert widths[1.0][0] == pytest.approx(widths[1.0][1])
+    assert widths[1.2][0] > 1.2 * widths[1.2][1]
+    assert widths[1.2][1] == pytest.approx(widths[1.0][1])  # one vote a post: nothing shared
 
 
 def test_an_upvote_that_makes_a_pair_one_group_on_an_author_counts_the_pair_as_one_voice():

@@ -70,11 +70,11 @@ class MeritEngine:
     # carries a bias where the sides disagree (the thinner side is shrunk to the prior): the
     # polarized world's coverage went 0.76 -> 0.93, every other world stays 0.89-0.92 (tuning seeds).
     interval_dispersion = 1.0  # was 0.8; the pool thins evidence, 1.0 keeps 90% coverage at 0.85-0.90 (tuning seeds)
-    # ...times the world's post dispersion (post_dispersion) over this reference, at least 1. The reference is
-    # what generator 1 measures (1.57-1.65 on seeds 1-3 and 101-102), where interval_dispersion 1.0 was tuned; on
-    # generator 2 (3.0-3.3: drifting quality, herding) clean 90% coverage went 0.72-0.75 -> 0.85-0.87 (medium, seeds
-    # 1-3, 101), generator 1 unchanged. Scores do not depend on it.
-    dispersion_reference = 1.6
+    # ...times each author's design effect, 1 + rho * (votes per post - 1): votes on one post share its quality
+    # at the time and its herd, so an author whose votes sit on a few large posts knows less than its count says.
+    # rho is the world's intra-post correlation (world_dispersion); no reference world is needed. Replaced one
+    # world-wide factor (post dispersion over generator 1's value): on generator 2 coverage fell from 0.93 to 0.75
+    # with the author's votes per post, now 0.88-0.91 in every quarter (tuning seeds). Scores do not depend on it.
     side_spread = 0.05
     # Each side's up-share is shrunk with this share of prior_strength (was 1/2): the thinner
     # side (the smaller camp on the larger camp's authors) is pulled less to 50, which lifted the
@@ -429,6 +429,7 @@ class MeritEngine:
         sides, side_n, side_U, bounds = [], [], [], []
         factor = np.zeros(len(w)) if ps is not None else None  # share of a vote's unproven weight kept
         solicited = data.solicited_mask() if len(data.solicited) == len(data) and data.solicited.any() else None
+        deff = self._design_effect(data, apos, A, parts["dispersion"])
         cut = np.zeros(A)
         unproven = np.zeros(A)
         if ps is not None:
@@ -450,6 +451,8 @@ class MeritEngine:
             U_c = kept[:, 1] / self.dispersion
             sides.append((pm * k * self.side_prior + U_c) / (k * self.side_prior + W_c))
             if solicited is not None:
+                # At the world's dispersion, not the author's design effect: that one grows with an added
+                # vote on a large post, which would widen the anchor and could lower a score it holds up.
                 bounds.append(self._solicited_bounds(ad, w * m_c * solicited, A, parts["dispersion"]))
             side_n.append(k * self.side_prior + W_c)
             side_U.append(U_c)
@@ -481,7 +484,7 @@ class MeritEngine:
         # (and the thinner side is shrunk hard), so the variance widens by that excess.
         d2 = (sides[0] - sides[1]) ** 2
         chance = sides[0] * (1 - sides[0]) / side_n[0] + sides[1] * (1 - sides[1]) / side_n[1]
-        n = k + total / (self.interval_dispersion * parts["dispersion"])
+        n = k + total / (self.interval_dispersion * deff)
         var = mean * (1 - mean) / (n + 1) + self.side_spread * np.maximum(d2 - chance, 0.0)
         n = np.minimum(n, np.maximum(mean * (1 - mean) / var - 1, 1e-3))
         a, b = mean * n, (1 - mean) * n
@@ -512,16 +515,18 @@ class MeritEngine:
         return lo, hi
 
     def world_dispersion(self, data: VoteData, apos: np.ndarray, A: int) -> float:
-        """How much more posts' up-shares scatter around their author's than one rate per author would
-        explain, over `dispersion_reference`, at least 1 (1 without enough posts to tell).
+        """The world's post dispersion: 1 + rho, rho the correlation of two votes on one post beyond their
+        author's rate (the variance of a two-vote post over two independent votes); 1 without enough posts
+        to tell.
 
-        Pearson's chi-squared over every post with 2+ votes, per degree of freedom (posts less one per
-        author): the quasi-binomial dispersion. Where posts differ (quality that drifts, herding on
-        each post), an author's share is less certain than its vote count says."""
+        Where posts differ (quality that drifts, herding on each post), an author's share is less certain
+        than its vote count says, the more so the more of its votes share a post (_design_effect)."""
         return self._dispersion(*self._dispersion_sums(data, apos, A))
 
-    def _dispersion_sums(self, data: VoteData, apos: np.ndarray, A: int) -> tuple[float, int]:
-        """(chi-squared, degrees of freedom) over these votes' posts (whole authors)."""
+    def _dispersion_sums(self, data: VoteData, apos: np.ndarray, A: int) -> tuple[np.ndarray, int]:
+        """([excess, possible], degrees of freedom) over these votes' posts (whole authors): per post with
+        2+ votes, its squared deviation from the author's rate beyond the binomial's, and what it would be
+        if every pair of its votes agreed fully; degrees of freedom are posts less one per author."""
         up = (data.value > 0).astype(float)
         _, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
         n_p, u_p = np.bincount(ppos), np.bincount(ppos, up)
@@ -532,13 +537,26 @@ class MeritEngine:
         n_p, u_p, q_p = n_p[ok], u_p[ok], q[pa[ok]]
         posts = np.bincount(pa[ok], minlength=A)
         several = posts[pa[ok]] >= 2  # an author's only post has no other to differ from
-        x2 = float((((u_p - n_p * q_p) ** 2) / (n_p * q_p * (1 - q_p)))[several].sum())
-        return x2, int(np.maximum(posts - 1, 0).sum())
+        n_p, u_p, q_p = n_p[several], u_p[several], q_p[several]
+        binom = n_p * q_p * (1 - q_p)
+        sums = np.array([float(((u_p - n_p * q_p) ** 2 - binom).sum()), float((binom * (n_p - 1)).sum())])
+        return sums, int(np.maximum(posts - 1, 0).sum())
 
-    def _dispersion(self, x2: float, df: int) -> float:
-        if df < 50:
+    def _dispersion(self, x2: np.ndarray, df: int) -> float:
+        excess, possible = x2
+        if df < 50 or possible <= 0:
             return 1.0
-        return max(1.0, x2 / df / self.dispersion_reference)
+        return 1.0 + float(np.clip(excess / possible, 0.0, 1.0))
+
+    def _design_effect(self, data: VoteData, apos: np.ndarray, A: int, dispersion: float) -> np.ndarray:
+        """Per author, how much its votes' clustering on posts inflates the variance of its share:
+        1 + rho * (sum of its posts' votes squared / its votes - 1), rho = dispersion - 1 (Kish)."""
+        def votes_per_post():
+            _, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
+            n = np.bincount(apos, minlength=A)
+            return np.divide(np.bincount(apos, np.bincount(ppos)[ppos], A), n, out=np.ones(A), where=n > 0)
+
+        return 1.0 + (dispersion - 1.0) * np.maximum(self._memo(data, "votes_per_post", votes_per_post) - 1.0, 0.0)
 
     def score(self, data: VoteData, cred: Credibility, now: float) -> AuthorScores:
         w, parts = self._weights(data, cred, now, explain=True)
