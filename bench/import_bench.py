@@ -5,6 +5,7 @@
     .venv/bin/python bench/import_bench.py --rerun         # also time a second import of the same file
     .venv/bin/python bench/import_bench.py --rows 10000000 --posts 1000000 --authors 100000 --voters 500000 --rerun
     .venv/bin/python bench/import_bench.py --indexes keep  # import with the indexes updated row by row
+    .venv/bin/python bench/import_bench.py --drop          # drop the database at the end (a shared cluster)
 
 It writes a deterministic CSV (seeded NumPy: by default 100k posts by 20k authors,
 50k voters, every (voter, post) pair distinct, popularity and activity skewed) to
@@ -84,6 +85,16 @@ def generate(path: Path, rows: int, posts: int, authors: int, voters: int, seed:
     tmp.rename(path)
 
 
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(f"{server_url}/postgres")
+    conn.autocommit = True  # DROP DATABASE cannot run in a transaction
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
 def run(args: list[str], env: dict) -> tuple[float, str]:
     print(f"$ manage.py {' '.join(args)}", flush=True)
     before = os.getloadavg()[0]
@@ -103,6 +114,7 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true", help="also time a second import of the same file")
     parser.add_argument("--indexes", choices=["auto", "keep", "rebuild"], default="auto", help="import_votes --indexes")
     parser.add_argument("--no-recompute", action="store_true", help="skip recompute_reputation")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end (10M rows take ~5 GB)")
     opts = parser.parse_args()
 
     path = OUT / f"votes_{opts.rows}_{opts.posts}_{opts.authors}_{opts.voters}.csv"
@@ -131,6 +143,8 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     for name, (seconds, load) in results.items():
         print(f"  {name:<10} {seconds:7.1f}s  {opts.rows / seconds:10,.0f} rows/s   ({load})")
+    if opts.drop:
+        drop_database(f"postgresql://{opts.pg}", opts.db)
 
 
 if __name__ == "__main__":
