@@ -6,6 +6,7 @@
     .venv/bin/python bench/import_bench.py --rows 10000000 --posts 1000000 --authors 100000 --voters 500000 --rerun
     .venv/bin/python bench/import_bench.py --indexes keep  # import with the indexes updated row by row
     .venv/bin/python bench/import_bench.py --drop          # drop the database at the end (a shared cluster)
+    .venv/bin/python bench/import_bench.py --statements 20 # the first import's 20 slowest SQL statements
 
 It writes a deterministic CSV (seeded NumPy: by default 100k posts by 20k authors,
 50k voters, every (voter, post) pair distinct, popularity and activity skewed) to
@@ -95,15 +96,55 @@ def drop_database(server_url: str, name: str) -> None:
     conn.close()
 
 
-def run(args: list[str], env: dict) -> tuple[float, str]:
-    print(f"$ manage.py {' '.join(args)}", flush=True)
+def run(args: list[str], env: dict, script: str = "manage.py") -> tuple[float, str]:
+    print(f"$ {script} {' '.join(args)}", flush=True)
     before = os.getloadavg()[0]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, script, *args], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started, f"load {before:.1f} -> {os.getloadavg()[0]:.1f}"
 
 
+def statements(path: str, shown: int) -> None:
+    """import_votes in this process, each SQL statement timed: wall clock and the CPU seconds of the
+    PostgreSQL backend that ran it (from /proc, so the server must be on this machine). On a shared
+    machine the CPU figure says more than the wall clock. COPY (psycopg2's own) is not among them."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    def cpu(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    timed: list[tuple[float, float, str]] = []
+
+    def wrapper(execute, sql, params, many, context):
+        wall, used = time.perf_counter(), cpu(pid)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append((time.perf_counter() - wall, cpu(pid) - used, " ".join(sql.split())))
+
+    used = cpu(pid)
+    with connection.execute_wrapper(wrapper):
+        call_command("import_votes", path, verbosity=2)
+    print(f"backend CPU {cpu(pid) - used:.1f}s in all, {sum(t[1] for t in timed):.1f}s in {len(timed)} statements;"
+          f" the {shown} slowest (wall s, CPU s):")
+    for wall, used, sql in sorted(timed, reverse=True)[:shown]:
+        print(f"  {wall:7.2f} {used:6.2f}  {sql[:150]}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--child-statements"]:  # the first import, run by --statements
+        statements(sys.argv[2], int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--posts", type=int, default=100_000)
@@ -115,6 +156,8 @@ def main() -> None:
     parser.add_argument("--indexes", choices=["auto", "keep", "rebuild"], default="auto", help="import_votes --indexes")
     parser.add_argument("--no-recompute", action="store_true", help="skip recompute_reputation")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end (10M rows take ~5 GB)")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="time the first import's SQL statements and show the N slowest")
     opts = parser.parse_args()
 
     path = OUT / f"votes_{opts.rows}_{opts.posts}_{opts.authors}_{opts.voters}.csv"
@@ -133,7 +176,11 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     run(["migrate", "--noinput", "-v0"], env)
 
-    results = {"import": run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)}
+    if opts.statements:
+        child = ["--child-statements", str(path), str(opts.statements)]
+        results = {"import": run(child, env, script="bench/import_bench.py")}
+    else:
+        results = {"import": run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)}
     if opts.rerun:
         results["re-import"] = run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)
     if not opts.no_recompute:
