@@ -327,6 +327,9 @@ def main() -> None:
                 f"write {result['write']:.2f} s, total {total:.2f} s "
                 f"({result['votes']:,} votes, {result['authors']:,} authors, {result['voters']:,} voters)"
             )
+            from reputation.engine import refit
+
+            log("  fit stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in refit.last_timings.items()))
             log("  write stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_times.items()))
             stage_times.clear()
         log(f"peak RSS: {peak_rss_mb():.0f} MiB (before the refit: {rss_before:.0f} MiB)")

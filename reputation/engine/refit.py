@@ -14,11 +14,29 @@ votes in time) runs per bucket of voters, the votes shuffled there from every pa
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import groups
 from .execution import Local
 from .types import Credibility, GroupLinks, VoteData, group_ids
+
+# Wall seconds of the last fit's steps in this process (bench/refit_scale.py prints them).
+last_timings: dict[str, float] = {}
+
+
+def _clock():
+    """A function that books the wall time since its last call under a step's name in last_timings."""
+    last_timings.clear()
+    mark = [time.perf_counter()]
+
+    def book(step: str) -> None:
+        now = time.perf_counter()
+        last_timings[step] = last_timings.get(step, 0.0) + now - mark[0]
+        mark[0] = now
+
+    return book
 
 
 def _sum(results):
@@ -179,7 +197,9 @@ def fit(engine, data: VoteData, now: float, executor=None):
 def _fit(engine, ex, data: VoteData, now: float):
     voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
     n = len(voter_ids)
+    book = _clock()
     counts = _sum(ex.run(_stage_index, engine, voter_ids))
+    book("index")
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
     if counts.sum():
@@ -189,6 +209,7 @@ def _fit(engine, ex, data: VoteData, now: float):
         ex.run(_stage_drop_groups)
         group = group_ids(label)
         links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1])
+    book("groups")
     sums = ex.run(_stage_dispersion, engine)
     dispersion = engine._dispersion(sum(x for x, _ in sums), sum(d for _, d in sums))
     # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
@@ -198,6 +219,7 @@ def _fit(engine, ex, data: VoteData, now: float):
     side = engine._group_sides(group, _sides(engine, ex, n, counts, "w"))
     strength = _camp_strength(engine, ex, side)
     ex.run(_stage_scale_side, engine, strength)
+    book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
     proven = engine._proven(_sum(ex.run(_stage_record, engine, n, ex.voter_buckets)))
@@ -205,6 +227,7 @@ def _fit(engine, ex, data: VoteData, now: float):
     for hit, when in ex.by_voter(_bucket, _voters_changed, engine, n):
         changed[hit] = when
     ex.run(_stage_drop_buckets, engine)
+    book("records and change test")
     # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it): proven
     # votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
     # captured the axis (the flood test); on proven votes alone, clean 90% coverage fell from 0.91 to 0.86
@@ -219,13 +242,17 @@ def _fit(engine, ex, data: VoteData, now: float):
         # Weak camps: the axis is mostly noise, so the sides are pulled toward neutral (a voter with
         # side 0 counts half on each side, and the two-sided score becomes a plain one).
         side = side * strength
+    book("proven axis")
     results = ex.run(_stage_competence, engine, n, voter_ids)
     competence = engine._competence(_sum([k for k, _, _ in results]), _sum([r for _, r, _ in results]))
     standing = np.minimum.reduce([s for _, _, s in results])
     del results
     cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
                        links, dispersion)
-    return cred, _merge_scores(ex.run(_stage_score, engine, cred, now))
+    book("competence")
+    scores = _merge_scores(ex.run(_stage_score, engine, cred, now))
+    book("scores")
+    return cred, scores
 
 
 def _sides(engine, ex, n: int, counts: np.ndarray, weights: str, max_iters: int = 20, tol: float = 1e-4):
