@@ -322,6 +322,9 @@ DASK_WORKERS = env.int("DASK_WORKERS", default=2)
 DASK_MEMORY_LIMIT = env.str("DASK_MEMORY_LIMIT", default="4GB")
 # Partitions of whole authors (0: two per worker).
 DASK_PARTITIONS = env.int("DASK_PARTITIONS", default=0)
+# With DASK_PARTITIONS=0, at least two partitions per worker and at most about this many votes in each: one
+# partition's stage needs ~300 bytes a vote while it runs (bench/refit_scale.py), so 3M stay well inside 4 GB.
+DASK_PARTITION_VOTES = env.int("DASK_PARTITION_VOTES", default=3_000_000)
 
 # --- REST framework ---
 REST_FRAMEWORK = {

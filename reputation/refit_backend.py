@@ -77,8 +77,10 @@ def cluster(backend: str | None = None, workers: int | None = None) -> Iterator[
             local.close()
 
 
-def _partitions(client) -> int:
-    return settings.DASK_PARTITIONS or 2 * (len(client.scheduler_info()["workers"]) or 1)
+def _partitions(client, votes: int = 0) -> int:
+    """DASK_PARTITIONS, or two per worker and more where `votes` would make one over DASK_PARTITION_VOTES."""
+    per_worker = 2 * (len(client.scheduler_info()["workers"]) or 1)
+    return settings.DASK_PARTITIONS or max(per_worker, -(-votes // max(settings.DASK_PARTITION_VOTES, 1)))
 
 
 @contextmanager
@@ -90,7 +92,7 @@ def executor(votes: VoteData, backend: str | None = None, workers: int | None = 
         if client is None:
             yield None
             return
-        ex = OnDask(client, votes, _partitions(client))
+        ex = OnDask(client, votes, _partitions(client, len(votes)))
         try:
             yield ex
         finally:
@@ -107,14 +109,14 @@ def load(client) -> tuple[VoteData, OnDask | None, int]:
     from reputation.engine.execution import OnDask
 
     if client is not None and data.is_postgres() and not connection.in_atomic_block:
-        loaded = _load_on_workers(client, _partitions(client))
+        loaded = _load_on_workers(client)
         if loaded is not None:
             return loaded
     votes = data.load_votes()
-    return votes, None if client is None else OnDask(client, votes, _partitions(client)), len(votes)
+    return votes, None if client is None else OnDask(client, votes, _partitions(client, len(votes))), len(votes)
 
 
-def _load_on_workers(client, n_parts: int) -> tuple[VoteData, OnDask, int] | None:
+def _load_on_workers(client, n_parts: int | None = None) -> tuple[VoteData, OnDask, int] | None:
     """Each worker task reads a range of vote ids by COPY and splits it by author; each partition's
     pieces are then put together on a worker (a shuffle through futures). None: no votes."""
     from reputation.engine.execution import OnDask
@@ -123,6 +125,7 @@ def _load_on_workers(client, n_parts: int) -> tuple[VoteData, OnDask, int] | Non
         if snap["ids"] is None:
             return None
         lo, hi = snap["ids"]
+        n_parts = n_parts or _partitions(client, hi - lo + 1)  # the id range bounds the vote count
         edges = np.unique(np.linspace(lo, hi + 1, n_parts + 1).astype(np.int64))
         ranges = [client.submit(data.read_vote_range, snap["params"], snap["snapshot"], int(a), int(b), n_parts,
                                 pure=False) for a, b in zip(edges[:-1], edges[1:])]

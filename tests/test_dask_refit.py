@@ -13,6 +13,7 @@ from distributed import Client, LocalCluster
 
 from bench.engine import attacks, sim, sim2
 from bench.engine.world import NOW
+from reputation import refit_backend
 from reputation.engine import get_engine, groups
 from reputation.engine.execution import OnDask, split_by_author
 from reputation.models import AuthorReputation, VoterCredibility
@@ -191,3 +192,16 @@ def test_inside_a_daemonic_process_the_local_cluster_is_threads(settings, monkey
         assert ex.client.cluster.processes is False and len(ex.client.scheduler_info()["workers"]) == 2
         _, scores = get_engine().fit(data, NOW, executor=ex)
     np.testing.assert_allclose(scores.score, local.score, rtol=0, atol=1e-6)
+
+
+def test_partitions_grow_with_the_votes_so_one_stays_within_a_worker(settings):
+    """Two per worker, and more once a partition would hold over DASK_PARTITION_VOTES votes."""
+    class TwoWorkers:
+        def scheduler_info(self):
+            return {"workers": {"a": {}, "b": {}}}
+
+    settings.DASK_PARTITIONS, settings.DASK_PARTITION_VOTES = 0, 10
+    assert refit_backend._partitions(TwoWorkers(), 5) == 4
+    assert refit_backend._partitions(TwoWorkers(), 95) == 10
+    settings.DASK_PARTITIONS = 3
+    assert refit_backend._partitions(TwoWorkers(), 95) == 3

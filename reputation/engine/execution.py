@@ -62,6 +62,13 @@ def _nbytes(arg) -> int:
     return 0
 
 
+def _fold(combine: Callable, *results):
+    out = results[0]
+    for r in results[1:]:
+        out = combine(out, r)
+    return out
+
+
 class Local:
     """Every vote in one partition, in this process."""
 
@@ -72,6 +79,22 @@ class Local:
 
     def run(self, fn: Callable, *args) -> list:
         return [fn(state, *args) for state in self.states]
+
+    def reduce(self, fn: Callable, combine: Callable, *args):
+        """The partitions' results of a stage folded with `combine` (per-voter partial sums: one vector)."""
+        return _fold(combine, *self.run(fn, *args))
+
+    def derive(self, fn: Callable, *args) -> list:
+        """Per partition, an object a stage makes and later steps reuse apart from the partition
+        (the viewpoint fit's matrices): handles for `reduce_over`."""
+        return self.run(fn, *args)
+
+    def reduce_over(self, handles: list, fn: Callable, combine: Callable, *args):
+        """fn(handle, *args) for each partition's derived object, folded with `combine`."""
+        return _fold(combine, *(fn(h, *args) for h in handles))
+
+    def release(self, handles: list) -> None:
+        handles.clear()
 
     def by_voter(self, take: Callable, fn: Callable, *args) -> list:
         """fn(*args, *each partition's piece of bucket b) for each bucket of voters (`take(state, b)`)."""
@@ -117,11 +140,47 @@ class OnDask:
             return self.client.scatter(arg, broadcast=True, hash=False)
         return arg
 
-    def run(self, fn: Callable, *args) -> list:
+    def submit(self, fn: Callable, *args) -> list:
+        """A stage on every partition; futures of its results (the partitions' states move on)."""
         shipped = tuple(self._ship(a) for a in args)
         pairs = [self.client.submit(_apply, fn, s, shipped, self.lean, pure=False) for s in self.states]
         self.states = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
-        return self.client.gather([self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs])
+        return [self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs]
+
+    def run(self, fn: Callable, *args) -> list:
+        return self.client.gather(self.submit(fn, *args))
+
+    def reduce(self, fn: Callable, combine: Callable, *args):
+        """As `run`, folded with `combine` first on each worker over the partitions it holds, then here
+        over one result per worker: a stage's per-voter vectors (millions of voters) then cross the
+        network once per worker, not once per partition."""
+        return self._fold_where_they_are(self.submit(fn, *args), combine)
+
+    def derive(self, fn: Callable, *args) -> list:
+        """Per partition, an object a stage makes and later steps reuse apart from the partition (the
+        viewpoint fit's matrices), kept on its worker: iterating over these does not touch (or unspill)
+        the partitions' states."""
+        return self.submit(fn, *args)
+
+    def reduce_over(self, handles: list, fn: Callable, combine: Callable, *args):
+        shipped = tuple(self._ship(a) for a in args)
+        return self._fold_where_they_are([self.client.submit(fn, h, *shipped, pure=False) for h in handles], combine)
+
+    def release(self, handles: list) -> None:
+        self.client.cancel(handles)
+        handles.clear()
+
+    def _fold_where_they_are(self, results: list, combine: Callable):
+        from distributed import wait
+
+        wait(results)
+        where = self.client.who_has(results)
+        by_worker: dict = {}
+        for f in results:
+            by_worker.setdefault(next(iter(where.get(f.key) or ("?",))), []).append(f)
+        folded = [self.client.submit(_fold, combine, *fs, workers=None if w == "?" else [w], allow_other_workers=True,
+                                     pure=False) for w, fs in by_worker.items()]
+        return _fold(combine, *self.client.gather(folded))
 
     def by_voter(self, take: Callable, fn: Callable, *args) -> list:
         """Each bucket of voters on a worker: its pieces move there from every partition (a shuffle)."""

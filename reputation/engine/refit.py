@@ -39,11 +39,14 @@ def _clock():
     return book
 
 
-def _sum(results):
-    out = results[0]
-    for r in results[1:]:
-        out = out + r
-    return out
+def _add(a, b):
+    """Two partitions' per-voter partial sums (an array, or a tuple of arrays) added up."""
+    return tuple(x + y for x, y in zip(a, b)) if isinstance(a, tuple) else a + b
+
+
+def _add_competence(a, b):
+    """Competence sums add up; standing is the lowest any partition found."""
+    return a[0] + b[0], a[1] + b[1], np.minimum(a[2], b[2])
 
 
 # ---- stages (one partition: state = {"data", "memo", ...}) -----------------------------------
@@ -94,19 +97,18 @@ def _stage_weights(state, engine, cred, now):
 
 
 def _stage_side_matrices(state, engine, n, weights):
+    """The viewpoint fit's two voters x authors matrices of this partition (kept apart from it: see `_sides`)."""
     with _On(engine, state) as data:
         parts = state["parts"]
-        state["R"], state["Wm"] = engine._side_matrices(data, state["vpos"], n, state[weights], parts["apos"],
-                                                        len(parts["author_ids"]))
+        return engine._side_matrices(data, state["vpos"], n, state[weights], parts["apos"], len(parts["author_ids"]))
 
 
-def _stage_side_step(state, engine, f):
-    return engine._side_step(state["R"], state["Wm"], f)
+def _side_step(matrices, engine, f):
+    return engine._side_step(*matrices, f)
 
 
 def _stage_set_side(state, engine, side):
     state["parts"]["side"] = side[state["vpos"]]
-    state.pop("R", None), state.pop("Wm", None)
 
 
 def _stage_camps(state, engine):
@@ -198,7 +200,7 @@ def _fit(engine, ex, data: VoteData, now: float):
     voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
     n = len(voter_ids)
     book = _clock()
-    counts = _sum(ex.run(_stage_index, engine, voter_ids))
+    counts = ex.reduce(_stage_index, _add, engine, voter_ids)
     book("index")
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
@@ -222,7 +224,7 @@ def _fit(engine, ex, data: VoteData, now: float):
     book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
-    proven = engine._proven(_sum(ex.run(_stage_record, engine, n, ex.voter_buckets)))
+    proven = engine._proven(ex.reduce(_stage_record, _add, engine, n, ex.voter_buckets))
     changed = np.full(n, np.inf)
     for hit, when in ex.by_voter(_bucket, _voters_changed, engine, n):
         changed[hit] = when
@@ -243,10 +245,8 @@ def _fit(engine, ex, data: VoteData, now: float):
         # side 0 counts half on each side, and the two-sided score becomes a plain one).
         side = side * strength
     book("proven axis")
-    results = ex.run(_stage_competence, engine, n, voter_ids)
-    competence = engine._competence(_sum([k for k, _, _ in results]), _sum([r for _, r, _ in results]))
-    standing = np.minimum.reduce([s for _, _, s in results])
-    del results
+    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, n, voter_ids)
+    competence = engine._competence(k, k_right)
     cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
                        links, dispersion)
     book("competence")
@@ -260,13 +260,14 @@ def _sides(engine, ex, n: int, counts: np.ndarray, weights: str, max_iters: int 
     until the axis settles; each half-pass over the authors runs per partition."""
     if not counts.sum():
         return np.zeros(n)
-    ex.run(_stage_side_matrices, engine, n, weights)
+    # The matrices are ~24 bytes a vote; the passes iterate over them alone, never over the partitions.
+    matrices = ex.derive(_stage_side_matrices, engine, n, weights)
     f = engine._side_start(n)
     for _ in range(max_iters):
-        steps = ex.run(_stage_side_step, engine, f)
-        f, settled = engine._side_next(f, _sum([a for a, _ in steps]), _sum([b for _, b in steps]), tol)
+        f, settled = engine._side_next(f, *ex.reduce_over(matrices, _side_step, _add, engine, f), tol)
         if settled:
             break
+    ex.release(matrices)
     return engine._side_scale(f, counts)
 
 
