@@ -76,10 +76,16 @@ def test_group_detection_over_many_partitions_finds_the_groups_of_one():
     for idx in split_by_author(data, 4)[1]:
         idx = rng.permutation(idx)
         parts.append(groups.partition(vpos[idx], data.post[idx], data.author[idx], data.value[idx], data.created[idx]))
-    many = groups.detect(lambda step, *args: [step(p, *args) for p in parts], len(ids), timed=True,
-                         return_edges=True, **groups.settings())
-    for a, b in zip(one, many):
-        np.testing.assert_array_equal(a, b)
+    def run(step, *args):
+        return [step(p, *args) for p in parts]
+
+    def by_voter(fn, *args):  # signatures combined per bucket of voters, as the executor's shuffle does
+        return [fn(*args, *(groups.part_signatures(p, b, 3) for p in parts)) for b in range(3)]
+
+    for shuffle in (None, by_voter):  # None: every partition's signatures combined in one place
+        many = groups.detect(run, len(ids), timed=True, return_edges=True, by_voter=shuffle, **groups.settings())
+        for a, b in zip(one, many):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_partitions_hold_whole_authors_and_every_vote_once():

@@ -13,7 +13,8 @@ linear in the number of votes.
 
 The detection is written once, as steps over a partition of whole authors (`part_*`: per voter
 signatures and distinct tokens, co-vote counts of candidate pairs, a block's hits) composed by
-`detect`, which combines them and keeps only the candidate graph. `detect_groups` is that composition
+`detect`, which combines them and keeps only the candidate graph; each voter's signature is combined
+from the partitions' in its bucket of voters (`band_keys`), and only its band keys travel on. `detect_groups` is that composition
 over one partition holding every vote; the full refit runs it over its executor's partitions.
 """
 
@@ -65,25 +66,32 @@ def _minhash(owner: np.ndarray, token: np.ndarray, n_hash: int, seed: int) -> tu
     return owner[starts], out
 
 
-def _candidates(sig: np.ndarray, idx: np.ndarray, n: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of the eligible `idx` (sorted, of n; `sig` their signatures) sharing a band of `rows`
-    minhashes: chain each bucket and star it to its first member."""
+def _band_keys(sig: np.ndarray, rows: int) -> np.ndarray:
+    """Per signature, one key per band of `rows` minhashes."""
+    keys = np.zeros((len(sig), sig.shape[1] // rows), np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(keys.shape[1]):
+            for r in range(rows):
+                keys[:, b] = keys[:, b] * np.uint64(0x100000001B3) ^ sig[:, b * rows + r]
+    return keys
+
+
+def _candidates(keys: np.ndarray, idx: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of the eligible `idx` (sorted, of n; `keys` their band keys) sharing a band: chain each
+    bucket and star it to its first member."""
     rng = np.random.default_rng(seed)
     us, vs = [], []
-    with np.errstate(over="ignore"):
-        for b in range(sig.shape[1] // rows):
-            key = np.zeros(len(idx), np.uint64)
-            for r in range(rows):
-                key = key * np.uint64(0x100000001B3) ^ sig[:, b * rows + r]
-            order = np.lexsort((rng.random(len(idx)), key))
-            k, members = key[order], idx[order]
-            same = k[1:] == k[:-1]
-            us.append(members[:-1][same])
-            vs.append(members[1:][same])
-            first = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(len(k)), 0))
-            star = np.r_[False, same] & (first != np.arange(len(k)) - 1)
-            us.append(members[first[star]])
-            vs.append(members[star])
+    for b in range(keys.shape[1]):
+        key = keys[:, b]
+        order = np.lexsort((rng.random(len(idx)), key))
+        k, members = key[order], idx[order]
+        same = k[1:] == k[:-1]
+        us.append(members[:-1][same])
+        vs.append(members[1:][same])
+        first = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(len(k)), 0))
+        star = np.r_[False, same] & (first != np.arange(len(k)) - 1)
+        us.append(members[first[star]])
+        vs.append(members[star])
     u, v = np.concatenate(us), np.concatenate(vs)
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     pair = _uniq(lo.astype(np.int64) * (n + 1) + hi)
@@ -159,9 +167,32 @@ def part_tokens(part: dict, level: int, n_voters: int, n_hash: int):
     if level == 1:
         part["nodes"] = _uniq(tt)  # (author, direction) tokens in the order of X's columns
     pop = np.bincount(tcol).astype(np.int64)
-    owners, sig = _minhash(tv, tt, n_hash, seed=level)
+    part["signatures"] = _minhash(tv, tt, n_hash, seed=level)  # kept for part_signatures
+    owners = part["signatures"][0]
     k = np.diff(np.r_[_starts(tv), len(tv)])
-    return owners, k, sig, int((pop * pop).sum()), len(tv)
+    return owners, k, int((pop * pop).sum()), len(tv)
+
+
+def part_signatures(part: dict, b: int = 0, n_buckets: int = 1):
+    """The MinHash rows here of the voters of bucket b (voter position modulo n_buckets): (positions, rows)."""
+    owners, sig = part["signatures"]
+    mine = owners % n_buckets == b
+    return owners[mine], sig[mine]
+
+
+def band_keys(eligible: np.ndarray, rows: int, *pieces):
+    """One bucket of voters, its MinHash rows from every partition: each eligible voter's signature
+    (the elementwise minimum over the partitions) as band keys: (positions, keys)."""
+    if len(pieces) == 1:  # one partition: its rows are the signatures, by position already
+        owners, sig = pieces[0]
+    else:
+        owners = np.concatenate([p[0] for p in pieces])
+        order = np.argsort(owners, kind="stable")
+        owners, sig = owners[order], np.concatenate([p[1] for p in pieces])[order]
+        starts = _starts(owners)
+        owners, sig = owners[starts], (np.minimum.reduceat(sig, starts, axis=0) if len(starts) else sig)
+    keep = eligible[owners]
+    return owners[keep], _band_keys(sig[keep], rows)
 
 
 def part_covotes(part: dict, level: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -260,20 +291,24 @@ def _sum(results):
     return out
 
 
-def _pair_level(run, level: int, n_voters: int, n_votes, *, threshold, min_co, min_votes, n_hash, rows, timed, lag,
-                lead_share):
+def _pair_level(run, by_voter, level: int, n_voters: int, n_votes, *, threshold, min_co, min_votes, n_hash, rows,
+                timed, lag, lead_share):
     """Verified pairs of voters on the tokens of `level`, and each voter's distinct tokens."""
     k = np.zeros(n_voters, np.int64)
-    sig = np.full((n_voters, n_hash), np.iinfo(np.uint64).max, np.uint64)
     squares = pairs = 0
-    for owners, kp, sp, sq, n in run(part_tokens, level, n_voters, n_hash):
+    for owners, kp, sq, n in run(part_tokens, level, n_voters, n_hash):
         k[owners] += kp
-        sig[owners] = np.minimum(sig[owners], sp)
         squares, pairs = squares + sq, pairs + n
     collide = squares / pairs**2 if pairs else 0.0  # sum over tokens of popularity share squared, exact
-    idx = np.flatnonzero((n_votes >= min_votes) & (k >= 2))
-    u, v = _candidates(sig[idx], idx, n_voters, rows, seed=level)
-    del sig
+    # Each bucket of voters combines its signatures from every partition; only band keys come here.
+    buckets = by_voter(band_keys, (n_votes >= min_votes) & (k >= 2), rows)
+    run(part_drop, "signatures")
+    idx = np.concatenate([b[0] for b in buckets])
+    order = np.argsort(idx)
+    idx, keys = idx[order], np.concatenate([b[1] for b in buckets])[order]
+    del buckets
+    u, v = _candidates(keys, idx, n_voters, seed=level)
+    del keys
     if len(u):
         u, v = _verified(_sum(run(part_covotes, level, u, v)), k, u, v, threshold, min_co, collide)
     if timed and len(u):
@@ -330,7 +365,7 @@ def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co,
     sig = np.concatenate([p[2] for p in pieces])
     del pieces
     by_node = np.argsort(big)
-    u, v = _candidates(sig[by_node], big[by_node], n_nodes, rows, seed=7)
+    u, v = _candidates(_band_keys(sig[by_node], rows), big[by_node], n_nodes, seed=7)
     del sig
     if len(u):
         u, v = _verified(_node_covotes(run, node_tokens, u, v, n_voters), k, u, v, threshold, min_co, collide)
@@ -365,20 +400,25 @@ def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co,
 
 def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshold, author_threshold, min_co,
            min_votes, n_hash, rows, max_group_share, block_threshold, block_hit_share, block_hashes, block_min_co,
-           block_min_voters, block_min_hits, lag, lead_share):
+           block_min_voters, block_min_hits, lag, lead_share, by_voter=None):
     """`detect_groups` over partitions of whole authors wherever they live: `run(fn, *args)` returns
-    [fn(part, *args) for each partition] (see `partition`); only per-voter vectors, candidate pairs
+    [fn(part, *args) for each partition] (see `partition`); `by_voter(fn, *args)` returns, for each
+    bucket b of voters, fn(*args, *every partition's part_signatures(part, b, n_buckets)) (None: one
+    bucket, the partitions' pieces gathered here). Only per-voter vectors, band keys, candidate pairs
     and the candidate nodes' voters come back. `timed`: the partitions have vote times. The settings
     are detect_groups' (`settings()`)."""
+    if by_voter is None:
+        def by_voter(fn, *args):
+            return [fn(*args, *run(part_signatures))]
     n_votes = np.zeros(n_voters, np.int64)
     for owners, counts in run(part_votes):
         n_votes[owners] += counts
     pair = dict(min_co=min_co, min_votes=min_votes, n_hash=n_hash, rows=rows, timed=timed, lag=lag,
                 lead_share=lead_share)
-    u, v, _ = _pair_level(run, 0, n_voters, n_votes, threshold=post_threshold, **pair)
+    u, v, _ = _pair_level(run, by_voter, 0, n_voters, n_votes, threshold=post_threshold, **pair)
     us, vs = [u], [v]
     run(part_drop, ("X", 0))  # free the post tokens before the next pass (peak memory at 10M votes)
-    u, v, activity = _pair_level(run, 1, n_voters, n_votes, threshold=author_threshold, **pair)
+    u, v, activity = _pair_level(run, by_voter, 1, n_voters, n_votes, threshold=author_threshold, **pair)
     us.append(u)
     vs.append(v)
     blocks = None

@@ -7,13 +7,15 @@ broadcast. In this process (`execution.Local`) there is one partition and the nu
 one pass over all votes; on Dask they agree to summation order.
 
 Group detection (groups.py) runs the same way: MinHash signatures, co-vote counts and the block
-pass's hits per partition, only the combined signatures, candidate pairs and the candidate nodes'
-voters in the coordinator. The behaviour-change test (`trust.changed_at`, a window over each voter's
+pass's hits per partition; the signatures are combined per bucket of voters where the executor puts
+it (a shuffle, as for the change test), and only band keys, candidate pairs and the candidate nodes'
+voters come to the coordinator. The behaviour-change test (`trust.changed_at`, a window over each voter's
 votes in time) runs per bucket of voters, the votes shuffled there from every partition.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -77,6 +79,11 @@ def _stage_groups(state, step, *args):
         data = state["data"]
         state["groups"] = groups.partition(state["vpos"], data.post, data.author, data.value, data.created)
     return step(state["groups"], *args)
+
+
+def _group_signatures(state, b, n_buckets):
+    """This partition's MinHash rows of the voters of bucket b (group detection's shuffle by voter)."""
+    return groups.part_signatures(state["groups"], b, n_buckets)
 
 
 def _stage_drop_groups(state):
@@ -205,8 +212,10 @@ def _fit(engine, ex, data: VoteData, now: float):
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
     if counts.sum():
+        signatures = functools.partial(_group_signatures, n_buckets=ex.voter_buckets)
         label, eu, ev, members = groups.detect(
             lambda step, *args: ex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
+            by_voter=lambda fn, *args: ex.by_voter(signatures, fn, *args),
             **groups.settings(lead_share=engine.group_lead_share))
         ex.run(_stage_drop_groups)
         group = group_ids(label)
