@@ -22,7 +22,9 @@ One transaction, in four steps (votes.management.vote_import documents what an i
    may set `session_replication_role` (a superuser, or `GRANT SET ON PARAMETER session_replication_role`), the
    import instead locks every referenced user, post and author row FOR KEY SHARE in one statement each,
    which is all the per-row checks would do (the rows exist, and nobody deletes them before commit), and
-   inserts posts, votes and events with the row triggers off. Otherwise the per-row checks run as usual.
+   inserts posts, votes and events with the row triggers off. A table whose referenced rows the import
+   inserted itself (all of them, as in a first import) is not locked: no other transaction sees those rows.
+   Otherwise the per-row checks run as usual.
 4. Indexes. A large import into a smaller table rebuilds the vote and event indexes after the inserts
    instead of updating them row by row (`_set_indexes_aside`; the command's --indexes).
 
