@@ -175,10 +175,18 @@ def test_thin_evidence_weighs_more_but_at_most_a_bounded_factor():
     assert settled < rate_next.author_weight(40.0, 80.0, 30) < rate_next.MAX_AUTHOR_WEIGHT
 
 
+def test_a_campaign_piling_votes_on_an_author_does_not_make_merit_ask_about_it_less():
+    """Thinness counts solicited votes: 10,000 votes a campaign aimed leave the author as thin as before."""
+    piled_on = rate_next.author_weight(55.0, 65.0, 0)
+    assert piled_on == rate_next.MAX_AUTHOR_WEIGHT
+    assert rate_next.author_weight(55.0, 65.0, 400) < 1.5  # asked about often enough: settled
+
+
 def test_picks_lean_toward_authors_with_thin_evidence(alice, monkeypatch):
     (settled,) = register("settled")
     (thin,) = register("thin", start=2)
-    AuthorReputation.objects.create(author=settled.author, low=59, high=61, upvotes=900, downvotes=100, voters=1000)
+    AuthorReputation.objects.create(author=settled.author, low=59, high=61, upvotes=900, downvotes=100, voters=1000,
+                                    explanation={"solicited": {"votes": 1000, "weight": 700.0}})
     monkeypatch.setattr(rate_next, "_random", random.Random(7))  # reproducible draws for the count only
     first = []
     for _ in range(400):

@@ -7,8 +7,10 @@ may trust them more, as Community Notes trusts population-sampled raters.
 The picks are:
 - drawn on the server with the operating system's randomness (`random.SystemRandom`), so nothing a
   voter sees or sends predicts them, and no parameter lets them choose;
-- aimed at thin evidence: an author with a wide interval or few votes is up to `MAX_AUTHOR_WEIGHT`
-  times as likely as a settled one, and within an author a post with fewer votes is likelier.
+- aimed at thin evidence: an author with a wide interval or few solicited votes is up to
+  `MAX_AUTHOR_WEIGHT` times as likely as a settled one, and within an author a post with fewer votes is
+  likelier. Solicited, not all votes: the engine anchors a score on its solicited votes, and a campaign
+  piling votes onto an author must not make Merit ask about that author less;
   Authors are drawn first and one post per author: registering many posts by one author does not make
   it likelier, and the weight cap keeps fresh authors (anyone can make one by voting on a new post)
   from crowding the sample;
@@ -141,18 +143,20 @@ def _author_pool(user) -> list[tuple[int, float]]:
         Author.objects.filter(Exists(Post.objects.filter(author=OuterRef("pk"))), pk__in=ids)
         .exclude(owner=user)
         .exclude(pk__in=open_claims(user.pk).values("author_id"))  # a pending claim's votes are refused too
-        .values_list("pk", "reputation__low", "reputation__high", "reputation__upvotes", "reputation__downvotes")
+        .values_list("pk", "reputation__low", "reputation__high", "reputation__explanation__solicited__votes")
     )
     if len(rows) > POOL_AUTHORS:
         rows = _random.sample(rows, POOL_AUTHORS)
-    return [(pk, author_weight(low, high, (up or 0) + (down or 0))) for pk, low, high, up, down in rows]
+    return [(pk, author_weight(low, high, solicited)) for pk, low, high, solicited in rows]
 
 
-def author_weight(low: float | None, high: float | None, votes: int) -> float:
+def author_weight(low: float | None, high: float | None, solicited: int | None) -> float:
     """1 for a settled author, up to MAX_AUTHOR_WEIGHT for one with no evidence.
 
-    Thinness is the larger of the interval's width (0-100 as a share) and 10 / (10 + votes).
+    Thinness is the larger of the interval's width (0-100 as a share) and 10 / (10 + solicited votes):
+    votes nobody aimed, which no campaign can add to (it can narrow the interval).
     """
     width = 1.0 if low is None or high is None else min(max((high - low) / 100.0, 0.0), 1.0)
-    thin = max(width, 10.0 / (10.0 + max(votes, 0)))
+    n = solicited if isinstance(solicited, int) else 0
+    thin = max(width, 10.0 / (10.0 + max(n, 0)))
     return 1.0 + (MAX_AUTHOR_WEIGHT - 1.0) * thin
