@@ -284,13 +284,6 @@ def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_v
 
 
 # ---- the composition: `run(fn, *args)` is [fn(part, *args) for every partition] ------------------
-def _sum(results):
-    out = results[0]
-    for r in results[1:]:
-        out = out + r
-    return out
-
-
 def _pair_level(run, by_voter, level: int, n_voters: int, n_votes, *, threshold, min_co, min_votes, n_hash, rows,
                 timed, lag, lead_share):
     """Verified pairs of voters on the tokens of `level`, and each voter's distinct tokens."""
@@ -310,9 +303,9 @@ def _pair_level(run, by_voter, level: int, n_voters: int, n_votes, *, threshold,
     u, v = _candidates(keys, idx, n_voters, seed=level)
     del keys
     if len(u):
-        u, v = _verified(_sum(run(part_covotes, level, u, v)), k, u, v, threshold, min_co, collide)
+        u, v = _verified(np.add.reduce(run(part_covotes, level, u, v)), k, u, v, threshold, min_co, collide)
     if timed and len(u):
-        shared, u_first, v_first = (_sum(list(x)) for x in zip(*run(part_lead_counts, level, u, v, lag)))
+        shared, u_first, v_first = (np.add.reduce(x) for x in zip(*run(part_lead_counts, level, u, v, lag)))
         shared = np.maximum(shared, 1)
         u, v = _mutual(u, v, u_first / shared, v_first / shared, lead_share)
     return u, v, k
