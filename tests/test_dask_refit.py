@@ -79,10 +79,11 @@ def test_group_detection_over_many_partitions_finds_the_groups_of_one():
     def run(step, *args):
         return [step(p, *args) for p in parts]
 
-    def by_voter(fn, *args):  # signatures combined per bucket of voters, as the executor's shuffle does
-        return [fn(*args, *(groups.part_signatures(p, b, 3) for p in parts)) for b in range(3)]
+    def by_voter(split, fn, *args):  # tokens gathered per bucket of voters, as the executor's shuffle does
+        pieces = [split(p, 3) for p in parts]
+        return [fn(*args, *(p[b] for p in pieces)) for b in range(3)]
 
-    for shuffle in (None, by_voter):  # None: every partition's signatures combined in one place
+    for shuffle in (None, by_voter):  # None: every partition's tokens gathered in one place
         many = groups.detect(run, len(ids), timed=True, return_edges=True, by_voter=shuffle, **groups.settings())
         for a, b in zip(one, many):
             np.testing.assert_array_equal(a, b)

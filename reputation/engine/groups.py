@@ -13,8 +13,9 @@ linear in the number of votes.
 
 The detection is written once, as steps over a partition of whole authors (`part_*`: per voter
 signatures and distinct tokens, co-vote counts of candidate pairs, a block's hits) composed by
-`detect`, which combines them and keeps only the candidate graph; each voter's signature is combined
-from the partitions' in its bucket of voters (`band_keys`), and only its band keys travel on. `detect_groups` is that composition
+`detect`, which combines them and keeps only the candidate graph; each voter's signature is made
+from its tokens in every partition, gathered in its bucket of voters (`band_keys`), and only its band
+keys travel on. `detect_groups` is that composition
 over one partition holding every vote; the full refit runs it over its executor's partitions.
 """
 
@@ -154,45 +155,51 @@ def part_votes(part: dict):
     return np.unique(part["vpos"], return_counts=True)
 
 
-def part_tokens(part: dict, level: int, n_voters: int, n_hash: int):
-    """Keeps the voters x tokens matrix of `level`; returns per voter here (positions, distinct
-    tokens, MinHash rows) and the tokens' sum of squared popularities and total."""
+def part_tokens(part: dict, level: int, n_voters: int):
+    """Keeps the voters x tokens matrix of `level` and the distinct (voter, token) pairs for
+    `part_voter_tokens`; returns per voter here (positions, distinct tokens) and the tokens' sum of
+    squared popularities and total."""
     tokens = _tokens(part, level)
     base = int(tokens.max(initial=0)) + 1
     key = _uniq(part["vpos"].astype(np.int64) * base + tokens)
     tv, tt = key // base, key % base
+    del key
     tcol = _factorize(tt)
     part[("X", level)] = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)),
                                            shape=(n_voters, int(tcol.max(initial=0)) + 1))
     if level == 1:
         part["nodes"] = _uniq(tt)  # (author, direction) tokens in the order of X's columns
     pop = np.bincount(tcol).astype(np.int64)
-    part["signatures"] = _minhash(tv, tt, n_hash, seed=level)  # kept for part_signatures
-    owners = part["signatures"][0]
-    k = np.diff(np.r_[_starts(tv), len(tv)])
-    return owners, k, int((pop * pop).sum()), len(tv)
+    part["pairs"] = (tv.astype(np.int32), tt)  # sorted by voter; kept for part_voter_tokens
+    starts = _starts(tv)
+    k = np.diff(np.r_[starts, len(tv)])
+    return tv[starts], k, int((pop * pop).sum()), len(tv)
 
 
-def part_signatures(part: dict, b: int = 0, n_buckets: int = 1):
-    """The MinHash rows here of the voters of bucket b (voter position modulo n_buckets): (positions, rows)."""
-    owners, sig = part["signatures"]
-    mine = owners % n_buckets == b
-    return owners[mine], sig[mine]
+def part_voter_tokens(part: dict, n_buckets: int = 1) -> list:
+    """Per bucket of voters (voter position modulo n_buckets), the (voter, token) pairs here of its voters,
+    sorted by voter: what a voter's MinHash signature is made of. Tokens travel, not signatures: a
+    signature row is 24 hashes (192 bytes) per voter and partition, a pair 12 bytes per vote, and
+    at 100M votes in 50 partitions the rows were 16 GB that spilled to disk."""
+    tv, tt = part["pairs"]
+    if n_buckets == 1:
+        return [(tv, tt)]
+    bucket = tv % n_buckets
+    return [(tv[bucket == b], tt[bucket == b]) for b in range(n_buckets)]
 
 
-def band_keys(eligible: np.ndarray, rows: int, *pieces):
-    """One bucket of voters, its MinHash rows from every partition: each eligible voter's signature
-    (the elementwise minimum over the partitions) as band keys: (positions, keys)."""
-    if len(pieces) == 1:  # one partition: its rows are the signatures, by position already
-        owners, sig = pieces[0]
-    else:
-        owners = np.concatenate([p[0] for p in pieces])
-        order = np.argsort(owners, kind="stable")
-        owners, sig = owners[order], np.concatenate([p[1] for p in pieces])[order]
-        starts = _starts(owners)
-        owners, sig = owners[starts], (np.minimum.reduceat(sig, starts, axis=0) if len(starts) else sig)
-    keep = eligible[owners]
-    return owners[keep], _band_keys(sig[keep], rows)
+def band_keys(eligible: np.ndarray, rows: int, n_hash: int, level: int, *pieces):
+    """One bucket of voters, its (voter, token) pairs from every partition: each eligible voter's
+    MinHash signature over all its tokens, as band keys: (positions, keys)."""
+    tv = np.concatenate([p[0] for p in pieces]) if len(pieces) > 1 else pieces[0][0]
+    tt = np.concatenate([p[1] for p in pieces]) if len(pieces) > 1 else pieces[0][1]
+    keep = eligible[tv]
+    tv, tt = tv[keep], tt[keep]
+    if len(pieces) > 1:  # each piece is sorted by voter; together they are not
+        order = np.argsort(tv, kind="stable")
+        tv, tt = tv[order], tt[order]
+    owners, sig = _minhash(tv.astype(np.int64), tt, n_hash, seed=level)
+    return owners, _band_keys(sig, rows)
 
 
 def part_covotes(part: dict, level: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -289,13 +296,13 @@ def _pair_level(run, by_voter, level: int, n_voters: int, n_votes, *, threshold,
     """Verified pairs of voters on the tokens of `level`, and each voter's distinct tokens."""
     k = np.zeros(n_voters, np.int64)
     squares = pairs = 0
-    for owners, kp, sq, n in run(part_tokens, level, n_voters, n_hash):
+    for owners, kp, sq, n in run(part_tokens, level, n_voters):
         k[owners] += kp
         squares, pairs = squares + sq, pairs + n
     collide = squares / pairs**2 if pairs else 0.0  # sum over tokens of popularity share squared, exact
-    # Each bucket of voters combines its signatures from every partition; only band keys come here.
-    buckets = by_voter(band_keys, (n_votes >= min_votes) & (k >= 2), rows)
-    run(part_drop, "signatures")
+    # Each bucket of voters makes its signatures from its tokens in every partition; only band keys come here.
+    buckets = by_voter(part_voter_tokens, band_keys, (n_votes >= min_votes) & (k >= 2), rows, n_hash, level)
+    run(part_drop, "pairs")
     idx = np.concatenate([b[0] for b in buckets])
     order = np.argsort(idx)
     idx, keys = idx[order], np.concatenate([b[1] for b in buckets])[order]
@@ -395,14 +402,14 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
            min_votes, n_hash, rows, max_group_share, block_threshold, block_hit_share, block_hashes, block_min_co,
            block_min_voters, block_min_hits, lag, lead_share, by_voter=None):
     """`detect_groups` over partitions of whole authors wherever they live: `run(fn, *args)` returns
-    [fn(part, *args) for each partition] (see `partition`); `by_voter(fn, *args)` returns, for each
-    bucket b of voters, fn(*args, *every partition's part_signatures(part, b, n_buckets)) (None: one
-    bucket, the partitions' pieces gathered here). Only per-voter vectors, band keys, candidate pairs
+    [fn(part, *args) for each partition] (see `partition`); `by_voter(split, fn, *args)` returns, for
+    each bucket b of voters, fn(*args, *every partition's split(part, n_buckets)[b]) (None: one bucket,
+    the partitions' pieces gathered here). Only per-voter vectors, band keys, candidate pairs
     and the candidate nodes' voters come back. `timed`: the partitions have vote times. The settings
     are detect_groups' (`settings()`)."""
     if by_voter is None:
-        def by_voter(fn, *args):
-            return [fn(*args, *run(part_signatures))]
+        def by_voter(split, fn, *args):
+            return [fn(*args, *(pieces[0] for pieces in run(split, 1)))]
     n_votes = np.zeros(n_voters, np.int64)
     for owners, counts in run(part_votes):
         n_votes[owners] += counts

@@ -81,9 +81,9 @@ def _stage_groups(state, step, *args):
     return step(state["groups"], *args)
 
 
-def _group_signatures(state, b, n_buckets):
-    """This partition's MinHash rows of the voters of bucket b (group detection's shuffle by voter)."""
-    return groups.part_signatures(state["groups"], b, n_buckets)
+def _group_pieces(step, state, n_buckets):
+    """This partition's pieces of a group detection step's shuffle by voter, one per bucket."""
+    return step(state["groups"], n_buckets)
 
 
 def _stage_drop_groups(state):
@@ -142,8 +142,8 @@ def _stage_record(state, engine, n, n_buckets):
         return credit
 
 
-def _bucket(state, b):
-    return state["buckets"][b]
+def _buckets(state, n_buckets):
+    return state["buckets"]
 
 
 def _stage_drop_buckets(state, engine):
@@ -212,10 +212,9 @@ def _fit(engine, ex, data: VoteData, now: float):
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
     if counts.sum():
-        signatures = functools.partial(_group_signatures, n_buckets=ex.voter_buckets)
         label, eu, ev, members = groups.detect(
             lambda step, *args: ex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
-            by_voter=lambda fn, *args: ex.by_voter(signatures, fn, *args),
+            by_voter=lambda step, fn, *args: ex.by_voter(functools.partial(_group_pieces, step), fn, *args),
             **groups.settings(lead_share=engine.group_lead_share))
         ex.run(_stage_drop_groups)
         group = group_ids(label)
@@ -235,7 +234,7 @@ def _fit(engine, ex, data: VoteData, now: float):
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
     proven = engine._proven(ex.reduce(_stage_record, _add, engine, n, ex.voter_buckets))
     changed = np.full(n, np.inf)
-    for hit, when in ex.by_voter(_bucket, _voters_changed, engine, n):
+    for hit, when in ex.by_voter(_buckets, _voters_changed, engine, n):
         changed[hit] = when
     ex.run(_stage_drop_buckets, engine)
     book("records and change test")
