@@ -158,14 +158,17 @@ class MeritEngine:
         """
         valid = self._valid(data)
         up = data.value > 0
-        window = self.burst_days * DAY
-        (vis_up, vis_n), (est_up, est_n) = trust.established_consensus(parts["apos"], up, data.created, (1.0, window))
-        # A prediction earns only what it adds to the author's record visible when it was cast:
-        # predicting a well-rated author's next post is well received copies that record.
-        q_vis = (vis_up + 1.0) / (vis_n + 2.0)
-        base = np.where(up, q_vis, 1 - q_vis) if self.credit_beyond_visible else 0.5
+        base = 0.5
+        if self.credit_beyond_visible:  # (off: the visible record is not needed, one search per vote saved)
+            # A prediction earns only what it adds to the author's record visible when it was cast:
+            # predicting a well-rated author's next post is well received copies that record.
+            (vis_up, vis_n), = trust.established_consensus(parts["apos"], up, data.created, (1.0,))
+            q_vis = (vis_up + 1.0) / (vis_n + 2.0)
+            base = np.where(up, q_vis, 1 - q_vis)
+            del vis_up, vis_n, q_vis
         credit = np.bincount(vpos, valid * 2 * (right - base), n)
-        del vis_up, vis_n, q_vis
+        window = self.burst_days * DAY
+        (est_up, est_n), = trust.established_consensus(parts["apos"], up, data.created, (window,))
         q = (est_up + 1.0) / (est_n + 2.0)
         against = (est_n >= 3) & np.where(up, q < 0.5, q > 0.5)
         _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * len(parts["author_ids"]) + parts["apos"],
