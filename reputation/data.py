@@ -312,12 +312,15 @@ def read_vote_range(params: dict, snapshot: str, lo: int, hi: int, n_parts: int)
 
 def vote_partition(voters: VoteData, *pieces) -> VoteData:
     """On a worker: one partition from its piece of every range (ranges in id order), in the order
-    load_votes gives (by voter, then author, then id), with the global voter tables of `voters`."""
+    load_votes gives (by voter, then author, then id), with its own voters' rows of the voter table of
+    `voters` (execution.own_voters) and every claim."""
+    from .engine.execution import own_voters
+
     voter, author, post, value, created, solicited = (np.concatenate(c) for c in zip(*pieces))
     voter, author, post, value, created, solicited = _by_voter(
         voter, author, post, value.astype(np.int8), created, solicited.astype(bool)
     )
-    return VoteData(voter, author, post, value, created, voters.voter_ids, voters.voter_joined,
+    return VoteData(voter, author, post, value, created, *own_voters(voter, voters.voter_ids, voters.voter_joined),
                     voters.owned_author, voters.owner_voter, solicited)
 
 

@@ -19,9 +19,21 @@ import numpy as np
 from .types import VoteData
 
 
+def own_voters(voter: np.ndarray, voter_ids: np.ndarray, voter_joined: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a voter table (sorted ids, join times) for the voters of `voter` only. A partition
+    carries its own voters' rows, not the global table: every spilled partition is written to disk
+    with its own copy of whatever it holds, and at 100M votes (5M voters, 50 partitions) the global
+    table is 80 MB a partition against 27 MB for its own voters."""
+    if not len(voter_ids):
+        return voter_ids, voter_joined
+    mine = np.unique(voter)
+    return mine, voter_joined[np.searchsorted(voter_ids, mine)]
+
+
 def split_by_author(data: VoteData, n_parts: int) -> tuple[list[VoteData], list[np.ndarray]]:
-    """The votes in `n_parts` partitions of whole authors (by author id modulo n_parts), each with the
-    global voter table and claims; and each partition's positions in `data`."""
+    """The votes in `n_parts` partitions of whole authors (by author id modulo n_parts), each with its
+    own voters' rows of the voter table (`own_voters`) and every claim; and each partition's positions
+    in `data`."""
     key = data.author % n_parts
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(n_parts + 1))
@@ -33,7 +45,7 @@ def split_by_author(data: VoteData, n_parts: int) -> tuple[list[VoteData], list[
         index.append(idx)
         out.append(VoteData(
             data.voter[idx], data.author[idx], data.post[idx], data.value[idx], data.created[idx],
-            data.voter_ids, data.voter_joined, data.owned_author, data.owner_voter,
+            *own_voters(data.voter[idx], data.voter_ids, data.voter_joined), data.owned_author, data.owner_voter,
             solicited[idx] if has_solicited else np.empty(0, bool),
         ))
     return out, index

@@ -162,7 +162,9 @@ def _voters_changed(engine, n, *pieces):
 def _stage_proven_share(state, engine, proven, changed, now):
     with _On(engine, state) as data:
         vpos = state["vpos"]
-        joined = data.voter_joined[vpos] if len(data.voter_joined) else np.full(len(data), -np.inf)
+        # (the partition's own voter table: vpos is the global position)
+        joined = (data.voter_joined[np.searchsorted(data.voter_ids, data.voter)] if len(data.voter_joined)
+                  else np.full(len(data), -np.inf))
         ps, aged = engine._proven_share(data, proven[vpos], changed[vpos], data.created - joined, now)
         state["ps"] = ps
         # Proven votes, and aged accounts' at a fiftieth (see fit).
