@@ -219,7 +219,7 @@ def test_rows_the_import_inserted_itself_are_not_locked_and_rows_already_there_a
 
 def index_definitions() -> list[str]:
     with connection.cursor() as cur:
-        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename IN ('votes_vote', 'votes_voteevent') ORDER BY 1")
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename IN ('votes_vote', 'votes_voteevent', 'votes_post') ORDER BY 1")
         return [row[0] for row in cur.fetchall()]
 
 

@@ -73,8 +73,8 @@ VOTES = Vote._meta.db_table
 EVENTS = VoteEvent._meta.db_table
 PENDING = PendingRefresh._meta.db_table
 CLAIMS = HandleClaim._meta.db_table
-TEMP = ("import_raw", "import_rows", "import_users", "import_posts", "import_votes", "import_resolved",
-        "import_touched")
+TEMP = ("import_users", "import_posts", "import_votes", "import_resolved", "import_touched", "import_groups",
+        "import_spellings", "import_voter_keys", "import_post_keys", "import_voter_ids", "import_post_ids")
 # Quote and escape for the raw COPY: a byte no valid file holds (checked while reading), so COPY splits
 # at commas only and fields keep their double quotes for the SQL to read the way Python's csv does.
 NO_QUOTE = "\x01"
@@ -104,6 +104,10 @@ class NotFast(Exception):
 def import_postgres(path: str, show_progress: bool, stage, indexes: str = "auto") -> Summary:
     summary = Summary()
     started = time.perf_counter()
+    # A caller's transaction may have deleted posts: PostgreSQL then builds no index on that table before
+    # the deferred foreign-key checks run (at commit), so only an import that is a transaction of its own
+    # sets the posts' indexes aside.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cur:
         # Large sorts and hash joins stay in memory; SET LOCAL ends with the transaction. Times are UTC.
         cur.execute("SET LOCAL work_mem = '512MB'; SET LOCAL TimeZone = 'UTC'")
@@ -119,8 +123,8 @@ def import_postgres(path: str, show_progress: bool, stage, indexes: str = "auto"
             with staged.votes, timed(summary, "copy", stage):
                 summary.rows = _stage_validated(cur, staged)
             summary.validated_by = "python"
-        _merge(cur, summary, show_progress, stage, indexes)
-        cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
+        _merge(cur, summary, show_progress, stage, indexes, posts_aside=own_transaction)
+        _drop_temporary(cur)
         stage("commit")
         committing = time.perf_counter()
     summary.timings["commit"] = time.perf_counter() - committing
@@ -135,7 +139,14 @@ def load_postgres(staged: Staged, summary: Summary, show_progress: bool, stage) 
         with timed(summary, "copy", stage):
             _stage_validated(cur, staged)
         _merge(cur, summary, show_progress, stage, "keep")
-        cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
+        _drop_temporary(cur)
+
+
+def _drop_temporary(cur) -> None:
+    """The import's temporary tables (import_votes is a view over import_raw when SQL checked the file,
+    a table when Python did: CASCADE takes the view with its table)."""
+    cur.execute("DROP TABLE IF EXISTS import_raw CASCADE")
+    cur.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP)}")
 
 
 def _try_set(cur, name: str, value: str) -> bool:
@@ -170,9 +181,9 @@ def _stage_file(cur, path: str, summary: Summary, show_progress: bool, stage) ->
     with timed(summary, "copy", stage):
         rows, plain = _copy_file(cur, path, columns, show_progress)
     with timed(summary, "check", stage):
-        _check_rows(cur, solicited="solicited" in columns, plain=plain)
-        _check_conflicts(cur)
-    cur.execute("DROP TABLE import_raw")
+        field = _plain_field if plain else _field
+        _check_rows(cur, field, solicited="solicited" in columns)
+        _check_conflicts(cur, field)
     return rows
 
 
@@ -234,19 +245,22 @@ def _field(name: str) -> str:
     )
 
 
-def _check_times(cur, created: str) -> None:
+def _plain_field(name: str) -> str:
+    """A raw field of a file with no double quote and no space anywhere: as it is (COPY reads an empty
+    one as NULL)."""
+    return f"coalesce({name}, '')"
+
+
+def _check_times(cur) -> None:
     """NotFast unless every created_at is in TIME_FORMS: each distinct date and each distinct rest (time
-    and offset) is checked in Python, so that the cast in SQL can neither fail nor differ from Python.
+    and offset) is checked in Python, so that the cast SQL made of it neither differs from Python's
+    reading nor is used before this check passed (a cast that failed sent the file to Python already).
     (Dates repeat across rows, and times of day too unless they carry fractions of a second.)"""
-    # Both in one pass over the rows (GROUPING(day, rest) is 1 on the days' rows, 2 on the rests').
-    cur.execute(
-        "SELECT GROUPING(day, rest), day, rest FROM (SELECT left(c, 10) AS day, substr(c, 11) AS rest"
-        f" FROM (SELECT {created} AS c FROM import_raw OFFSET 0) t) d GROUP BY GROUPING SETS ((day), (rest)) ORDER BY 1"
-    )
+    cur.execute(f"SELECT g, day, rest FROM import_groups WHERE g IN ({_DAYS}, {_RESTS})")
     for which, day, rest in cur.fetchall():
-        if which == 1 and not time_form_ok(day, ""):
+        if which == _DAYS and not time_form_ok(day, ""):
             raise NotFast(f"created_at date {day!r} needs the Python validator")
-        if which == 2 and not time_form_ok("2000-01-01", rest):
+        if which == _RESTS and not time_form_ok("2000-01-01", rest):
             raise NotFast(f"created_at time {rest!r} needs the Python validator")
 
 
@@ -287,61 +301,91 @@ def _url_sql(table: str) -> str:
     return f"CASE {table}.platform {' '.join(parts)} END" if parts else "NULL"
 
 
-def _check_rows(cur, solicited: bool, plain: bool) -> None:
-    """import_raw -> import_votes (cleaned, typed, line numbered) and import_users; NotFast at the first
-    value the checks do not take.
+# The grouping sets of the one pass over the rows (_group_rows), as GROUPING(...) numbers them: a bit for
+# each grouped-by column that the set leaves out, the first column's the highest. The first five are
+# import_raw's own columns, the file's text as it is: each distinct one is cleaned once, not per row.
+_GROUPED = ("platform", "post_id", "author", "voter", "joined", "day", "rest")
 
-    Per row in SQL: platform, value, solicited, created_at (cast in SQL once each distinct date and time passed TIME_FORMS).
-    Handles, post ids, voters and join times repeat across rows: each distinct one is checked by the
-    Python validator's own rules, so those grammars have one definition.
+
+def _set_number(*columns: str) -> int:
+    return sum(1 << (len(_GROUPED) - 1 - i) for i, name in enumerate(_GROUPED) if name not in columns)
+
+
+_ALL = _set_number()  # one row: the first line with a value the per-row checks refuse
+_SPELLINGS = _set_number("platform", "post_id", "author")  # each post id with each way of naming its author
+_VOTERS = _set_number("voter", "joined")  # each voter with each join time
+_DAYS, _RESTS = _set_number("day"), _set_number("rest")  # each created_at date, each rest of one
+
+
+def _check_rows(cur, field, solicited: bool) -> None:
+    """import_raw -> the view import_votes (typed, line numbered), import_groups, import_users and
+    import_voter_keys; NotFast at the first value the checks do not take.
+
+    Per row in SQL: platform, value, solicited, created_at (cast in SQL; each distinct date and time
+    must be in TIME_FORMS). Handles, post ids, voters and join times repeat across rows: each distinct one
+    is checked by the Python validator's own rules, so those grammars have one definition.
     """
     for code, spec in PLATFORMS.items():
         overrides = type(spec).clean_handle is not Platform.clean_handle or type(spec).clean_post_id is not Platform.clean_post_id
         if overrides and code not in CLEAN_SQL:
             raise NotFast(f"no SQL for {code}'s stored forms")
-    field = (lambda c: f"coalesce({c}, '')") if plain else _field  # noqa: E731
-    fields = {c: field(c) for c in ("platform", "post_id", "author", "voter", "value", "created_at", "joined")}
-    fields["solicited"] = field("solicited") if solicited else "'0'"
-    _check_times(cur, fields["created_at"])
-    # Each level is computed once per row (OFFSET 0 keeps the planner from inlining a level's
-    # expressions into every place the next one names them).
+    solicited_field = field("solicited") if solicited else "'0'"
+    # The rows as the merge reads them: a view, not a table. They are read twice (the pass below, then
+    # the votes INSERT), and writing them out typed cost more than computing them again (10M rows: an
+    # 11.1 s CREATE TABLE AS, then read by three more statements). Voters and posts stay the file's text
+    # (keys into import_voter_ids and import_post_ids, joined on plain columns the planner has figures
+    # for). OFFSET 0: created_at, named twice by the INSERT, is cast once.
     cur.execute(
-        "CREATE TEMP TABLE import_votes ON COMMIT DROP AS SELECT n + 1 AS line, voter, platform,"
-        f" handle AS raw_handle, {_clean('post_id', 1)} AS external_id, {_clean('handle', 0)} AS handle,"
-        " joined AS joined_raw, value, solicited,"
-        " created_at"
-        " FROM (SELECT n, f.platform, f.post_id, ltrim(f.author, '@') AS handle, f.voter, f.joined,"
-        " CASE f.value WHEN '1' THEN 1 WHEN '-1' THEN -1 END::smallint AS value,"
-        " CASE f.solicited WHEN '1' THEN true WHEN '0' THEN false END AS solicited, f.created_at::timestamptz AS created_at"
-        " FROM (SELECT n, " + ", ".join(f"{sql} AS {c}" for c, sql in fields.items())
-        + " FROM import_raw OFFSET 0) f OFFSET 0) r",
+        "CREATE TEMP VIEW import_votes AS SELECT n + 1 AS line, voter AS voter_key, platform AS platform_key,"
+        " post_id AS post_key, value, created_at, solicited FROM (SELECT n, voter, platform, post_id,"
+        f" CASE {field('value')} WHEN '1' THEN 1 WHEN '-1' THEN -1 END::smallint AS value,"
+        f" {field('created_at')}::timestamptz AS created_at,"
+        f" CASE {solicited_field} WHEN '1' THEN true WHEN '0' THEN false END AS solicited FROM import_raw OFFSET 0) r"
     )
-    _check_distinct(cur)
-    cur.execute("ANALYZE import_votes")
+    cur.execute("ANALYZE import_raw")
+    _group_rows(cur, field, solicited_field)
+    _check_times(cur)
+    _check_distinct(cur, field)
 
 
-def _check_distinct(cur) -> None:
-    """The per-row checks SQL makes, then each distinct handle, voter and join time by the Python
-    validator's rules; fills import_users (a voter's earliest join time). (Post ids: _check_conflicts.)"""
+def _group_rows(cur, field, solicited_field: str) -> None:
+    """One pass over the rows into import_groups: the first line the per-row checks refuse, each post
+    id with each spelling of its author (first line and vote), each voter with each join time (first
+    vote), each created_at date and each rest. Everything after reads these few rows, not the file's.
+
+    The created_at cast runs here, before its forms are checked: a text PostgreSQL cannot read fails it,
+    which sends the file to Python, and the forms are checked before anything uses what it read."""
+    raw = ", ".join(_GROUPED[:5])
+    try:
+        with transaction.atomic():
+            cur.execute(
+                f"CREATE TEMP TABLE import_groups ON COMMIT DROP AS SELECT GROUPING({', '.join(_GROUPED)}) AS g,"
+                f" {', '.join(_GROUPED)}, min(created_at) AS first_at, min(line) AS first_line,"
+                f" min(line) FILTER (WHERE refused OR created_at > {_literal(_latest().isoformat())}) AS bad_line"
+                f" FROM (SELECT n + 1 AS line, {raw}, left(c, 10) AS day, substr(c, 11) AS rest,"
+                " c::timestamptz AS created_at, value NOT IN ('1', '-1') OR solicited NOT IN ('0', '1')"
+                f" OR platform_text <> ALL(ARRAY[{', '.join(map(_literal, PLATFORMS))}]) AS refused"
+                f" FROM (SELECT n, {raw}, {field('created_at')} AS c, {field('value')} AS value,"
+                f" {solicited_field} AS solicited, {field('platform')} AS platform_text FROM import_raw OFFSET 0) f"
+                " OFFSET 0) r GROUP BY GROUPING SETS ((), (platform, post_id, author), (voter, joined), (day), (rest))"
+            )  # no parameters: a % in the SQL stands for itself
+    except DatabaseError as exc:
+        raise NotFast(f"SQL could not read every row ({str(exc).splitlines()[0]})") from None
+    cur.execute("ANALYZE import_groups")
+
+
+def _check_distinct(cur, field) -> None:
+    """The per-row checks SQL made, then each distinct voter and join time by the Python validator's
+    rules; fills import_users (a voter's earliest join time) and import_voter_keys (the file's text of
+    a voter -> username). (Handles and post ids: _check_conflicts.)"""
     latest = _latest()
-    # One pass over the rows: the first line with a bad value, platform, solicited or future time (the
-    # empty grouping set, GROUPING 15), each distinct handle (3) and each distinct voter and join time (12).
-    cur.execute(
-        "SELECT GROUPING(platform, raw_handle, voter, joined_raw), platform, raw_handle, voter, joined_raw,"
-        " min(created_at), min(line) FILTER (WHERE value IS NULL OR solicited IS NULL OR created_at > %s"
-        " OR platform <> ALL(%s)) FROM import_votes"
-        " GROUP BY GROUPING SETS ((), (platform, raw_handle), (voter, joined_raw)) ORDER BY 1 DESC",
-        [latest, list(PLATFORMS)],
-    )
-    groups = cur.fetchall()
-    for _, _, _, _, _, _, line in groups[:1]:
-        if line is not None:
-            raise NotFast(f"line {line} needs the Python validator")
-    for _, platform, handle, *_ in (g for g in groups if g[0] == 3):
-        if not PLATFORMS[platform].handle.match(handle):
-            raise NotFast(f"handle {handle!r} needs the Python validator")
+    cur.execute(f"SELECT bad_line FROM import_groups WHERE g = {_ALL}")
+    line = cur.fetchone()[0]
+    if line is not None:
+        raise NotFast(f"line {line} needs the Python validator")
     users: dict[str, datetime] = {}
-    for voter, joined_raw, first_vote in ((g[3], g[4], g[5]) for g in groups if g[0] == 12):
+    cur.execute(f"SELECT {field('voter')}, {field('joined')}, first_at FROM import_groups WHERE g = {_VOTERS}")
+    for voter, joined_raw, first_vote in cur.fetchall():
         try:
             joined = _parse_time(joined_raw)
         except (ValueError, OverflowError):
@@ -352,30 +396,57 @@ def _check_distinct(cur) -> None:
             users[voter] = joined
     cur.execute("CREATE TEMP TABLE import_users (username text, joined timestamptz) ON COMMIT DROP")
     raw_cursor(cur).copy_expert("COPY import_users FROM STDIN", tsv((u, j.isoformat()) for u, j in users.items()))
+    cur.execute(  # one row per key: a voter's join times were rows of their own above
+        "CREATE TEMP TABLE import_voter_keys ON COMMIT DROP AS"
+        f" SELECT DISTINCT voter AS key, {field('voter')} AS username FROM import_groups WHERE g = {_VOTERS}"
+    )
 
 
 def _latest() -> datetime:
     return datetime.now(UTC) + FUTURE_SLACK
 
 
-def _check_conflicts(cur) -> None:
-    """Build import_users and import_posts; NotFast on a vote on one's own handle, a post named with
+def _check_conflicts(cur, field) -> None:
+    """Build import_posts and import_post_keys (the file's text of a post -> platform and stored id);
+    NotFast on a handle or post id Python would refuse, a vote on one's own handle, a post named with
     two authors in the file, or a post the database gives another author."""
+    # Each post id with each way of naming its author, cleaned once (from import_groups: a row each).
     cur.execute(
-        "SELECT r.line FROM import_votes r JOIN ("
-        f" SELECT a.platform, lower(a.handle) AS handle, u.username FROM {AUTHORS} a JOIN {USERS} u ON u.id = a.owner_id"
+        "CREATE TEMP TABLE import_spellings ON COMMIT DROP AS SELECT platform_key, post_key, author_key, platform,"
+        f" {_clean('post_id', 1)} AS external_id, handle AS raw_handle, {_clean('handle', 0)} AS handle, first_at, first_line"
+        f" FROM (SELECT platform AS platform_key, post_id AS post_key, author AS author_key, {field('platform')} AS platform,"
+        f" {field('post_id')} AS post_id, ltrim({field('author')}, '@') AS handle, first_at, first_line"
+        f" FROM import_groups WHERE g = {_SPELLINGS} OFFSET 0) g"
+    )
+    cur.execute("SELECT DISTINCT platform, raw_handle FROM import_spellings")
+    for platform, handle in cur.fetchall():  # every platform is known: _check_distinct saw no refused row
+        if not PLATFORMS[platform].handle.match(handle):
+            raise NotFast(f"handle {handle!r} needs the Python validator")
+    owners = (
+        f"SELECT a.platform, lower(a.handle) AS handle, u.username FROM {AUTHORS} a JOIN {USERS} u ON u.id = a.owner_id"
         f" UNION SELECT a.platform, lower(a.handle), u.username FROM {CLAIMS} c JOIN {AUTHORS} a ON a.id = c.author_id"
         f" JOIN {USERS} u ON u.id = c.user_id WHERE c.status = 'pending' AND c.expires_at > now()"
-        ") o ON o.platform = r.platform AND o.handle = lower(r.handle) AND o.username = r.voter LIMIT 1"
     )
-    if cur.fetchone():
-        raise NotFast("a voter votes on a handle they linked")
+    cur.execute(f"SELECT EXISTS ({owners})")
+    if cur.fetchone()[0]:  # the rows of an owned handle's posts, by its owner
+        cur.execute(
+            f"SELECT 1 FROM ({owners}) o JOIN import_spellings s ON s.platform = o.platform AND lower(s.handle) = o.handle"
+            " JOIN import_voter_keys k ON k.username = o.username JOIN import_raw r ON r.voter = k.key"
+            " AND r.platform = s.platform_key AND r.post_id = s.post_key AND r.author = s.author_key LIMIT 1"
+        )
+        if cur.fetchone():
+            raise NotFast("a voter votes on a handle they linked")
     # One row per post, with its first line's spelling of the author. Most posts have one spelling; the
-    # rest take their first line's and must differ in letter case only.
+    # rest take their first line's and must differ in letter case only. (Over the spellings: text min()
+    # and max() over every vote row copied a handle per row, 13.4 s of a 10M-row import.)
     cur.execute(
         "CREATE TEMP TABLE import_posts ON COMMIT DROP AS SELECT platform, external_id,"
-        ' min(handle COLLATE "C") AS handle, min(created_at) AS first_seen, min(line) AS first_line,'
-        ' min(handle COLLATE "C") <> max(handle COLLATE "C") AS spelled FROM import_votes GROUP BY platform, external_id'
+        ' min(handle COLLATE "C") AS handle, min(first_at) AS first_seen, min(first_line) AS first_line,'
+        ' min(handle COLLATE "C") <> max(handle COLLATE "C") AS spelled FROM import_spellings GROUP BY platform, external_id'
+    )
+    cur.execute(
+        "CREATE TEMP TABLE import_post_keys ON COMMIT DROP AS"
+        " SELECT DISTINCT platform_key, post_key, platform, external_id FROM import_spellings"
     )
     # Post ids are checked here, one per post, in their stored form: a stored form is valid exactly when
     # what the file wrote is (only Mastodon's differs, in letter case, which its grammar ignores).
@@ -386,13 +457,14 @@ def _check_conflicts(cur) -> None:
     cur.execute("SELECT 1 FROM import_posts WHERE spelled LIMIT 1")
     if cur.fetchone():
         cur.execute(
-            "SELECT 1 FROM import_votes v JOIN import_posts s ON s.platform = v.platform AND s.external_id = v.external_id"
+            "SELECT 1 FROM import_spellings v JOIN import_posts s ON s.platform = v.platform AND s.external_id = v.external_id"
             " WHERE s.spelled AND lower(v.handle) <> lower(s.handle) LIMIT 1"
         )
         if cur.fetchone():  # a conflict, or a Bluesky post named by DID and by handle: the Python rules decide
             raise NotFast("a post is named with more than one author")
-        cur.execute("UPDATE import_posts s SET handle = v.handle FROM import_votes v"
-                    " WHERE s.spelled AND v.line = s.first_line")
+        # A line is in one spelling's group, so the post's first line picks the spelling written there.
+        cur.execute("UPDATE import_posts s SET handle = v.handle FROM import_spellings v"
+                    " WHERE s.spelled AND v.first_line = s.first_line")
     cur.execute(
         f"SELECT 1 FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
         f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
@@ -418,8 +490,8 @@ def _stage_validated(cur, staged: Staged) -> int:
     cur.execute("CREATE TEMP TABLE import_users (username text, joined timestamptz) ON COMMIT DROP")
     cur.execute("CREATE TEMP TABLE import_posts (platform text, external_id text, handle text, first_seen timestamptz,"
                 " url text) ON COMMIT DROP")
-    cur.execute("CREATE TEMP TABLE import_votes (line int, voter text, platform text, external_id text, value smallint,"
-                " created_at timestamptz, solicited boolean) ON COMMIT DROP")
+    cur.execute("CREATE TEMP TABLE import_votes (line int, voter_key text, platform_key text, post_key text,"
+                " value smallint, created_at timestamptz, solicited boolean) ON COMMIT DROP")
     cur.copy_expert("COPY import_users (username, joined) FROM STDIN", tsv(staged.users.items()))
     posts = (
         (platform, pid, seen.handle, PLATFORMS[platform].canonical_url(seen.handle, pid), seen.first_seen.isoformat())
@@ -427,8 +499,12 @@ def _stage_validated(cur, staged: Staged) -> int:
     )
     cur.copy_expert("COPY import_posts (platform, external_id, handle, url, first_seen) FROM STDIN", tsv(posts))
     staged.votes.seek(0)
-    cur.copy_expert("COPY import_votes (line, voter, platform, external_id, value, created_at, solicited) FROM STDIN",
+    cur.copy_expert("COPY import_votes (line, voter_key, platform_key, post_key, value, created_at, solicited) FROM STDIN",
                     staged.votes)
+    # The staged rows hold stored forms already: each key is itself.
+    cur.execute("CREATE TEMP TABLE import_voter_keys ON COMMIT DROP AS SELECT username AS key, username FROM import_users")
+    cur.execute("CREATE TEMP TABLE import_post_keys ON COMMIT DROP AS"
+                " SELECT platform AS platform_key, external_id AS post_key, platform, external_id FROM import_posts")
     cur.execute("ANALYZE import_votes")
     return staged.rows
 
@@ -436,7 +512,7 @@ def _stage_validated(cur, staged: Staged) -> int:
 # ---------------------------------------------------------------------------------------------- merge
 
 
-def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> None:
+def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str, posts_aside: bool = False) -> None:
     steps = tqdm(total=7, desc="importing", unit="step", disable=not show_progress, leave=False)
 
     def step(name: str):
@@ -456,6 +532,13 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         )
         summary.users_new = cur.rowcount
         _analyze(cur, summary, USERS)
+        # The id of each voter as the file writes it: the votes join this (text -> integer, planned on
+        # figures of plain columns) rather than the users table.
+        cur.execute(
+            f"CREATE TEMP TABLE import_voter_ids ON COMMIT DROP AS SELECT k.key, u.id FROM import_voter_keys k"
+            f" JOIN {USERS} u ON u.username = k.username"
+        )
+        cur.execute("ANALYZE import_voter_ids")
         # Tables where every row the file refers to was inserted just now, by this transaction: nobody else
         # sees those rows, so none needs a lock against deletion (_bulk_foreign_keys).
         fresh = set()
@@ -483,6 +566,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
 
     with step("posts"):
         bulk = _bulk_foreign_keys(cur, summary, fresh)
+        restore = _set_indexes_aside(cur, summary, indexes, posts=posts_aside)
         cur.execute(
             f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
             f" SELECT s.platform, s.external_id, a.id, coalesce(s.url, {_url_sql('s')}), s.first_seen FROM import_posts s"
@@ -492,6 +576,11 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
         )
         summary.posts_new = cur.rowcount
         _analyze(cur, summary, POSTS)
+        cur.execute(  # the id and author of each post as the file writes it (as import_voter_ids)
+            f"CREATE TEMP TABLE import_post_ids ON COMMIT DROP AS SELECT k.platform_key, k.post_key, p.id, p.author_id"
+            f" FROM import_post_keys k JOIN {POSTS} p ON p.platform = k.platform AND p.external_id = k.external_id"
+        )
+        cur.execute("ANALYZE import_post_ids")
         # Validation looked before these inserts; a post registered since then with another author must
         # still refuse the file, not re-attribute votes. (When every post of the file is new, each one
         # was just given the author the file names: nothing to look for.)
@@ -508,7 +597,8 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
             )
             clash = cur.fetchone()
         if clash:
-            cur.execute("SELECT min(line) FROM import_votes WHERE platform = %s AND external_id = %s", clash[:2])
+            cur.execute("SELECT min(s.line) FROM import_votes s JOIN import_post_keys k ON k.platform_key = s.platform_key"
+                        " AND k.post_key = s.post_key WHERE k.platform = %s AND k.external_id = %s", clash[:2])
             raise ImportRejected(
                 [RowError(cur.fetchone()[0], f"post {clash[0]}/{clash[1]} was just registered as @{clash[2]}'s, not @{clash[3]}'s")], 1
             )
@@ -516,7 +606,6 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
     with step("votes"):
         if bulk and POSTS not in fresh:
             _lock_posts(cur)
-        restore = _set_indexes_aside(cur, summary, indexes)
         cur.execute("CREATE TEMP TABLE import_touched (author_id bigint) ON COMMIT DROP")
         built = _insert_into_empty(cur, summary, restore)
         if built is None:
@@ -541,6 +630,13 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str) -> N
     steps.close()
 
 
+# The file's rows with their voter's and post's ids (u.id, p.id, p.author_id).
+_KEYED_VOTES = (
+    "import_votes s JOIN import_voter_ids u ON u.key = s.voter_key"
+    " JOIN import_post_ids p ON p.platform_key = s.platform_key AND p.post_key = s.post_key"
+)
+
+
 def _resolve_and_write(cur, summary: Summary, restore: list[str]) -> None:
     """One row per (voter, post), the latest statement in the file winning, joined to the vote already
     there if any; then the changed votes updated and the new ones inserted, with their events."""
@@ -550,8 +646,7 @@ def _resolve_and_write(cur, summary: Summary, restore: list[str]) -> None:
         " SELECT r.*, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated FROM ("
         " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
         " s.solicited"
-        f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
-        f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+        f" FROM {_KEYED_VOTES}"
         " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC) r"
         f" LEFT JOIN {VOTES} v ON v.voter_id = r.voter_id AND v.post_id = r.post_id"
     )
@@ -606,8 +701,7 @@ def _insert_into_empty(cur, summary: Summary, restore: list[str]) -> list[str] |
             cur.execute(
                 f"INSERT INTO {VOTES} (voter_id, post_id, author_id, value, reason, created_at, updated_at, solicited)"
                 " SELECT u.id, p.id, p.author_id, s.value, '', s.created_at, s.created_at, s.solicited"
-                f" FROM import_votes s JOIN {USERS} u ON u.username = s.voter"
-                f" JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+                f" FROM {_KEYED_VOTES}"
             )
             summary.votes_new = cur.rowcount
             for sql in pair:
@@ -619,10 +713,7 @@ def _insert_into_empty(cur, summary: Summary, restore: list[str]) -> list[str] |
         f" SELECT voter_id, post_id, 'cast', value, 0, '', 'import', solicited, created_at FROM {VOTES}"
     )
     # Every post in the file got a vote, so its author is touched.
-    cur.execute(
-        f"INSERT INTO import_touched SELECT DISTINCT p.author_id FROM import_posts s JOIN {POSTS} p"
-        " ON p.platform = s.platform AND p.external_id = s.external_id"
-    )
+    cur.execute("INSERT INTO import_touched SELECT DISTINCT author_id FROM import_post_ids")
     summary.duplicate_rows = summary.rows - summary.votes_new
     summary.votes_changed = summary.votes_unchanged = 0
     return pair
@@ -676,44 +767,73 @@ def _lock_posts(cur) -> None:
     )
 
 
-def _set_indexes_aside(cur, summary: Summary, indexes: str) -> list[str]:
-    """Drop the secondary indexes of votes and events when the import brings more votes than the table
-    holds (or when asked); returns the statements that rebuild them after the inserts.
+def _set_indexes_aside(cur, summary: Summary, indexes: str, posts: bool) -> list[str]:
+    """Drop the indexes of votes and events when the import brings more votes than the table holds (or
+    when asked), and then (if `posts`) those of posts too if it brings more posts than that table holds;
+    returns the statements that rebuild them after the inserts.
 
-    Each inserted row costs one entry in each of their five indexes, written in random order with its
-    own WAL record: most of a large import's time. Building them afresh sorts once. The price is an
-    ACCESS EXCLUSIVE lock on both tables until commit (no vote is read or cast meanwhile), which is why
-    "auto" does it only for an import at least as large as what is there: a new site taking in its
-    history. The unique (voter, post) index goes too: under the lock nobody else inserts votes, the
-    file's rows are one per pair already, and the pairs present are left out; rebuilding it checks all
-    of that once more.
+    Each inserted row costs one entry in each index, written in random order with its own WAL record:
+    most of a large import's time. Building them afresh sorts once. The price is an ACCESS EXCLUSIVE lock
+    on the tables until commit (no vote is read or cast meanwhile), which is why "auto" does it only for
+    an import at least as large as what is there: a new site taking in its history. The unique (voter,
+    post) index goes too: under the lock nobody else inserts votes, the file's rows are one per pair
+    already, and the pairs present are left out; rebuilding it checks all of that once more. The posts
+    keep their primary key (votes reference it) and their unique (platform, post id), which the posts
+    INSERT needs.
     """
-    if indexes == "keep" or summary.rows < REBUILD_MIN_ROWS:
+    if indexes == "keep" or summary.rows < REBUILD_MIN_ROWS or not _larger_than(cur, indexes, VOTES, summary.rows):
         return []
-    if indexes == "auto":
-        cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {VOTES} LIMIT %s) present", [summary.rows])
-        if cur.fetchone()[0] >= summary.rows:
-            return []
+    restore = _take_indexes(cur, summary, (VOTES, EVENTS))
+    cur.execute("SELECT count(*) FROM import_posts")
+    if restore and posts and _larger_than(cur, indexes, POSTS, cur.fetchone()[0]):
+        restore += _take_indexes(cur, summary, (POSTS,), unique=False)
+    if restore:
+        cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        summary.indexes = f"rebuilt ({len(restore)})"
+    return restore
+
+
+def _larger_than(cur, indexes: str, table: str, coming: int) -> bool:
+    """Whether the import brings more rows than `table` holds (always true for --indexes rebuild)."""
+    if indexes != "auto":
+        return True
+    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) present", [coming])
+    return cur.fetchone()[0] < coming
+
+
+def _take_indexes(cur, summary: Summary, tables: tuple[str, ...], unique: bool = True) -> list[str]:
+    """Lock `tables` and drop their indexes but those constraints other than a primary key need, a
+    primary key a foreign key needs and, unless `unique`, unique ones; returns the statements that
+    rebuild them. [] (nothing dropped) when the tables stay busy for LOCK_WAIT."""
     try:
         with transaction.atomic():  # not at any price: a long query on the tables keeps the indexes
             cur.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-            cur.execute(f"LOCK TABLE {VOTES}, {EVENTS} IN ACCESS EXCLUSIVE MODE")
+            cur.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
             cur.execute("SET LOCAL lock_timeout = 0")
     except DatabaseError:
         summary.indexes = f"kept (the tables were busy for {LOCK_WAIT})"
         return []
+    # The primary keys too, unless a foreign key needs them: an index entry per row, each its own WAL
+    # record, is about as dear as the row (1M votes: 1.95 s into the table with its key, 1.07 s without
+    # plus 0.36 s to build the key afterwards; measured in psql). Other constraints' indexes stay.
     cur.execute(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE i.indrelid IN (%s::regclass, %s::regclass) AND NOT i.indisprimary"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
-        [VOTES, EVENTS],
+        "SELECT c.relname, i.indrelid::regclass::text, k.conname,"
+        " coalesce(pg_get_constraintdef(k.oid), pg_get_indexdef(i.indexrelid))"
+        " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype <> 'f'"
+        " WHERE i.indrelid = ANY(%s::regclass[]) AND (%s OR NOT i.indisunique)"
+        " AND (k.oid IS NULL OR k.contype = 'p' AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid))"
+        " ORDER BY c.relname",
+        [list(tables), unique],
     )
     found = cur.fetchall()
-    for name, _ in found:
-        cur.execute(f'DROP INDEX "{name}"')
-    cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
-    summary.indexes = f"rebuilt ({len(found)})"
-    return [definition for _, definition in found]
+    for name, table, constraint, _ in found:
+        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"' if constraint else f'DROP INDEX "{name}"')
+    return [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {definition}' if constraint else definition
+        for _, table, constraint, definition in found
+    ]
 
 
 def _analyze(cur, summary: Summary, table: str) -> None:
