@@ -639,18 +639,30 @@ _KEYED_VOTES = (
 
 def _resolve_and_write(cur, summary: Summary, restore: list[str]) -> None:
     """One row per (voter, post), the latest statement in the file winning, joined to the vote already
-    there if any; then the changed votes updated and the new ones inserted, with their events."""
-    # Sorted as the unique index; the vote already there in the same statement, so neither below searches.
+    there if any; then the changed votes updated and the new ones inserted, with their events.
+
+    A row no newer than the vote already there can change nothing, nor can leaving it out make another
+    row of its pair win that could (every row of the pair after it is newer, so not left out): only the
+    other rows are sorted into one per pair and kept. A re-import keeps none. The pairs counted are
+    those kept without a vote and every vote the file names, whether kept or not."""
     cur.execute(
-        "CREATE TEMP TABLE import_resolved ON COMMIT DROP AS"
-        " SELECT r.*, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated FROM ("
-        " SELECT DISTINCT ON (u.id, p.id) u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at,"
-        " s.solicited"
-        f" FROM {_KEYED_VOTES}"
-        " ORDER BY u.id, p.id, s.created_at DESC, s.line DESC) r"
-        f" LEFT JOIN {VOTES} v ON v.voter_id = r.voter_id AND v.post_id = r.post_id"
+        "CREATE TEMP TABLE import_resolved (voter_id integer, post_id bigint, author_id bigint, value smallint,"
+        " created_at timestamptz, solicited boolean, vote_id bigint, old_value smallint, old_updated timestamptz)"
+        " ON COMMIT DROP"
     )
-    resolved = cur.rowcount
+    # The rows with the vote already there (in the same statement, so neither below searches), read
+    # twice: sorted by the unique index's order, the ones that may change something; counted, the votes.
+    resolved = _count(
+        cur,
+        "WITH m AS (SELECT u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at, s.solicited, s.line,"
+        " v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated"
+        f" FROM {_KEYED_VOTES} LEFT JOIN {VOTES} v ON v.voter_id = u.id AND v.post_id = p.id),"
+        " kept AS (INSERT INTO import_resolved SELECT DISTINCT ON (voter_id, post_id) voter_id, post_id, author_id,"
+        " value, created_at, solicited, vote_id, old_value, old_updated FROM m"
+        " WHERE vote_id IS NULL OR created_at > old_updated ORDER BY voter_id, post_id, created_at DESC, line DESC"
+        " RETURNING vote_id)"
+        " SELECT (SELECT count(*) FROM kept WHERE vote_id IS NULL) + (SELECT count(DISTINCT vote_id) FROM m)",
+    )
     summary.duplicate_rows = summary.rows - resolved
     cur.execute("ANALYZE import_resolved")
     # Each statement writes its votes, their events and the authors they touch. A changed vote's
