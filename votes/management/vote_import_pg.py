@@ -3,17 +3,21 @@
 One transaction, in four steps (votes.management.vote_import documents what an import means):
 
 1. Stage. The file is streamed into a temporary table by COPY as it is (every field text, a row's line
-   number from its position: see `_copy_file`). SQL checks what is cheap per row (platform, value,
-   solicited, times in the future); the Python validator's own rules run once per distinct handle, post
-   id, voter, join time and created_at date and time of day (few, next to the rows), so the only grammar
-   written twice is TIME_FORMS, the ISO 8601 forms both read alike; joins find cross-row and database
-   conflicts. Anything these do not accept (a bad row, a conflict, a rarer time form, a field in quotes
+   number from its position: see `_copy_file`). One pass over those rows (`_group_rows`) checks what is
+   cheap per row (platform, value, solicited, times in the future) and gathers each distinct post with
+   its author, voter with join time, and created_at date and time of day; the Python validator's own
+   rules run once per distinct one of those (few, next to the rows), so the only grammar written twice
+   is TIME_FORMS, the ISO 8601 forms both read alike; joins of those few rows find cross-row and database
+   conflicts. The rows themselves stay as the file wrote them (`import_votes` is a view that types them
+   as they are read), and the votes find their voter's and post's ids by that text (import_voter_ids,
+   import_post_ids). Anything these do not accept (a bad row, a conflict, a rarer time form, a field in quotes
    with more inside) sends the whole file through the Python validator instead, which explains bad rows
    with their line numbers, or stages the file when it is good after all: one validator decides, the
    SQL is only its fast path for files it would accept.
 2. Merge: users, authors, posts, votes (new ones inserted, older opposite ones changed), the vote
    event log and the refresh outbox, each one INSERT ... SELECT (... ON CONFLICT). Votes are first
-   resolved to one row per (voter, post), the latest winning, joined to any vote already there; into an
+   joined to any vote already there and resolved to one row per (voter, post), the latest winning (rows
+   no newer than the vote there change nothing and are not sorted: `_resolve_and_write`); into an
    empty votes table with its indexes set aside, the rows go in as they are instead, and rebuilding the
    unique (voter, post) index proves no pair repeated (if one did, a savepoint undoes it and the file
    takes the general way: `_insert_into_empty`).
@@ -25,8 +29,9 @@ One transaction, in four steps (votes.management.vote_import documents what an i
    inserts posts, votes and events with the row triggers off. A table whose referenced rows the import
    inserted itself (all of them, as in a first import) is not locked: no other transaction sees those rows.
    Otherwise the per-row checks run as usual.
-4. Indexes. A large import into a smaller table rebuilds the vote and event indexes after the inserts
-   instead of updating them row by row (`_set_indexes_aside`; the command's --indexes).
+4. Indexes. A large import into a smaller table rebuilds the vote and event indexes (primary keys
+   included) and the posts' plain ones after the inserts instead of updating them row by row
+   (`_set_indexes_aside`; the command's --indexes).
 
 Temporary tables drop at commit (and explicitly at the end, for a caller's enclosing transaction).
 """
@@ -566,7 +571,11 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str, post
 
     with step("posts"):
         bulk = _bulk_foreign_keys(cur, summary, fresh)
-        restore = _set_indexes_aside(cur, summary, indexes, posts=posts_aside)
+        # With the row triggers on, every row inserted leaves a foreign-key check for commit, and
+        # PostgreSQL builds no index on a table that has such checks waiting: the indexes stay.
+        restore = _set_indexes_aside(cur, summary, indexes, posts=posts_aside) if bulk else []
+        if not bulk and indexes != "keep" and summary.rows >= REBUILD_MIN_ROWS:
+            summary.indexes = "kept (the foreign keys are checked per row)"
         cur.execute(
             f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
             f" SELECT s.platform, s.external_id, a.id, coalesce(s.url, {_url_sql('s')}), s.first_seen FROM import_posts s"
