@@ -7,6 +7,7 @@
     .venv/bin/python bench/import_bench.py --indexes keep  # import with the indexes updated row by row
     .venv/bin/python bench/import_bench.py --drop          # drop the database at the end (a shared cluster)
     .venv/bin/python bench/import_bench.py --statements 20 # the first import's 20 slowest SQL statements
+    .venv/bin/python bench/import_bench.py --statements 20 --rerun  # and the re-import's
 
 It writes a deterministic CSV (seeded NumPy: by default 100k posts by 20k authors,
 50k voters, every (voter, post) pair distinct, popularity and activity skewed) to
@@ -157,7 +158,7 @@ def main() -> None:
     parser.add_argument("--no-recompute", action="store_true", help="skip recompute_reputation")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end (10M rows take ~5 GB)")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
-                        help="time the first import's SQL statements and show the N slowest")
+                        help="time the first import's SQL statements (and with --rerun the re-import's) and show the N slowest")
     opts = parser.parse_args()
 
     path = OUT / f"votes_{opts.rows}_{opts.posts}_{opts.authors}_{opts.voters}.csv"
@@ -181,7 +182,10 @@ def main() -> None:
         results = {"import": run(child, env, script="bench/import_bench.py")}
     else:
         results = {"import": run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)}
-    if opts.rerun:
+    if opts.rerun and opts.statements:
+        child = ["--child-statements", str(path), str(opts.statements)]
+        results["re-import"] = run(child, env, script="bench/import_bench.py")
+    elif opts.rerun:
         results["re-import"] = run(["import_votes", str(path), "-v2", "--indexes", opts.indexes], env)
     if not opts.no_recompute:
         results["recompute"] = run(["recompute_reputation"], env)
