@@ -106,7 +106,7 @@ class PostScore(models.Model):
 class RefitState(models.Model):
     """Arrays from the last full refit that the per-author refresh reuses (derived; the refit keeps one row).
 
-    `arrays` is an `np.savez` payload: the ranked authors' ids and scores (the refresh ranks an
+    Its `np.savez` payload (in `RefitStatePart`s): the ranked authors' ids and scores (the refresh ranks an
     author by a bisect instead of counting the whole table), and every voter's credibility,
     group, side and join time as the refit stored them (read once per refit by each worker
     process instead of probing two tables for each of a heavy author's 14k voters).
@@ -114,7 +114,18 @@ class RefitState(models.Model):
 
     token = models.UUIDField(default=uuid.uuid4, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    arrays = models.BinaryField()
+
+
+class RefitStatePart(models.Model):
+    """One piece of a RefitState's `np.savez` payload, in order: PostgreSQL holds at most 1 GB in one
+    value, and at 100M votes (5M voters) the payload is over that."""
+
+    state = models.ForeignKey(RefitState, on_delete=models.CASCADE, related_name="parts")
+    part = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["state", "part"], name="refit_state_part_once")]
 
 
 class AuthorUnderReview(AuthorReputation):

@@ -24,6 +24,7 @@ from .models import (
     PendingRefresh,
     PostScore,
     RefitState,
+    RefitStatePart,
     ReputationSnapshot,
     VoterCredibility,
 )
@@ -183,8 +184,9 @@ def refit_state() -> dict | None:
     if token is None:
         return None
     if _state_cache.get("token") != token:
-        payload = RefitState.objects.filter(token=token).values_list("arrays", flat=True).first()
-        if payload is None:  # a newer refit replaced it just now
+        parts = RefitStatePart.objects.filter(state__token=token).order_by("part").values_list("data", flat=True)
+        payload = b"".join(bytes(p) for p in parts)
+        if not payload:  # a newer refit replaced it just now
             return None
         with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
             if set(arrays.files) != STATE_ARRAYS:  # written by another version: use the tables
@@ -193,11 +195,17 @@ def refit_state() -> dict | None:
     return _state_cache["arrays"]
 
 
+STATE_PART_BYTES = 128 << 20  # a part's INSERT carries it hex-encoded: 256 MB, well under PostgreSQL's 1 GB
+
+
 def _save_refit_state(arrays: dict) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
+    payload = buf.getbuffer()
     with transaction.atomic():
-        state = RefitState.objects.create(arrays=buf.getvalue())
+        state = RefitState.objects.create()
+        for i, start in enumerate(range(0, len(payload), STATE_PART_BYTES)):
+            RefitStatePart.objects.create(state=state, part=i, data=bytes(payload[start:start + STATE_PART_BYTES]))
         RefitState.objects.exclude(pk=state.pk).delete()
 
 

@@ -1,5 +1,6 @@
 """The full refit rebuilds every aggregate from the votes table."""
 
+import numpy as np
 import pytest
 
 from reputation import services as rep_services
@@ -7,6 +8,7 @@ from reputation.models import (
     AuthorReputation,
     PostScore,
     RefitState,
+    RefitStatePart,
     ReputationSnapshot,
     VoterCredibility,
 )
@@ -103,6 +105,21 @@ def test_a_refit_replaces_the_refit_state():
     rep_services.recompute_all()
     assert RefitState.objects.get().token != first
     assert len(rep_services.refit_state()["ranked_ids"]) == 5
+
+
+def test_a_refit_state_larger_than_one_part_is_stored_in_parts_and_read_back_whole(monkeypatch):
+    """PostgreSQL holds at most 1 GB in one value; at 100M votes the refit's arrays are more than that."""
+    _ranked_world()
+    rep_services.recompute_all()
+    whole = rep_services.refit_state()
+    monkeypatch.setattr(rep_services, "STATE_PART_BYTES", 500)
+    rep_services._state_cache.clear()
+    rep_services.recompute_all()
+    assert RefitStatePart.objects.filter(state=RefitState.objects.get()).count() > 3
+    again = rep_services.refit_state()
+    assert set(again) == set(whole)
+    for name in whole:
+        np.testing.assert_array_equal(again[name], whole[name])
 
 
 def test_a_newly_detected_group_leaves_a_correction_in_the_authors_history():
