@@ -252,9 +252,11 @@ def time_refresh(author_id: int, runs: int) -> float:
 
 
 def _worker_peak_and_spill(dask_worker=None) -> tuple[float, int]:
-    """On a Dask worker: its peak RSS (MiB) and the bytes it has spilled to disk."""
-    spilled = getattr(getattr(dask_worker, "data", None), "spilled_total", None)
-    return peak_rss_mb(), int(getattr(spilled, "disk", 0) or 0) if spilled is not None else 0
+    """On a Dask worker: its peak RSS (MiB) and the bytes it has written to disk by spilling, in all (the
+    worker's cumulative "disk-write" bytes metric; what is on disk at the end is usually nothing)."""
+    total = getattr(dask_worker, "digests_total", {}) or {}
+    spilled = sum(v for k, v in total.items() if isinstance(k, tuple) and "disk-write" in k and k[-1] == "bytes")
+    return peak_rss_mb(), int(spilled)
 
 
 def main() -> None:
@@ -335,7 +337,7 @@ def main() -> None:
         log(f"peak RSS: {peak_rss_mb():.0f} MiB (before the refit: {rss_before:.0f} MiB)")
         if client is not None:
             for addr, (peak, spilled) in sorted(client.run(_worker_peak_and_spill).items()):
-                log(f"  Dask worker {addr}: peak RSS {peak:.0f} MiB, spilled to disk {spilled / 2**20:.0f} MiB")
+                log(f"  Dask worker {addr}: peak RSS {peak:.0f} MiB, written to disk by spilling {spilled / 2**20:.0f} MiB")
             client.close()
             cluster.close()
 
