@@ -182,7 +182,8 @@ class OnDask:
         the worker's running total: a per-voter result is 120 MB at 5M voters, and folding a worker's 25
         partitions' results in one task held 3 GB and took the worker over its 4 GB limit (100M votes)."""
         shipped = tuple(self._ship(a) for a in args)
-        totals, states = {}, []
+        totals: dict = {}
+        states = []
         for s, w in zip(self.states, self._workers_of(self.states)):
             on = {"workers": [w], "allow_other_workers": True} if w else {}
             pair = self.client.submit(_apply_fold, fn, combine, s, totals.get(w), shipped, self.lean, pure=False, **on)
