@@ -83,7 +83,8 @@ def _fmt(x, nd=1, sign=True):
 
 def table(results: dict) -> str:
     lines = ["| family | best params | engine mean shift | engine worst | best baseline mean shift | budget "
-             "| issue setting, engine (first seed) |", "|---|---|---|---|---|---|---|"]
+             "| honest over attacker credibility (AUC) | issue setting, engine (first seed) |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         extra = ""
         if r["objective"] == "lift_change":
@@ -94,7 +95,8 @@ def table(results: dict) -> str:
         if r["objective"] == "lift_change":
             bb += f"; tau {_fmt(r['baseline_tau_change'][r['best_baseline']], 3)}"
         lines.append(f"| {name} | {_params(r['params'])} | {_fmt(r['engine_mean'])}{extra} | {_fmt(r['engine_worst'])} "
-                     f"| {bb} | {r['accounts']} ({100 * r['share']:.1f}%) | {_fmt(r['trials'][0]['objective'])} |")
+                     f"| {bb} | {r['accounts']} ({100 * r['share']:.1f}%) | {_fmt(r.get('engine_cred_auc'), 2, False)} "
+                     f"| {_fmt(r['trials'][0]['objective'])} |")
     return "\n".join(lines)
 
 

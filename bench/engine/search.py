@@ -168,6 +168,8 @@ def _measure(name, attacked: World, method, clean, engine_factory) -> dict:
     res, status = _scores(attacked, method, engine_factory)
     ev = evaluate(attacked, res, clean_res)
     out = {"tau": ev["tau"], "tau_change": ev["tau"] - clean_eval["tau"]}
+    if "cred_auc" in ev:  # P(an honest voter's effective credibility is above an attacker's)
+        out["cred_auc"] = ev["cred_auc"]
     if len(attacked.push) or len(attacked.sink):
         mv = _moves(attacked, res, clean_res)
         out.update(shift=float(mv.mean()), worst=float(mv.max()), moves=mv.round(2).tolist())
@@ -243,6 +245,8 @@ def search_family(name: str, make_honest: Callable, seeds, engine_factory=get_en
                     "seeds": [int(s) for s in t["engine"]]} for t in trials],
         "secs": time.perf_counter() - started,
     }
+    if "cred_auc" in em[0]:
+        out["engine_cred_auc"] = float(np.mean([m["cred_auc"] for m in em]))
     if "under_review" in em[0]:
         out["under_review"] = float(np.mean([m["under_review"] for m in em]))
         out["n_sink"] = len(best["engine"][seeds[0]].get("moves", [])) if key == "shift" else None
