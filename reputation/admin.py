@@ -222,4 +222,3 @@ class PostScoreAdmin(ReadOnlyAdmin):
 @admin.register(RefitState)
 class RefitStateAdmin(ReadOnlyAdmin):
     list_display = ("token", "created_at")
-    exclude = ("arrays",)
