@@ -169,6 +169,49 @@ def test_every_time_form_the_sql_casts_means_what_python_reads_and_the_rest_are_
 
 
 @needs_postgres
+def test_a_time_written_as_postgresql_prints_it_is_in_the_time_forms_and_others_are_not_taken_for_one():
+    """vote_import_pg._as_printed lets a row's created_at skip the per-date and per-time check: every
+    text it accepts must be in TIME_FORMS with PostgreSQL's value Python's, and no other form passes."""
+    times = ["1000-01-01 00:00:00", "8999-12-31 23:59:59.999999", "2024-02-29 12:00:00.5", "2025-06-01 00:00:00.123",
+             "2025-06-01 09:08:07", "2025-06-01 23:59:59.000001", "1970-01-01 00:00:00"]
+    others = ["2025-06-01T09:08:07+00:00", "2025-06-01 09:08:07Z", "2025-06-01T09:08:07", "2025-06-01T09:08:07.500Z",
+              "2025-06-01T09:08Z", "2025-06-01", "2024-01-01T24:00:00Z", "2024-01-01T23:59:60Z", "0999-12-31T00:00:00Z",
+              "9000-01-01T00:00:00Z", "2025-06-01T09:08:07.000000Z", "2025-06-01t09:08:07Z"]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'")
+        printed = []
+        for value in times:  # PostgreSQL's own printing of each time, in the form the check takes
+            cur.execute("SELECT left(replace(%s::timestamptz::text, ' ', 'T'), -3) || 'Z'", [value])
+            printed.append(cur.fetchone()[0])
+        for text in printed + others:
+            cur.execute("SELECT %s::timestamptz", [text])
+            value = cur.fetchone()[0]
+            cur.execute(f"SELECT {vote_import_pg._as_printed('%s', '%s::timestamptz')}", [text] * 4)
+            if cur.fetchone()[0]:
+                assert text in printed, text
+                assert vote_import_pg.time_form_ok(text[:10], text[10:]) and _parse_time(text) == value, text
+            else:
+                assert text in others, text
+
+
+@needs_postgres
+def test_a_file_of_printed_times_runs_no_per_date_check_and_an_odd_time_among_them_still_gets_pythons_verdict(
+    tmp_path, monkeypatch
+):
+    printed = [row for row in MIXED if row.split(",")[5].endswith(":00Z")]
+    with CaptureQueriesContext(connection) as queries:
+        summary = import_file(write(tmp_path, printed))
+    assert summary.validated_by == "sql" and Vote.objects.count() == len(printed) - 1  # one repeated pair
+    assert not [q for q in queries.captured_queries if "GROUPING SETS ((day), (rest))" in q["sql"]]
+    wipe()
+    # 24:00 PostgreSQL reads (as the next midnight), Python does not: the rows go to the Python validator.
+    odd = [*printed, MIXED[4].replace("2025-02-28", "2025-02-28T24:00:00Z")]
+    with pytest.raises(ImportRejected, match=f"line {len(odd) + 1}: created_at '2025-02-28T24:00:00Z' is not an ISO 8601"):
+        import_file(write(tmp_path, odd, name="odd.csv"))
+    assert not Vote.objects.exists()
+
+
+@needs_postgres
 def test_foreign_keys_are_checked_in_bulk_and_the_row_triggers_come_back_on(tmp_path):
     summary = import_file(write(tmp_path, MIXED))
     with connection.cursor() as cur:

@@ -4,11 +4,12 @@ One transaction, in four steps (votes.management.vote_import documents what an i
 
 1. Stage. The file is streamed into a temporary table by COPY as it is (every field text, a row's line
    number from its position: see `_copy_file`). One pass over those rows (`_group_rows`) checks what is
-   cheap per row (platform, value, solicited, times in the future) and gathers each distinct post with
-   its author, voter with join time, and created_at date and time of day; the Python validator's own
-   rules run once per distinct one of those (few, next to the rows), so the only grammar written twice
-   is TIME_FORMS, the ISO 8601 forms both read alike; joins of those few rows find cross-row and database
-   conflicts. The rows themselves stay as the file wrote them (`import_votes` is a view that types them
+   cheap per row (platform, value, solicited, times in the future, created_at exactly as PostgreSQL
+   prints it) and gathers each distinct post with its author and voter with join time; the Python
+   validator's own rules run once per distinct one of those (few, next to the rows), and once per
+   distinct created_at date and time of day of the rows written some other way, so the only grammar
+   written twice is TIME_FORMS, the ISO 8601 forms both read alike; joins of those few rows find
+   cross-row and database conflicts. The rows themselves stay as the file wrote them (`import_votes` is a view that types them
    as they are read), and the votes find their voter's and post's ids by that text (import_voter_ids,
    import_post_ids). Anything these do not accept (a bad row, a conflict, a rarer time form, a field in quotes
    with more inside) sends the whole file through the Python validator instead, which explains bad rows
@@ -114,8 +115,9 @@ def import_postgres(path: str, show_progress: bool, stage, indexes: str = "auto"
     # sets the posts' indexes aside.
     own_transaction = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cur:
-        # Large sorts and hash joins stay in memory; SET LOCAL ends with the transaction. Times are UTC.
-        cur.execute("SET LOCAL work_mem = '512MB'; SET LOCAL TimeZone = 'UTC'")
+        # Large sorts and hash joins stay in memory; SET LOCAL ends with the transaction. Times are UTC and
+        # print in ISO form (_as_printed compares a file's times with that).
+        cur.execute("SET LOCAL work_mem = '512MB'; SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'")
         _try_set(cur, "temp_buffers", "'256MB'")  # only before this session's first temporary table
         try:
             with transaction.atomic():  # a savepoint: a file the SQL does not take leaves nothing behind
@@ -259,17 +261,44 @@ def _plain_field(name: str) -> str:
     return f"coalesce({name}, '')"
 
 
-def _check_times(cur) -> None:
-    """NotFast unless every created_at is in TIME_FORMS: each distinct date and each distinct rest (time
-    and offset) is checked in Python, so that the cast SQL made of it neither differs from Python's
-    reading nor is used before this check passed (a cast that failed sent the file to Python already).
-    (Dates repeat across rows, and times of day too unless they carry fractions of a second.)"""
-    cur.execute(f"SELECT g, day, rest FROM import_groups WHERE g IN ({_DAYS}, {_RESTS})")
+def _check_times(cur, field) -> None:
+    """NotFast unless every created_at is in TIME_FORMS. A text that is exactly how PostgreSQL prints the
+    time it read (in ISO form with T and Z, years 1000-8999: `_as_printed`) is in TIME_FORMS, and
+    _group_rows found the first line of any other. Only when there is one, each distinct date and each
+    distinct rest (time and offset) of those other rows is checked in Python, so that the cast SQL made
+    of it neither differs from Python's reading nor is used before this check passed (a cast that failed
+    sent the file to Python already). (Dates repeat across rows, and times of day too unless they carry
+    fractions of a second.)"""
+    cur.execute(f"SELECT other_time_line FROM import_groups WHERE g = {_ALL}")
+    if cur.fetchone()[0] is None:
+        return
+    cur.execute(
+        "SELECT GROUPING(day, rest), day, rest FROM (SELECT left(c, 10) AS day, substr(c, 11) AS rest"
+        f" FROM (SELECT {field('created_at')} AS c FROM import_raw OFFSET 0) f"
+        " WHERE NOT " + _as_printed("c", "c::timestamptz") + ") r GROUP BY GROUPING SETS ((day), (rest))"
+    )
     for which, day, rest in cur.fetchall():
         if which == _DAYS and not time_form_ok(day, ""):
             raise NotFast(f"created_at date {day!r} needs the Python validator")
         if which == _RESTS and not time_form_ok("2000-01-01", rest):
             raise NotFast(f"created_at time {rest!r} needs the Python validator")
+
+
+# GROUPING(day, rest) of the two sets above: a bit for the column a set leaves out, day's the higher.
+_DAYS, _RESTS = 1, 2
+
+
+def _as_printed(text: str, time: str) -> str:
+    """SQL: whether `text` is exactly how PostgreSQL prints `time`, the value it read from it, with T and
+    Z for the space and +00 (TimeZone UTC and DateStyle ISO, both set for the import), in years 1000-8999:
+    YYYY-MM-DDTHH:MM:SS[.1-6 digits]Z, with hours, minutes and seconds in range. Every such text is in
+    TIME_FORMS (tests/test_import_copy.py checks PostgreSQL's printed forms against time_form_ok), so a
+    file written that way needs no per-date and per-time check. One comparison a row instead of grouping
+    every row by its date and by its rest (bench/README.md, vote import, has what each costs)."""
+    return (
+        f"({text} = left(replace({time}::text, ' ', 'T'), -3) || 'Z'"
+        f" AND {time} >= '1000-01-01' AND {time} < '9000-01-01')"
+    )
 
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
@@ -310,9 +339,9 @@ def _url_sql(table: str) -> str:
 
 
 # The grouping sets of the one pass over the rows (_group_rows), as GROUPING(...) numbers them: a bit for
-# each grouped-by column that the set leaves out, the first column's the highest. The first five are
-# import_raw's own columns, the file's text as it is: each distinct one is cleaned once, not per row.
-_GROUPED = ("platform", "post_id", "author", "voter", "joined", "day", "rest")
+# each grouped-by column that the set leaves out, the first column's the highest. They are import_raw's
+# own columns, the file's text as it is: each distinct one is cleaned once, not per row.
+_GROUPED = ("platform", "post_id", "author", "voter", "joined")
 
 
 def _set_number(*columns: str) -> int:
@@ -322,7 +351,6 @@ def _set_number(*columns: str) -> int:
 _ALL = _set_number()  # one row: the first line with a value the per-row checks refuse
 _SPELLINGS = _set_number("platform", "post_id", "author")  # each post id with each way of naming its author
 _VOTERS = _set_number("voter", "joined")  # each voter with each join time
-_DAYS, _RESTS = _set_number("day"), _set_number("rest")  # each created_at date, each rest of one
 
 
 def _check_rows(cur, field, solicited: bool) -> None:
@@ -353,30 +381,33 @@ def _check_rows(cur, field, solicited: bool) -> None:
     # Figures for the columns the votes are joined on (the sample's row count comes with them).
     cur.execute("ANALYZE import_raw (voter, platform, post_id)")
     _group_rows(cur, field, solicited_field)
-    _check_times(cur)
+    _check_times(cur, field)
     _check_distinct(cur, field)
 
 
 def _group_rows(cur, field, solicited_field: str) -> None:
-    """One pass over the rows into import_groups: the first line the per-row checks refuse, each post
-    id with each spelling of its author (first line and vote), each voter with each join time (first
-    vote), each created_at date and each rest. Everything after reads these few rows, not the file's.
+    """One pass over the rows into import_groups: the first line the per-row checks refuse, the first
+    line whose created_at is not as PostgreSQL prints it (_as_printed), each post id with each spelling
+    of its author (first line and vote), each voter with each join time (first vote). Everything after
+    reads these few rows, not the file's.
 
     The created_at cast runs here, before its forms are checked: a text PostgreSQL cannot read fails it,
     which sends the file to Python, and the forms are checked before anything uses what it read."""
-    raw = ", ".join(_GROUPED[:5])
+    raw = ", ".join(_GROUPED)
     try:
         with transaction.atomic():
             cur.execute(
-                f"CREATE TEMP TABLE import_groups ON COMMIT DROP AS SELECT GROUPING({', '.join(_GROUPED)}) AS g,"
-                f" {', '.join(_GROUPED)}, min(created_at) AS first_at, min(line) AS first_line,"
-                f" min(line) FILTER (WHERE refused OR created_at > {_literal(_latest().isoformat())}) AS bad_line"
-                f" FROM (SELECT n + 1 AS line, {raw}, left(c, 10) AS day, substr(c, 11) AS rest,"
-                " c::timestamptz AS created_at, value NOT IN ('1', '-1') OR solicited NOT IN ('0', '1')"
+                f"CREATE TEMP TABLE import_groups ON COMMIT DROP AS SELECT GROUPING({raw}) AS g,"
+                f" {raw}, min(created_at) AS first_at, min(line) AS first_line,"
+                f" min(line) FILTER (WHERE refused OR created_at > {_literal(_latest().isoformat())}) AS bad_line,"
+                " min(line) FILTER (WHERE NOT printed) AS other_time_line"
+                f" FROM (SELECT line, {raw}, created_at, refused, {_as_printed('c', 'created_at')} AS printed"
+                f" FROM (SELECT n + 1 AS line, {raw}, c, c::timestamptz AS created_at,"
+                " value NOT IN ('1', '-1') OR solicited NOT IN ('0', '1')"
                 f" OR platform_text <> ALL(ARRAY[{', '.join(map(_literal, PLATFORMS))}]) AS refused"
                 f" FROM (SELECT n, {raw}, {field('created_at')} AS c, {field('value')} AS value,"
                 f" {solicited_field} AS solicited, {field('platform')} AS platform_text FROM import_raw OFFSET 0) f"
-                " OFFSET 0) r GROUP BY GROUPING SETS ((), (platform, post_id, author), (voter, joined), (day), (rest))"
+                " OFFSET 0) t OFFSET 0) r GROUP BY GROUPING SETS ((), (platform, post_id, author), (voter, joined))"
             )  # no parameters: a % in the SQL stands for itself
     except DatabaseError as exc:
         raise NotFast(f"SQL could not read every row ({str(exc).splitlines()[0]})") from None
