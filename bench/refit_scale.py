@@ -225,8 +225,14 @@ def time_write_stages() -> dict[str, float]:
 
         return timed
 
-    for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
+    from reputation.engine import refit
+
+    # The partitions' authors, posts and snapshots are written where the partitions are (write_back,
+    # on PostgreSQL outside a transaction); the others are written from here.
+    for name in ("write_credibility", "write_author_voter_states", "clear_unscored", "write_reputations",
+                 "write_post_scores", "write_snapshots"):
         setattr(data, name, timer(name, getattr(data, name)))
+    refit.write_back = timer("partitions (authors, posts, snapshots)", refit.write_back)
     return times
 
 
@@ -350,6 +356,18 @@ def main() -> None:
     loaded = services.refit_state() is not None
     log(f"refit state read by a worker's first refresh after a refit: {(time.perf_counter() - t) * 1000:.0f} ms"
         + ("" if loaded else " (none: no refit yet)"))
+    if loaded:
+        from django.db.models import Count, Sum
+        from django.db.models.functions import Length
+
+        from reputation.models import AuthorVoterState, RefitStatePart
+
+        whole = RefitStatePart.objects.aggregate(b=Sum(Length("data")))["b"] or 0
+        packed = AuthorVoterState.objects.aggregate(n=Count("pk"), b=Sum(Length("data")))
+        held = sum(a.nbytes for a in services.refit_state().values() if isinstance(a, np.ndarray))
+        log(f"refit state: {whole / 2**20:.1f} MiB stored, {held / 2**20:.1f} MiB held by each refreshing process; "
+            f"voters packed for {packed['n']:,} authors over {services.PACK_MIN_VOTERS:,} voters: "
+            f"{(packed['b'] or 0) / 2**20:.0f} MiB, each refresh reads its own author's")
     for label, (author_id, n) in (("typical", typical), ("heavy", heavy)):
         ms = time_refresh(author_id, args.refresh_runs)
         log(f"author_refresh, {label} author {author_id} ({n:,} votes): median {ms:.1f} ms over {args.refresh_runs} runs")

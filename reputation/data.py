@@ -29,10 +29,9 @@ VOTE_SQL = (
 )
 USERS_SQL = "SELECT id::int8, date_joined::timestamptz FROM auth_user"
 OWNERS_SQL = "SELECT id::int8, owner_id::int8 FROM votes_author WHERE owner_id IS NOT NULL"
-# Above these sizes the full refit reads the votes, and writes post scores, on two connections
-# at once: the server's per-row work is what bounds both, and it then runs on two cores.
+# Above this size the full refit reads the votes on two connections at once: the server's per-row
+# work is what bounds it, and it then runs on two cores.
 PARALLEL_MIN_VOTES = 2_000_000
-PARALLEL_MIN_POSTS = 200_000
 
 
 def is_postgres() -> bool:
@@ -59,8 +58,8 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
     """One author's votes and the stored credibility of everyone involved (the per-vote refresh).
 
     The author's owner is included in the credibilities: the engine needs its group.
-    `state` is the last refit's arrays (`services.refit_state`): voters it knows are
-    looked up there, and only the others are asked of the database.
+    `state` is the last refit's state (`services.refit_state`): on PostgreSQL, the voters of an author
+    it packed (`AuthorVoterState`) are read from there, and only the others are asked of the tables.
     """
     if is_postgres():
         votes, cred = _pg_load_author(author_id, state)
@@ -77,58 +76,81 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
     return votes, cred
 
 
-def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility, votes: VoteData) -> dict:
-    """What a refit leaves for the per-author refresh (see `RefitState`), as the tables hold it.
-
-    Per voter of the refit: join time and stored credibility, group and side (-1 = none);
-    per ranked author: id and score.
-    """
-    ids = votes.voter_ids
-    at = np.minimum(np.searchsorted(cred.voter_ids, ids), max(len(cred.voter_ids) - 1, 0))
-    has = cred.voter_ids[at] == ids if len(cred.voter_ids) else np.zeros(len(ids), bool)
-    pick = (lambda col, none: np.where(has, col[at], none)) if len(cred.voter_ids) else (lambda col, none: np.full(len(ids), none))
+def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility) -> dict:
+    """What a refit leaves every refreshing process (see `RefitState`): it grows with authors and with
+    the links inside groups, not with votes or voters. Per ranked author: id and score."""
     return {
         "ranked_ids": scores.author_ids[ranked],
         "ranked_scores": scores.score[ranked],
-        "voter_ids": ids,
-        "voter_joined": votes.voter_joined,
-        "credibility": pick(cred.credibility, -1.0),
-        "group": pick(np.asarray(cred.group, np.int64), -1),
-        "side": pick(np.round(cred.side, 4), 0.0),  # as written to VoterCredibility.flags
-        "proven": pick(np.asarray(cred.proven, np.float64), 0.0),
-        "changed": pick(np.asarray(cred.changed, np.float64), np.inf),
         **{f"link_{k}": np.asarray(getattr(cred.links or GroupLinks(), k), np.int64) for k in GroupLinks.ARRAYS},
         "dispersion": np.array([] if cred.dispersion is None else [float(cred.dispersion)]),
     }
 
 
 def refit_lookup(arrays: dict) -> dict:
-    """The refit's arrays made ready for `load_author` (once per refit and process).
+    """The refit's state made ready for the refresh (once per refit and process): the ranked scores sorted."""
+    return dict(arrays, ranked_sorted=np.sort(rank_key(arrays["ranked_scores"])))
 
-    Adds the ranked scores sorted, and `slot`, a dense voter id -> row table (when the ids are
-    dense, as auto ids are): the heaviest author's 14k voters are then one gather, not 14k
-    binary searches.
+
+def rank_key(score):
+    """A score as percentiles compare it: to 1e-9 points. A refresh sums an author's votes in another order
+    than the refit did (1e-13 apart), and two equal authors must not swap places between the two."""
+    return np.round(score, 9)
+
+
+# One voter as the refit stored it, the columns `_pg_load_author` reads per voter (see AuthorVoterState):
+# join time, credibility (-1 = none), group (-1 = none), side (rounded as in VoterCredibility.flags),
+# record, change time (inf = never).
+VOTER_FIELDS = ("id", "joined", "credibility", "group", "side", "proven", "changed")
+VOTER_ROW = np.dtype(list(zip(VOTER_FIELDS, ("<i8", "<f8", "<f8", "<i8", "<f8", "<f8", "<f8"))))
+
+
+def voter_rows(cred: Credibility, votes: VoteData) -> np.ndarray:
+    """Every voter of the refit as `VOTER_ROW` records, sorted by id, with the values the tables hold."""
+    ids = votes.voter_ids
+    at = np.minimum(np.searchsorted(cred.voter_ids, ids), max(len(cred.voter_ids) - 1, 0))
+    has = cred.voter_ids[at] == ids if len(cred.voter_ids) else np.zeros(len(ids), bool)
+    rows = np.empty(len(ids), VOTER_ROW)
+    rows["id"], rows["joined"] = ids, votes.voter_joined
+    for name, col, none in (("credibility", cred.credibility, -1.0), ("group", np.asarray(cred.group, np.int64), -1),
+                            ("side", np.round(cred.side, 4), 0.0), ("proven", np.asarray(cred.proven, np.float64), 0.0),
+                            ("changed", np.asarray(cred.changed, np.float64), np.inf)):
+        rows[name] = np.where(has, col[at], none) if len(cred.voter_ids) else none
+    return rows
+
+
+def write_author_voter_states(state_id: int, author_ids: np.ndarray, rows: np.ndarray) -> int:
+    """Pack `rows` (voter_rows) of each author's voters into AuthorVoterState; returns the bytes written.
+
+    The author-voter pairs come from the covering (author, voter) index; in the caller's transaction.
     """
-    out = dict(arrays, ranked_sorted=np.sort(arrays["ranked_scores"]))
-    ids = arrays["voter_ids"]
-    top = int(ids[-1]) if len(ids) else -1
-    if 0 <= top <= 8 * len(ids) + 1_000_000 and (not len(ids) or ids[0] >= 0):
-        out["slot"] = np.full(top + 1, -1, np.int32)
-        out["slot"][ids] = np.arange(len(ids), dtype=np.int32)
-    return out
+    if not len(author_ids):
+        return 0
+    with connection.cursor() as c:
+        cur = bulk.raw_cursor(c)
+        author, voter = bulk.copy_out(
+            cur, "SELECT DISTINCT author_id::int8, voter_id::int8 FROM votes_vote WHERE author_id = ANY(%s::int8[]) "
+            "ORDER BY 1, 2", ("int8", "int8"), [_pg_array(np.asarray(author_ids, np.int64))]
+        )
+        at = np.minimum(np.searchsorted(rows["id"], voter), max(len(rows) - 1, 0))
+        seen = (rows["id"][at] == voter) if len(rows) else np.zeros(len(voter), bool)
+        author, at = author[seen], at[seen]
+        ids, starts = np.unique(author, return_index=True)
+        ends = np.r_[starts[1:], len(author)]
+        blobs = [rows[at[s:e]].tobytes() for s, e in zip(starts, ends)]
+        bulk.copy_in_bytea(cur, "reputation_authorvoterstate", ["state_id", "author_id", "data"],
+                           [(state_id, int(a), b) for a, b in zip(ids.tolist(), blobs)])
+    return sum(len(b) for b in blobs)
 
 
-def _from_state(state: dict, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(known mask, [joined, credibility (-1 = none), group, side, proven, changed] of the known ids)."""
-    if "slot" in state:
-        slot = state["slot"]
-        row = np.where(ids < len(slot), slot[np.minimum(ids, len(slot) - 1)], -1)
-        known = row >= 0
-        row = row[known]
-    else:
-        known = _member(state["voter_ids"], ids)
-        row = np.searchsorted(state["voter_ids"], ids[known])
-    return known, [state[k][row] for k in ("voter_joined", "credibility", "group", "side", "proven", "changed")]
+def _packed_voters(state: dict | None, author_id: int, cur) -> np.ndarray:
+    """The refit's packed rows of this author's voters (VOTER_ROW, sorted by id); empty if it packed none."""
+    if state is None or "state_id" not in state:
+        return np.empty(0, VOTER_ROW)
+    cur.execute("SELECT data FROM reputation_authorvoterstate WHERE state_id = %s AND author_id = %s",
+                [state["state_id"], author_id])
+    row = cur.fetchone()
+    return np.frombuffer(row[0], VOTER_ROW) if row else np.empty(0, VOTER_ROW)
 
 
 def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -167,18 +189,17 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         )
         owned_author, owner_voter = bulk.copy_out(cur, f"{OWNERS_SQL} AND id = %s", ("int8", "int8"), [author_id])
         ids = np.union1d(voter, owner_voter)
-        known, columns = _from_state(state, ids) if state else (np.zeros(len(ids), bool), [])
+        packed = _packed_voters(state, author_id, cur)
+        packed = packed[_member(ids, packed["id"])]  # voters whose votes were retracted since drop out
+        known = _member(packed["id"], ids)
         # Rows: id, join time, credibility (-1 = none), group, side, proven, changed; in the server's order.
         asked = [np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0), np.empty(0),
                  np.empty(0)]
         if not known.all():
             asked = bulk.copy_out(cur, VOTERS_SQL, ("int8", "timestamptz") + CRED_KINDS[1:], [_pg_array(ids[~known])])
-    if columns:
-        ids, joined, cred, group, side, proven, changed = (
-            np.concatenate(pair) for pair in zip([ids[known], *columns], asked)
-        )
-    else:
-        ids, joined, cred, group, side, proven, changed = asked
+    ids, joined, cred, group, side, proven, changed = (
+        np.concatenate(pair) for pair in zip([packed[k] for k in VOTER_FIELDS], asked)
+    )
     votes = _vote_data(voter, author, post, value, created, solicited, ids, joined, owned_author, owner_voter)
     has = cred >= 0
     order = np.argsort(ids[has])
@@ -530,7 +551,7 @@ def explanation_lines(explanations: list[dict]) -> str:
 
 
 def _upsert_reputations(
-    cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict, explained: str | None
+    cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict | None, explained: str | None
 ) -> None:
     # Numbers go as binary COPY; statuses as codes into a label array; the explanations as one
     # JSON document per line of a text COPY, joined back by position (the server parses 100k
@@ -554,13 +575,14 @@ def _upsert_reputations(
     if explained is None:
         explained = explanation_lines(scores.explanations)
     cur.copy_expert("COPY h_exp (pos, explanation) FROM STDIN", io.StringIO(explained))
-    cur.execute(
-        "UPDATE reputation_authorreputation r SET "
-        + ", ".join(f"{k} = %s" for k in empty)
-        + ", percentile = NULL, updated_at = %s "
-        "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
-        [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
-    )
+    if empty is not None:  # None: one partition's authors of many (clear_unscored resets the rest)
+        cur.execute(
+            "UPDATE reputation_authorreputation r SET "
+            + ", ".join(f"{k} = %s" for k in empty)
+            + ", percentile = NULL, updated_at = %s "
+            "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
+            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
+        )
     cols = ", ".join(REP_COLUMNS)
     cur.execute(
         f"INSERT INTO reputation_authorreputation AS r ({cols}) "
@@ -572,6 +594,70 @@ def _upsert_reputations(
         + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
         [labels.tolist(), algorithm, now],
     )
+
+
+def write_partition_scores(scores: AuthorScores, params: dict, ranked_ids: np.ndarray, ranked_pct: np.ndarray,
+                           algorithm: str, now, day) -> None:
+    """One refit partition's authors, posts and snapshots by COPY, where the partition is (a Dask worker,
+    or this process): reputations on one connection while post scores and snapshots go on a second (two
+    server cores). `ranked_ids` (sorted) and `ranked_pct` are every ranked author's percentile.
+    Authors and posts left without votes are for `clear_unscored`, once every partition is written."""
+    import threading
+
+    import psycopg2
+
+    pct = np.full(len(scores.author_ids), np.nan)
+    if len(ranked_ids):
+        at = np.minimum(np.searchsorted(ranked_ids, scores.author_ids), len(ranked_ids) - 1)
+        hit = ranked_ids[at] == scores.author_ids
+        pct[hit] = ranked_pct[at[hit]]
+
+    def on_own_connection(write) -> None:
+        conn = psycopg2.connect(**params)
+        try:
+            with conn, conn.cursor() as cur:  # commits on success, rolls back on error
+                write(cur)
+        finally:
+            conn.close()
+
+    def posts_and_snapshots(cur) -> None:
+        _upsert_post_scores(cur, scores, now, delete_stale=False)
+        _upsert_snapshots(cur, scores, day)
+
+    errors: list[Exception] = []
+
+    def second() -> None:
+        try:
+            on_own_connection(posts_and_snapshots)
+        except Exception as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
+            errors.append(exc)
+
+    other = threading.Thread(target=second, name="refit-partition-writer")
+    other.start()
+    try:
+        on_own_connection(lambda cur: _upsert_reputations(cur, scores, pct, algorithm, now, None, None))
+    finally:
+        other.join()
+    if errors:
+        raise errors[0]
+
+
+def clear_unscored(now, empty: dict) -> None:
+    """After every partition is written: reset the authors, and delete the post scores, that the refit did
+    not write (older than `now`) and that have no vote left (the rest were refreshed meanwhile)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "UPDATE reputation_authorreputation r SET "
+            + ", ".join(f"{k} = %s" for k in empty)
+            + ", percentile = NULL, updated_at = %s "
+            "WHERE (r.updated_at IS NULL OR r.updated_at < %s) "
+            "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.author_id = r.author_id)",
+            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now, now],
+        )
+        cur.execute(
+            "DELETE FROM reputation_postscore p WHERE (p.updated_at IS NULL OR p.updated_at < %s) "
+            "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)", [now]
+        )
 
 
 def write_post_scores(scores: AuthorScores, now, delete_stale: bool, own_connection: bool = False) -> None:

@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import numpy as np
 from django.db import connection, transaction
@@ -18,7 +17,8 @@ from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
 from . import changes, data, leaderboard, refit_backend
-from .engine import AuthorScores, GroupLinks, get_engine
+from .engine import AuthorScores, GroupLinks, get_engine, refit
+from .engine.execution import Local, OnDask
 from .models import (
     AuthorReputation,
     PendingRefresh,
@@ -167,38 +167,45 @@ def _percentile_of(author_id: int, score: float, status: str, state: dict | None
     ids, scores = state["ranked_ids"], state["ranked_scores"]
     i = int(np.searchsorted(ids, author_id))
     own = i < len(ids) and ids[i] == author_id
-    below = int(np.searchsorted(state["ranked_sorted"], score, "left")) - int(own and scores[i] < score)
+    key = float(data.rank_key(np.float64(score)))
+    below = int(np.searchsorted(state["ranked_sorted"], key, "left")) - int(own and data.rank_key(scores[i]) < key)
     total = len(ids) - int(own)
     return round(100.0 * below / total, 1) if total else 100.0
 
 
-# The last refit's arrays, per process: {"token": ..., "arrays": {...}}.
+# The last refit's state, per process: {"token": ..., "arrays": {...}}.
 _state_cache: dict = {}
-STATE_ARRAYS = {"ranked_ids", "ranked_scores", "voter_ids", "voter_joined", "credibility", "group", "side", "proven",
-                "changed", "dispersion", *(f"link_{k}" for k in GroupLinks.ARRAYS)}
+STATE_ARRAYS = {"ranked_ids", "ranked_scores", "dispersion", *(f"link_{k}" for k in GroupLinks.ARRAYS)}
 
 
 def refit_state() -> dict | None:
-    """The arrays the last full refit left (see `RefitState`), read once per refit and process."""
-    token = RefitState.objects.order_by("-id").values_list("token", flat=True).first()
-    if token is None:
+    """What the last full refit left every refresh (see `RefitState`), read once per refit and process;
+    with "state_id", the key of the refit's packed voters (`AuthorVoterState`)."""
+    latest = RefitState.objects.order_by("-id").values_list("id", "token").first()
+    if latest is None:
         return None
+    state_id, token = latest
     if _state_cache.get("token") != token:
-        parts = RefitStatePart.objects.filter(state__token=token).order_by("part").values_list("data", flat=True)
+        parts = RefitStatePart.objects.filter(state_id=state_id).order_by("part").values_list("data", flat=True)
         payload = b"".join(bytes(p) for p in parts)
         if not payload:  # a newer refit replaced it just now
             return None
         with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
             if set(arrays.files) != STATE_ARRAYS:  # written by another version: use the tables
                 return None
-            _state_cache.update(token=token, arrays=data.refit_lookup({k: arrays[k] for k in arrays.files}))
+            lookup = data.refit_lookup({k: arrays[k] for k in arrays.files})
+        _state_cache.update(token=token, arrays={**lookup, "state_id": state_id})
     return _state_cache["arrays"]
 
 
 STATE_PART_BYTES = 128 << 20  # a part's INSERT carries it hex-encoded: 256 MB, well under PostgreSQL's 1 GB
+# Authors with more voters than this get their voters' rows packed (AuthorVoterState): the tables' probes
+# cost about 7 us a voter at 100M votes (17,000 voters in 90-145 ms), so about 7 ms here.
+PACK_MIN_VOTERS = 1000
 
 
-def _save_refit_state(arrays: dict) -> None:
+def _save_refit_state(arrays: dict, voters: np.ndarray | None = None, heavy: np.ndarray | None = None) -> None:
+    """Replace the refit state; on PostgreSQL also pack the voters (`data.voter_rows`) of the `heavy` authors."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     payload = buf.getbuffer()
@@ -206,6 +213,8 @@ def _save_refit_state(arrays: dict) -> None:
         state = RefitState.objects.create()
         for i, start in enumerate(range(0, len(payload), STATE_PART_BYTES)):
             RefitStatePart.objects.create(state=state, part=i, data=bytes(payload[start:start + STATE_PART_BYTES]))
+        if data.is_postgres() and voters is not None and heavy is not None:
+            data.write_author_voter_states(state.pk, heavy, voters)
         RefitState.objects.exclude(pk=state.pk).delete()
 
 
@@ -213,61 +222,50 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
                   backend: str | None = None, workers: int | None = None) -> dict:
     """Rebuild every credibility and reputation from the votes table, and snapshot today.
 
-    The refit runs where `backend` (default settings.REFIT_BACKEND) says: see refit_backend."""
+    The refit runs where `backend` (default settings.REFIT_BACKEND) says: see refit_backend. On
+    PostgreSQL (outside a caller's transaction) each partition's scores are written where the partition
+    is, by COPY on connections of its own, and only their ranking comes back here (`_write_in_partitions`)."""
     progress = progress or (lambda stage, done, total: None)
     now = time.time() if now is None else now
     started = timezone.now()
     timings: dict[str, float] = {}
 
     engine = get_engine()
+    in_partitions = refit_credibility and data.is_postgres() and not connection.in_atomic_block
     # On the Dask backend over PostgreSQL the workers read the votes: `votes` is then only the voter
     # tables, which are all the write-back needs besides the engine's results.
     with refit_backend.cluster(backend if refit_credibility else "local", workers) as client:
         t = time.perf_counter()
-        votes, ex, n_votes = refit_backend.load(client)
+        votes, on_dask, n_votes = refit_backend.load(client)
         timings["load"] = time.perf_counter() - t
         progress("load", n_votes, n_votes)
+        ex: OnDask | Local | None = on_dask or (Local(votes) if in_partitions else None)
         t = time.perf_counter()
         try:
             if refit_credibility:
-                cred, scores = engine.fit(votes, now, executor=ex)
+                cred, scores = engine.fit(votes, now, executor=ex, keep_scores=in_partitions)
             else:
                 cred = data.load_credibility()
                 state = refit_state()  # the last refit's post dispersion, as the per-author refreshes use it
                 if state is not None and len(state["dispersion"]):
                     cred.dispersion = float(state["dispersion"][0])
                 scores = engine.score(votes, cred, now)
+            timings["compute"] = time.perf_counter() - t
+            ranked = scores.ranked if in_partitions else scores.status != "insufficient_data"
+            state = data.refit_arrays(scores, ranked, cred)
+            voters = data.voter_rows(cred, votes)
+            heavy = scores.author_ids[scores.voters > PACK_MIN_VOTERS]
+            del votes  # the engine's results are all the write-back needs; free the vote arrays
+            t = time.perf_counter()
+            if in_partitions:
+                _write_in_partitions(ex, scores, ranked, cred, state, voters, heavy, progress, started)
+            else:
+                _write_here(scores, cred, state, voters, heavy, refit_credibility, progress, started)
+            del voters
+            timings["write"] = time.perf_counter() - t
         finally:
             if ex is not None:
                 ex.close()
-        timings["compute"] = time.perf_counter() - t
-    state = data.refit_arrays(scores, scores.status != "insufficient_data", cred, votes)
-    del votes  # the engine's results are all the write-back needs; free the vote arrays
-
-    t = time.perf_counter()
-    second = explained = None
-    if data.is_postgres() and not connection.in_atomic_block and len(scores.post_ids) >= data.PARALLEL_MIN_POSTS:
-        # Post scores and snapshots go on a second connection (a second core) while this one
-        # writes credibilities and reputations: about half the server's work each.
-        second = _in_thread(_write_posts_and_snapshots_on_own_connection, scores, started.date())
-        # The explanations' JSON (a second of Python) is encoded while the server writes credibilities.
-        explained = _in_thread(data.explanation_lines, scores.explanations)
-    try:
-        with transaction.atomic():
-            # The credibilities and the refresh's copy of them (see RefitState) commit together.
-            if refit_credibility:
-                _write_credibility(cred, progress)
-            _save_refit_state(state)
-        _write_reputations(scores, progress, explained() if explained else None)
-    finally:
-        if second:
-            second()
-    if not second:
-        _replace_post_scores(scores)
-        _write_snapshots(scores, started.date())
-    progress("posts", len(scores.post_ids), len(scores.post_ids))
-    progress("snapshots", len(scores.author_ids), len(scores.author_ids))
-    timings["write"] = time.perf_counter() - t
     changes.changes_record(None)
     leaderboard.ranking_create()
     announce_authors_changed(None)
@@ -282,6 +280,38 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     return {"votes": n_votes, "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
 
 
+def _write_in_partitions(ex, scored, ranked, cred, state, voters, heavy, progress: Progress, started) -> None:
+    """PostgreSQL: credibilities and the refit state from here; each partition's authors, posts and
+    snapshots where the partition is (data.write_partition_scores), with their percentiles from here."""
+    with transaction.atomic():
+        # The credibilities and the refresh's copy of them (see RefitState) commit together.
+        _write_credibility(cred, progress)
+        _save_refit_state(state, voters, heavy)
+    now = timezone.now()
+    pct = _percentile_ranks(scored.score[ranked])
+    refit.write_back(ex, data.write_partition_scores, data.worker_params(), scored.author_ids[ranked], pct,
+                     get_engine().name, now, started.date())
+    data.clear_unscored(now, {k: v for k, v in _empty_values().items() if k != "updated_at"})
+    progress("authors", len(scored.author_ids), len(scored.author_ids))
+    progress("posts", scored.posts, scored.posts)
+    progress("snapshots", len(scored.author_ids), len(scored.author_ids))
+
+
+def _write_here(scores: AuthorScores, cred, state, voters, heavy, refit_credibility: bool, progress: Progress,
+                started) -> None:
+    """SQLite, or inside a caller's transaction (other connections would not see its rows): every result
+    written from here, on this connection."""
+    with transaction.atomic():
+        if refit_credibility:
+            _write_credibility(cred, progress)
+        _save_refit_state(state, voters, heavy)
+    _write_reputations(scores, progress)
+    _replace_post_scores(scores)
+    _write_snapshots(scores, started.date())
+    progress("posts", len(scores.post_ids), len(scores.post_ids))
+    progress("snapshots", len(scores.author_ids), len(scores.author_ids))
+
+
 def _replace_post_scores(scores: AuthorScores) -> None:
     """Write every post's score and delete the scores of posts left without votes."""
     if data.is_postgres():
@@ -290,39 +320,6 @@ def _replace_post_scores(scores: AuthorScores) -> None:
     with transaction.atomic():
         PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
         _write_post_scores(scores)
-
-
-def _write_posts_and_snapshots_on_own_connection(scores: AuthorScores, day) -> None:
-    data.write_post_scores(scores, timezone.now(), delete_stale=True, own_connection=True)
-    data.write_snapshots(scores, day, own_connection=True)
-
-
-T = TypeVar("T")
-
-
-def _in_thread(fn: Callable[..., T], *args, **kwargs) -> Callable[[], T]:
-    """Start fn in a thread; the returned function waits for it, re-raises its error or returns its result."""
-    import threading
-
-    errors: list[Exception] = []
-    result: list[T] = []
-
-    def run() -> None:
-        try:
-            result.append(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 (re-raised by join() in the caller's thread)
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="refit-writer")
-    thread.start()
-
-    def join() -> T:
-        thread.join()
-        if errors:
-            raise errors[0]
-        return result[0]
-
-    return join
 
 
 def _write_credibility(cred, progress: Progress) -> None:
@@ -348,11 +345,18 @@ def _percentiles(scores: AuthorScores) -> np.ndarray:
     """Rank among authors with enough data, 0-100 (NaN for the rest)."""
     ranked = scores.status != "insufficient_data"
     ranks = np.full(len(scores.author_ids), np.nan)
-    if ranked.any():
-        order = scores.score[ranked].argsort().argsort()
-        # Python's round, not np.round: it rounds the decimal value exactly, as the ORM path always did.
-        ranks[ranked] = [round(x, 1) for x in (100.0 * order / max(ranked.sum() - 1, 1)).tolist()]
+    ranks[ranked] = _percentile_ranks(scores.score[ranked])
     return ranks
+
+
+def _percentile_ranks(score: np.ndarray) -> np.ndarray:
+    """Each ranked author's share of the others scoring below it, 0-100 to one decimal."""
+    if not len(score):
+        return np.empty(0)
+    key = data.rank_key(score)
+    below = np.searchsorted(np.sort(key), key, "left")  # equal scores share a rank
+    # Python's round, not np.round: it rounds the decimal value exactly, as the ORM path always did.
+    return np.array([round(x, 1) for x in (100.0 * below / max(len(score) - 1, 1)).tolist()])
 
 
 def _write_reputations(scores: AuthorScores, progress: Progress, explained: str | None = None) -> None:

@@ -16,7 +16,7 @@ from bench.engine.world import NOW
 from reputation import refit_backend
 from reputation.engine import get_engine, groups
 from reputation.engine.execution import OnDask, split_by_author
-from reputation.models import AuthorReputation, VoterCredibility
+from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, VoterCredibility
 from reputation.refit_backend import NO_DASHBOARD
 
 
@@ -155,8 +155,17 @@ def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refi
         creds = list(VoterCredibility.objects.order_by("voter_id").values_list("voter_id", "credibility"))
         return reps, creds
 
+    def written_where_the_partitions_are():  # on PostgreSQL, by each partition's own connections
+        ranks = list(AuthorReputation.objects.order_by("author_id").values_list("author_id", "percentile", "voters"))
+        posts = list(PostScore.objects.order_by("post_id").values_list("post_id", "quality", "upvotes", "downvotes"))
+        days = list(ReputationSnapshot.objects.order_by("author_id").values_list("author_id", "day", "votes"))
+        return ranks, [p[0] for p in posts], [p[2:] for p in posts], np.array([p[1] for p in posts]), days
+
     call_command("recompute_reputation", stdout=io.StringIO(), stderr=io.StringIO())
     local = snapshot()
+    local_rows = written_where_the_partitions_are()
+    PostScore.objects.all().delete()
+    ReputationSnapshot.objects.all().delete()
     out = io.StringIO()
     loads = []
     monkeypatch.setattr(data, "load_votes", lambda *a, _load=data.load_votes: loads.append(a) or _load(*a))
@@ -167,6 +176,10 @@ def test_recompute_reputation_on_a_local_dask_cluster_writes_what_the_local_refi
     assert [r[0] for r in reps] == [r[0] for r in local[0]] and [r[4] for r in reps] == [r[4] for r in local[0]]
     np.testing.assert_allclose([r[1:4] for r in reps], [r[1:4] for r in local[0]], atol=1e-6)
     np.testing.assert_allclose([c[1] for c in creds], [c[1] for c in local[1]], atol=1e-6)
+    ranks, post_ids, counts, quality, days = written_where_the_partitions_are()
+    assert (ranks, post_ids, counts, days) == (local_rows[0], local_rows[1], local_rows[2], local_rows[4])
+    assert len(post_ids) and len(days) == len(reps)
+    np.testing.assert_allclose(quality, local_rows[3], atol=1e-6)
 
 
 def test_an_unknown_backend_is_refused_in_plain_words(settings):

@@ -10,6 +10,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from reputation import bulk, data
@@ -245,23 +246,28 @@ def test_binary_copy_refuses_rows_that_are_not_fixed_width():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_two_connection_paths_read_and_write_the_same_as_one(monkeypatch):
-    """Large refits read the votes and write post scores on two connections; force that at test size."""
+def test_the_many_connection_paths_read_and_write_the_same_as_one(monkeypatch):
+    """Outside a transaction a refit writes each partition's scores on two connections of its own (and a
+    large one reads the votes on two); inside a caller's transaction everything goes on its connection."""
+    import psycopg2
+
     _world()
     serial = data.load_votes()
-    rep_services.recompute_all(now=NOW)
+    with transaction.atomic():
+        rep_services.recompute_all(now=NOW)
     expected = _rows()
     PostScore.objects.all().delete()
+    AuthorReputation.objects.all().delete()
+    ReputationSnapshot.objects.all().delete()
     monkeypatch.setattr(data, "PARALLEL_MIN_VOTES", -1)  # reltuples is -1 before the first ANALYZE
-    monkeypatch.setattr(data, "PARALLEL_MIN_POSTS", 0)
     opened = []
-    real_new_connection = data._new_connection
-    monkeypatch.setattr(data, "_new_connection", lambda: opened.append(1) or real_new_connection())
+    real_connect = psycopg2.connect
+    monkeypatch.setattr(psycopg2, "connect", lambda *a, **k: opened.append(1) or real_connect(*a, **k))
 
     parallel = data.load_votes()
     rep_services.recompute_all(now=NOW)
 
-    # Two parallel loads on two connections each; the refit writes post scores and snapshots on their own.
+    # Two parallel loads on two connections each; the refit's one partition writes on two of its own.
     assert len(opened) == (6 if data.is_postgres() else 0)
 
     def rows(v):
@@ -272,6 +278,23 @@ def test_the_two_connection_paths_read_and_write_the_same_as_one(monkeypatch):
     assert _rows() == expected
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_refit_in_partitions_resets_the_authors_and_posts_left_without_votes(alice, bob, post):
+    services.vote_cast(voter=alice, post=post, value=1)
+    other = services.post_register(url="https://x.com/other/status/77")
+    services.vote_cast(voter=bob, post=other, value=1)
+    rep_services.recompute_all(now=NOW)
+    assert PostScore.objects.filter(post=post).exists()
+    services.vote_retract(voter=alice, post=post)
+    rep_services.recompute_all(now=NOW)
+
+    gone = AuthorReputation.objects.get(author=post.author)
+    assert (gone.voters, gone.status, gone.percentile) == (0, "insufficient_data", None)
+    assert not PostScore.objects.filter(post=post).exists()
+    assert PostScore.objects.filter(post=other).exists()
+    assert AuthorReputation.objects.get(author=other.author).voters == 1
+
+
 def test_an_author_voted_on_during_the_refit_is_marked_and_enqueued_again(alice, bob, post, monkeypatch):
     from reputation.models import PendingRefresh
 
@@ -279,10 +302,10 @@ def test_an_author_voted_on_during_the_refit_is_marked_and_enqueued_again(alice,
     engine_class = type(get_engine())
     real_fit = engine_class.fit
 
-    def fit_while_a_vote_arrives(self, votes, now, executor=None):
+    def fit_while_a_vote_arrives(self, votes, now, executor=None, **options):
         services.vote_cast(voter=bob, post=post, value=-1)
         PendingRefresh.objects.all().delete()  # as if that vote's own refresh already ran
-        return real_fit(self, votes, now, executor)
+        return real_fit(self, votes, now, executor, **options)
 
     monkeypatch.setattr(engine_class, "fit", fit_while_a_vote_arrives)
     enqueued = []

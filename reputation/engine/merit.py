@@ -125,10 +125,11 @@ class MeritEngine:
         return self._memo_store[name]
 
     # ---- full refit ----------------------------------------------------------------------------
-    def fit(self, data: VoteData, now: float, executor=None) -> tuple[Credibility, AuthorScores]:
+    def fit(self, data: VoteData, now: float, executor=None, keep_scores: bool = False):
         """The full refit (refit.py): in this process, or over the partitions of `executor`
-        (execution.OnDask) with the same stages."""
-        return refit.fit(self, data, now, executor)
+        (execution.OnDask) with the same stages: (credibilities, AuthorScores), or with `keep_scores`
+        (credibilities, refit.Scored), the scores left in the executor's partitions for refit.write_back."""
+        return refit.fit(self, data, now, executor, keep_scores)
 
     @staticmethod
     def _group_sides(group: np.ndarray, side: np.ndarray) -> np.ndarray:
