@@ -125,6 +125,13 @@ class Local:
         pieces = [split(s, self.voter_buckets) for s in self.states]
         return [fn(*args, *(p[b] for p in pieces)) for b in range(self.voter_buckets)]
 
+    def spawn(self, fn: Callable, *args) -> Local:
+        """An executor over new partition states, fn(state, *args) of each of these: a pass with state of
+        its own (group detection) then runs its steps without touching the partitions' states."""
+        ex = Local.__new__(Local)
+        ex.states = [fn(s, *args) for s in self.states]
+        return ex
+
     def close(self) -> None:
         self.states = []
 
@@ -150,6 +157,16 @@ class OnDask:
         split_by_author's rule, every one with the global voter tables)."""
         ex = cls.__new__(cls)
         ex._hold(client, partitions)
+        return ex
+
+    def spawn(self, fn: Callable, *args) -> OnDask:
+        """As Local.spawn: each new state made where its partition lives, and kept apart from it, so that
+        the new pass's steps read (and, when spilled, load back from disk) only their own state, not
+        the whole partition (at 100M votes the partitions are twice the workers' memory)."""
+        shipped = tuple(self._ship(a) for a in args)
+        ex = OnDask.__new__(OnDask)
+        ex.client, ex.voter_buckets = self.client, self.voter_buckets
+        ex.states = [self.client.submit(fn, s, *shipped, pure=False) for s in self.states]
         return ex
 
     def _hold(self, client, futures: list) -> None:

@@ -74,21 +74,20 @@ def _stage_index(state, engine, voter_ids):
     return np.bincount(state["vpos"], minlength=len(voter_ids))
 
 
+def _group_state(state):
+    """Group detection's own state for this partition's votes (kept apart from the partition: `spawn`)."""
+    data = state["data"]
+    return {"groups": groups.partition(state["vpos"], data.post, data.author, data.value, data.created)}
+
+
 def _stage_groups(state, step, *args):
     """One step of group detection (groups.py) on this partition's votes."""
-    if "groups" not in state:
-        data = state["data"]
-        state["groups"] = groups.partition(state["vpos"], data.post, data.author, data.value, data.created)
     return step(state["groups"], *args)
 
 
 def _group_pieces(step, state, n_buckets):
     """This partition's pieces of a group detection step's shuffle by voter, one per bucket."""
     return step(state["groups"], n_buckets)
-
-
-def _stage_drop_groups(state):
-    state.pop("groups", None)
 
 
 def _stage_dispersion(state, engine):
@@ -115,24 +114,20 @@ def _side_step(matrices, engine, f):
     return engine._side_step(*matrices, f)
 
 
-def _stage_set_side(state, engine, side):
+# (A stage that only sets or drops something is folded into the next stage that reads the partition:
+# at 100M votes each pass over the partitions loads the spilled ones back from disk.)
+def _stage_camps(state, engine, side):
+    """Every vote's side from `side`; the figures the camp strength needs, per author here."""
     state["parts"]["side"] = side[state["vpos"]]
-
-
-def _stage_camps(state, engine):
-    """The figures the camp strength needs, per author here (after aggregating with the current sides)."""
     with _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         return agg["sides"], agg["side_n"], agg["total"]
 
 
-def _stage_scale_side(state, engine, strength):
+def _stage_record(state, engine, strength, n, n_buckets):
+    """The sides scaled by the camp `strength`; per voter, its credit from these votes; and these votes
+    for the change test, split into `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
     state["parts"]["side"] = state["parts"]["side"] * strength
-
-
-def _stage_record(state, engine, n, n_buckets):
-    """Per voter, its credit from these votes; and these votes for the change test, split into
-    `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
     with _On(engine, state) as data:
         w, parts = state["w"], state["parts"]
         agg = engine._aggregate(data, w, parts)
@@ -147,10 +142,6 @@ def _buckets(state, n_buckets):
     return state["buckets"]
 
 
-def _stage_drop_buckets(state, engine):
-    state.pop("buckets", None)
-
-
 def _voters_changed(engine, n, *pieces):
     """The change test over every vote of the voters of one bucket (from every partition): (voter
     positions whose behaviour changed, when)."""
@@ -161,6 +152,7 @@ def _voters_changed(engine, n, *pieces):
 
 
 def _stage_proven_share(state, engine, proven, changed, now):
+    state.pop("buckets", None)  # collected by the change test
     with _On(engine, state) as data:
         vpos = state["vpos"]
         # (the partition's own voter table: vpos is the global position)
@@ -172,14 +164,12 @@ def _stage_proven_share(state, engine, proven, changed, now):
         state["w_axis"] = state["w"] * np.maximum(ps, 0.02 * aged)
 
 
-def _stage_pool(state, engine, strength):
+def _stage_competence(state, engine, strength, n, voter_ids):
+    """The pool of proven shares and the sides scaled by the camp `strength`; the competence sums."""
     state["parts"]["ps"] = state.pop("ps")
     state.pop("w_axis", None)
     if strength < 1.0:
         state["parts"]["side"] = state["parts"]["side"] * strength
-
-
-def _stage_competence(state, engine, n, voter_ids):
     with _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         k, k_right = engine._competence_sums(data, state["vpos"], n, engine._right(data, agg["w_eff"], agg))
@@ -257,11 +247,14 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
     if counts.sum():
-        label, eu, ev, members = groups.detect(
-            lambda step, *args: ex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
-            by_voter=lambda step, fn, *args: ex.by_voter(functools.partial(_group_pieces, step), fn, *args),
-            **groups.settings(lead_share=engine.group_lead_share))
-        ex.run(_stage_drop_groups)
+        gex = ex.spawn(_group_state)
+        try:
+            label, eu, ev, members = groups.detect(
+                lambda step, *args: gex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
+                by_voter=lambda step, fn, *args: gex.by_voter(functools.partial(_group_pieces, step), fn, *args),
+                **groups.settings(lead_share=engine.group_lead_share))
+        finally:
+            gex.close()
         group = group_ids(label)
         links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1])
     book("groups")
@@ -273,15 +266,13 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     ex.run(_stage_weights, engine, Credibility(voter_ids, earned, group, links=links, dispersion=dispersion), now)
     side = engine._group_sides(group, _sides(engine, ex, n, counts, "w"))
     strength = _camp_strength(engine, ex, side)
-    ex.run(_stage_scale_side, engine, strength)
     book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
-    proven = engine._proven(ex.reduce(_stage_record, _add, engine, n, ex.voter_buckets))
+    proven = engine._proven(ex.reduce(_stage_record, _add, engine, strength, n, ex.voter_buckets))
     changed = np.full(n, np.inf)
     for hit, when in ex.by_voter(_buckets, _voters_changed, engine, n):
         changed[hit] = when
-    ex.run(_stage_drop_buckets, engine)
     book("records and change test")
     # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it): proven
     # votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
@@ -292,13 +283,12 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     # Whether voters form camps is a fact about the voters: judged on every vote (the pool thins the
     # evidence and would hide the camps' gap in chance).
     strength = _camp_strength(engine, ex, side)
-    ex.run(_stage_pool, engine, strength)
     if strength < 1.0:
         # Weak camps: the axis is mostly noise, so the sides are pulled toward neutral (a voter with
         # side 0 counts half on each side, and the two-sided score becomes a plain one).
         side = side * strength
     book("proven axis")
-    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, n, voter_ids)
+    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, strength, n, voter_ids)
     competence = engine._competence(k, k_right)
     cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
                        links, dispersion)
@@ -327,8 +317,7 @@ def _sides(engine, ex, n: int, counts: np.ndarray, weights: str, max_iters: int 
 
 def _camp_strength(engine, ex, side) -> float:
     """Sets every vote's side, then how far the voters form camps (engine._camp_strength) over all authors."""
-    ex.run(_stage_set_side, engine, side)
-    per = ex.run(_stage_camps, engine)
+    per = ex.run(_stage_camps, engine, side)
     return engine._camp_strength({
         "sides": [np.concatenate([p[0][c] for p in per]) for c in (0, 1)],
         "side_n": [np.concatenate([p[1][c] for p in per]) for c in (0, 1)],
