@@ -294,6 +294,30 @@ def test_an_import_that_is_its_own_transaction_sets_the_posts_indexes_aside_too(
 
 
 @needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_posts_already_there_are_left_out_alike_with_the_posts_table_held_alone_or_not(tmp_path, monkeypatch):
+    # With the posts' indexes set aside the table is this import's alone and its INSERT leaves the posts
+    # already there out by an anti-join; with them kept, by ON CONFLICT. Both import the same.
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    results = []
+    for indexes in ("auto", "keep"):
+        seen = datetime(2025, 1, 1, tzinfo=UTC)
+        writer = Author.objects.create(platform="x", handle="writer")
+        Author.objects.filter(pk=writer.pk).update(first_seen=seen)  # not now(): the two runs compare alike
+        Post.objects.create(platform="x", external_id="1790000000000000101", author=writer,
+                            url="https://x.com/writer/status/1790000000000000101")
+        Post.objects.update(first_seen=seen)
+        summary = import_file(write(tmp_path, MIXED, name=f"{indexes}.csv"), indexes=indexes)
+        results.append((summary.indexes, summary.posts_new, state()))
+        wipe()
+    (aside, new_aside, by_anti_join), (kept, new_kept, by_on_conflict) = results
+    assert aside == "rebuilt (10)" and kept == "kept"
+    assert new_aside == new_kept == 5
+    for table, rows in by_anti_join.items():
+        assert rows == by_on_conflict[table], table
+
+
+@needs_postgres
 def test_a_first_import_without_repeated_pairs_skips_the_one_row_per_pair_step_and_imports_the_same(
     tmp_path, monkeypatch
 ):
