@@ -227,10 +227,9 @@ def time_write_stages() -> dict[str, float]:
 
     from reputation.engine import refit
 
-    # The partitions' authors, posts and snapshots are written where the partitions are (write_back,
-    # on PostgreSQL outside a transaction); the others are written from here.
-    for name in ("write_credibility", "write_author_voter_states", "clear_unscored", "write_reputations",
-                 "write_post_scores", "write_snapshots"):
+    # The partitions' authors, posts, snapshots and packed voters are written where the partitions are
+    # (write_back, on PostgreSQL outside a transaction), the credibilities meanwhile from here.
+    for name in ("write_credibility", "clear_unscored", "write_reputations", "write_post_scores", "write_snapshots"):
         setattr(data, name, timer(name, getattr(data, name)))
     refit.write_back = timer("partitions (authors, posts, snapshots)", refit.write_back)
     return times

@@ -119,28 +119,57 @@ def voter_rows(cred: Credibility, votes: VoteData) -> np.ndarray:
     return rows
 
 
-def write_author_voter_states(state_id: int, author_ids: np.ndarray, rows: np.ndarray) -> int:
-    """Pack `rows` (voter_rows) of each author's voters into AuthorVoterState; returns the bytes written.
+def pack_voters(votes: VoteData, cred: Credibility, author_ids: np.ndarray) -> list[tuple[int, bytes]]:
+    """(author id, its voters' `voter_rows` packed) for each of `author_ids` with votes in `votes`: what
+    AuthorVoterState holds. `votes` carries (at least) its own voters' rows of the voter table."""
+    heavy = np.isin(votes.author, author_ids)
+    if not heavy.any():
+        return []
+    rows = voter_rows(cred, votes)
+    # (author, voter row) pairs, each once, by author then voter: one sort of an int64 key (np.unique
+    # over stacked pairs, axis=1, took 1.6 s at 10M votes).
+    n = len(rows)
+    key = np.unique(votes.author[heavy] * n + np.searchsorted(rows["id"], votes.voter[heavy]))
+    author, at = key // n, key % n
+    ids, starts = np.unique(author, return_index=True)
+    ends = np.r_[starts[1:], len(key)]
+    return [(int(a), rows[at[s:e]].tobytes()) for a, s, e in zip(ids.tolist(), starts, ends)]
 
-    The author-voter pairs come from the covering (author, voter) index; in the caller's transaction.
-    """
-    if not len(author_ids):
-        return 0
-    with connection.cursor() as c:
-        cur = bulk.raw_cursor(c)
-        author, voter = bulk.copy_out(
-            cur, "SELECT DISTINCT author_id::int8, voter_id::int8 FROM votes_vote WHERE author_id = ANY(%s::int8[]) "
-            "ORDER BY 1, 2", ("int8", "int8"), [_pg_array(np.asarray(author_ids, np.int64))]
-        )
-        at = np.minimum(np.searchsorted(rows["id"], voter), max(len(rows) - 1, 0))
-        seen = (rows["id"][at] == voter) if len(rows) else np.zeros(len(voter), bool)
-        author, at = author[seen], at[seen]
-        ids, starts = np.unique(author, return_index=True)
-        ends = np.r_[starts[1:], len(author)]
-        blobs = [rows[at[s:e]].tobytes() for s, e in zip(starts, ends)]
+
+def _write_packed(cur, state_id: int, packed: list[tuple[int, bytes]]) -> None:
+    if packed:
         bulk.copy_in_bytea(cur, "reputation_authorvoterstate", ["state_id", "author_id", "data"],
-                           [(state_id, int(a), b) for a, b in zip(ids.tolist(), blobs)])
-    return sum(len(b) for b in blobs)
+                           [(state_id, a, blob) for a, blob in packed])
+
+
+def write_packed_voters(state_id: int, packed: list[tuple[int, bytes]]) -> None:
+    """`pack_voters`' output as the AuthorVoterState rows of refit state `state_id`, in the caller's transaction."""
+    with connection.cursor() as c:
+        _write_packed(bulk.raw_cursor(c), state_id, packed)
+
+
+@contextmanager
+def beside(fn, *args) -> Iterator[None]:
+    """fn(*args) in a second thread while the body runs (a second connection's work on a second server
+    core); its error is raised here once both are done."""
+    import threading
+
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
+            errors.append(exc)
+
+    other = threading.Thread(target=run, name=f"beside-{getattr(fn, '__name__', 'work')}")
+    other.start()
+    try:
+        yield
+    finally:
+        other.join()
+    if errors:
+        raise errors[0]
 
 
 def _packed_voters(state: dict | None, author_id: int, cur) -> np.ndarray:
@@ -499,8 +528,8 @@ def _on_own_connection(write, *args) -> None:
         conn.close()
 
 
-def write_credibility(cred: Credibility, now) -> None:
-    _in_transaction(_upsert_credibility, cred, now)
+def write_credibility(cred: Credibility, now, own_connection: bool = False) -> None:
+    (_on_own_connection if own_connection else _in_transaction)(_upsert_credibility, cred, now)
 
 
 def _upsert_credibility(cur, cred: Credibility, now) -> None:
@@ -596,14 +625,14 @@ def _upsert_reputations(
     )
 
 
-def write_partition_scores(scores: AuthorScores, params: dict, ranked_ids: np.ndarray, ranked_pct: np.ndarray,
-                           algorithm: str, now, day) -> None:
-    """One refit partition's authors, posts and snapshots by COPY, where the partition is (a Dask worker,
-    or this process): reputations on one connection while post scores and snapshots go on a second (two
-    server cores). `ranked_ids` (sorted) and `ranked_pct` are every ranked author's percentile.
-    Authors and posts left without votes are for `clear_unscored`, once every partition is written."""
-    import threading
-
+def write_partition_scores(scores: AuthorScores, votes: VoteData, params: dict, ranked_ids: np.ndarray,
+                           ranked_pct: np.ndarray, algorithm: str, now, day, state_id: int, cred: Credibility,
+                           pack_authors: np.ndarray) -> None:
+    """One refit partition's results by COPY, where the partition is (a Dask worker, or this process):
+    its authors' reputations and the packed voters of its `pack_authors` (refit state `state_id`) on one
+    connection, its post scores and snapshots on a second at once (two server cores). `ranked_ids`
+    (sorted) and `ranked_pct` are every ranked author's percentile. Authors and posts left without
+    votes are for `clear_unscored`, once every partition is written."""
     import psycopg2
 
     pct = np.full(len(scores.author_ids), np.nan)
@@ -624,22 +653,12 @@ def write_partition_scores(scores: AuthorScores, params: dict, ranked_ids: np.nd
         _upsert_post_scores(cur, scores, now, delete_stale=False)
         _upsert_snapshots(cur, scores, day)
 
-    errors: list[Exception] = []
+    def authors(cur) -> None:
+        _upsert_reputations(cur, scores, pct, algorithm, now, None, None)
+        _write_packed(cur, state_id, pack_voters(votes, cred, pack_authors))
 
-    def second() -> None:
-        try:
-            on_own_connection(posts_and_snapshots)
-        except Exception as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
-            errors.append(exc)
-
-    other = threading.Thread(target=second, name="refit-partition-writer")
-    other.start()
-    try:
-        on_own_connection(lambda cur: _upsert_reputations(cur, scores, pct, algorithm, now, None, None))
-    finally:
-        other.join()
-    if errors:
-        raise errors[0]
+    with beside(on_own_connection, posts_and_snapshots):
+        on_own_connection(authors)
 
 
 def clear_unscored(now, empty: dict) -> None:

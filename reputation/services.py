@@ -204,8 +204,9 @@ STATE_PART_BYTES = 128 << 20  # a part's INSERT carries it hex-encoded: 256 MB, 
 PACK_MIN_VOTERS = 1000
 
 
-def _save_refit_state(arrays: dict, voters: np.ndarray | None = None, heavy: np.ndarray | None = None) -> None:
-    """Replace the refit state; on PostgreSQL also pack the voters (`data.voter_rows`) of the `heavy` authors."""
+def _save_refit_state(arrays: dict, packed: list[tuple[int, bytes]] | None = None) -> int:
+    """A new refit state (and on PostgreSQL the `packed` voters of heavy authors: data.pack_voters); its id.
+    The states before it are for `_drop_refit_states_before`."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     payload = buf.getbuffer()
@@ -213,9 +214,13 @@ def _save_refit_state(arrays: dict, voters: np.ndarray | None = None, heavy: np.
         state = RefitState.objects.create()
         for i, start in enumerate(range(0, len(payload), STATE_PART_BYTES)):
             RefitStatePart.objects.create(state=state, part=i, data=bytes(payload[start:start + STATE_PART_BYTES]))
-        if data.is_postgres() and voters is not None and heavy is not None:
-            data.write_author_voter_states(state.pk, heavy, voters)
-        RefitState.objects.exclude(pk=state.pk).delete()
+        if data.is_postgres() and packed:
+            data.write_packed_voters(state.pk, packed)
+    return state.pk
+
+
+def _drop_refit_states_before(state_id: int) -> None:
+    RefitState.objects.exclude(pk=state_id).filter(pk__lt=state_id).delete()
 
 
 def recompute_all(*, refit_credibility: bool = True, progress: Progress | None = None, now: float | None = None,
@@ -253,15 +258,15 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
             timings["compute"] = time.perf_counter() - t
             ranked = scores.ranked if in_partitions else scores.status != "insufficient_data"
             state = data.refit_arrays(scores, ranked, cred)
-            voters = data.voter_rows(cred, votes)
             heavy = scores.author_ids[scores.voters > PACK_MIN_VOTERS]
-            del votes  # the engine's results are all the write-back needs; free the vote arrays
             t = time.perf_counter()
             if in_partitions:
-                _write_in_partitions(ex, scores, ranked, cred, state, voters, heavy, progress, started)
+                del votes  # the partitions hold them; here, at most the voter tables
+                _write_in_partitions(ex, scores, ranked, cred, state, heavy, progress, started)
             else:
-                _write_here(scores, cred, state, voters, heavy, refit_credibility, progress, started)
-            del voters
+                packed = data.pack_voters(votes, cred, heavy) if data.is_postgres() else None
+                del votes  # the engine's results are all the write-back needs; free the vote arrays
+                _write_here(scores, cred, state, packed, refit_credibility, progress, started)
             timings["write"] = time.perf_counter() - t
         finally:
             if ex is not None:
@@ -280,31 +285,34 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
     return {"votes": n_votes, "authors": len(scores.author_ids), "voters": len(cred.voter_ids), **timings}
 
 
-def _write_in_partitions(ex, scored, ranked, cred, state, voters, heavy, progress: Progress, started) -> None:
-    """PostgreSQL: credibilities and the refit state from here; each partition's authors, posts and
-    snapshots where the partition is (data.write_partition_scores), with their percentiles from here."""
-    with transaction.atomic():
-        # The credibilities and the refresh's copy of them (see RefitState) commit together.
-        _write_credibility(cred, progress)
-        _save_refit_state(state, voters, heavy)
+def _write_in_partitions(ex, scored, ranked, cred, state, heavy, progress: Progress, started) -> None:
+    """PostgreSQL: the refit state and the credibilities from here (on a connection of their own while the
+    partitions write), and where each partition is its authors, posts, snapshots and its heavy authors'
+    packed voters (data.write_partition_scores), with their percentiles from here. A refresh meanwhile
+    finds the new state without some packed voters, and reads those voters from the tables."""
+    state_id = _save_refit_state(state)
     now = timezone.now()
     pct = _percentile_ranks(scored.score[ranked])
-    refit.write_back(ex, data.write_partition_scores, data.worker_params(), scored.author_ids[ranked], pct,
-                     get_engine().name, now, started.date())
+    with data.beside(data.write_credibility, cred, now, True):
+        refit.write_back(ex, data.write_partition_scores, data.worker_params(), scored.author_ids[ranked], pct,
+                         get_engine().name, now, started.date(), state_id, cred, heavy)
+    progress("credibility", len(cred.voter_ids), len(cred.voter_ids))
+    _drop_refit_states_before(state_id)
     data.clear_unscored(now, {k: v for k, v in _empty_values().items() if k != "updated_at"})
     progress("authors", len(scored.author_ids), len(scored.author_ids))
     progress("posts", scored.posts, scored.posts)
     progress("snapshots", len(scored.author_ids), len(scored.author_ids))
 
 
-def _write_here(scores: AuthorScores, cred, state, voters, heavy, refit_credibility: bool, progress: Progress,
+def _write_here(scores: AuthorScores, cred, state, packed, refit_credibility: bool, progress: Progress,
                 started) -> None:
     """SQLite, or inside a caller's transaction (other connections would not see its rows): every result
     written from here, on this connection."""
     with transaction.atomic():
+        # The credibilities and the refit state (its packed voters) commit together.
         if refit_credibility:
             _write_credibility(cred, progress)
-        _save_refit_state(state, voters, heavy)
+        _drop_refit_states_before(_save_refit_state(state, packed))
     _write_reputations(scores, progress)
     _replace_post_scores(scores)
     _write_snapshots(scores, started.date())

@@ -189,7 +189,7 @@ def _stage_score(state, engine, cred, now, keep):
 
 
 def _stage_write(state, write, *args):
-    return write(state.pop("scores"), *args)
+    return write(state.pop("scores"), state["data"], *args)
 
 
 @dataclass
@@ -215,7 +215,8 @@ class Scored:
 
 
 def write_back(ex, write, *args) -> list:
-    """write(scores, *args) on each partition's scores, where they are (after fit(keep_scores=True))."""
+    """write(scores, votes, *args) on each partition's scores and votes, where they are (after
+    fit(keep_scores=True))."""
     return ex.run(_stage_write, write, *args)
 
 
