@@ -225,13 +225,16 @@ def time_write_stages() -> dict[str, float]:
 
         return timed
 
+    from reputation import refit_write
     from reputation.engine import refit
 
-    # The partitions' authors, posts, snapshots and packed voters are written where the partitions are
-    # (write_back, on PostgreSQL outside a transaction), the credibilities meanwhile from here.
-    for name in ("write_credibility", "clear_unscored", "write_reputations", "write_post_scores", "write_snapshots"):
+    # On PostgreSQL outside a transaction the partitions stage their authors, posts, snapshots and packed
+    # voters where they are (write_back), then one merge a table runs from here; the credibilities are
+    # written meanwhile, on a connection of their own.
+    for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
         setattr(data, name, timer(name, getattr(data, name)))
-    refit.write_back = timer("partitions (authors, posts, snapshots)", refit.write_back)
+    refit.write_back = timer("partitions staged", refit.write_back)
+    refit_write.merge = timer("merged", refit_write.merge)
     return times
 
 

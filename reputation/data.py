@@ -136,7 +136,7 @@ def pack_voters(votes: VoteData, cred: Credibility, author_ids: np.ndarray) -> l
     return [(int(a), rows[at[s:e]].tobytes()) for a, s, e in zip(ids.tolist(), starts, ends)]
 
 
-def _write_packed(cur, state_id: int, packed: list[tuple[int, bytes]]) -> None:
+def write_packed(cur, state_id: int, packed: list[tuple[int, bytes]]) -> None:
     if packed:
         bulk.copy_in_bytea(cur, "reputation_authorvoterstate", ["state_id", "author_id", "data"],
                            [(state_id, a, blob) for a, blob in packed])
@@ -145,7 +145,7 @@ def _write_packed(cur, state_id: int, packed: list[tuple[int, bytes]]) -> None:
 def write_packed_voters(state_id: int, packed: list[tuple[int, bytes]]) -> None:
     """`pack_voters`' output as the AuthorVoterState rows of refit state `state_id`, in the caller's transaction."""
     with connection.cursor() as c:
-        _write_packed(bulk.raw_cursor(c), state_id, packed)
+        write_packed(bulk.raw_cursor(c), state_id, packed)
 
 
 @contextmanager
@@ -519,7 +519,7 @@ def _in_transaction(write, *args) -> None:
         write(bulk.raw_cursor(c), *args)
 
 
-def _on_own_connection(write, *args) -> None:
+def on_own_connection(write, *args) -> None:
     conn = _new_connection()
     try:
         with conn, conn.cursor() as cur:  # commits on success, rolls back on error
@@ -529,7 +529,7 @@ def _on_own_connection(write, *args) -> None:
 
 
 def write_credibility(cred: Credibility, now, own_connection: bool = False) -> None:
-    (_on_own_connection if own_connection else _in_transaction)(_upsert_credibility, cred, now)
+    (on_own_connection if own_connection else _in_transaction)(_upsert_credibility, cred, now)
 
 
 def _upsert_credibility(cur, cred: Credibility, now) -> None:
@@ -563,120 +563,72 @@ REP_COLUMNS = [
 ]
 
 
-def write_reputations(
-    scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict, explained: str | None = None
-) -> None:
-    """Upsert every scored author; reset the stored authors that have no votes left to `empty`.
-
-    `explained` is `explanation_lines(scores.explanations)` if the caller encoded it already.
-    """
-    _in_transaction(_upsert_reputations, scores, percentile, algorithm, now, empty, explained)
+def write_reputations(scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+    """Upsert every scored author; reset the stored authors that have no votes left to `empty`."""
+    _in_transaction(_upsert_reputations, scores, percentile, algorithm, now, empty)
 
 
-def explanation_lines(explanations: list[dict]) -> str:
-    """COPY text of (position, explanation JSON) rows, positions from 1."""
+def explanation_lines(author_ids: np.ndarray, status: np.ndarray, explanations: list[dict]) -> str:
+    """COPY text of (author id, status, explanation JSON) rows."""
     # json.dumps escapes tabs, newlines and non-ASCII; COPY text then only needs backslashes doubled.
-    return "".join(f"{i}\t{json.dumps(e)}\n" for i, e in enumerate(explanations, 1)).replace("\\", "\\\\")
+    # (A status is one plain word.)
+    return "".join(
+        f"{a}\t{st}\t{json.dumps(e)}\n" for a, st, e in zip(author_ids.tolist(), np.asarray(status).tolist(), explanations)
+    ).replace("\\", "\\\\")
 
 
-def _upsert_reputations(
-    cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict | None, explained: str | None
-) -> None:
-    # Numbers go as binary COPY; statuses as codes into a label array; the explanations as one
-    # JSON document per line of a text COPY, joined back by position (the server parses 100k
-    # small documents in about a third of the time it takes to parse one array of them).
-    labels, codes = np.unique(np.asarray(scores.status, dtype=str), return_inverse=True)
-    _staging(
-        cur, "h_rep",
-        "pos int8, author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
-        "effective_voters float8, weight_up float8, weight_down float8, status int4, percentile float8",
-    )
+# Staged rows of a write-back: temporary tables on one connection, or a partitioned refit's unlogged
+# tables that every partition's connection fills (refit_write). Numbers go as binary COPY; statuses and
+# explanations as lines of a text COPY, one JSON document a line (the server parses 100k small
+# documents in about a third of the time it takes to parse one array of them).
+REP_STAGE = ("author_id int8, score float8, low float8, high float8, upvotes int4, downvotes int4, voters int4, "
+             "effective_voters float8, weight_up float8, weight_down float8, percentile float8")
+EXP_STAGE = "author_id int8, status text, explanation jsonb"
+POST_STAGE = "post_id int8, quality float8, upvotes int4, downvotes int4"
+SNAP_STAGE = "author_id int8, score float8, low float8, high float8, votes int4, coordinated float8"
+
+
+def stage_reputations(cur, rep: str, exp: str, scores: AuthorScores, percentile: np.ndarray) -> None:
     bulk.copy_in(
-        cur, "h_rep",
-        ["pos", "author_id", "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
-         "weight_up", "weight_down", "status", "percentile"],
-        [("int8", np.arange(1, len(scores.author_ids) + 1)), ("int8", scores.author_ids), ("float8", scores.score),
-         ("float8", scores.low), ("float8", scores.high), ("int4", scores.upvotes), ("int4", scores.downvotes),
-         ("int4", scores.voters), ("float8", scores.effective_voters), ("float8", scores.weight_up),
-         ("float8", scores.weight_down), ("int4", codes.reshape(-1)), ("float8", percentile)],
+        cur, rep,
+        ["author_id", "score", "low", "high", "upvotes", "downvotes", "voters", "effective_voters",
+         "weight_up", "weight_down", "percentile"],
+        [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
+         ("int4", scores.upvotes), ("int4", scores.downvotes), ("int4", scores.voters),
+         ("float8", scores.effective_voters), ("float8", scores.weight_up), ("float8", scores.weight_down),
+         ("float8", percentile)],
     )
-    _staging(cur, "h_exp", "pos int8, explanation jsonb")
-    if explained is None:
-        explained = explanation_lines(scores.explanations)
-    cur.copy_expert("COPY h_exp (pos, explanation) FROM STDIN", io.StringIO(explained))
-    if empty is not None:  # None: one partition's authors of many (clear_unscored resets the rest)
-        cur.execute(
-            "UPDATE reputation_authorreputation r SET "
-            + ", ".join(f"{k} = %s" for k in empty)
-            + ", percentile = NULL, updated_at = %s "
-            "WHERE NOT EXISTS (SELECT 1 FROM h_rep t WHERE t.author_id = r.author_id)",
-            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
-        )
+    lines = explanation_lines(scores.author_ids, scores.status, scores.explanations)
+    cur.copy_expert(f"COPY {exp} (author_id, status, explanation) FROM STDIN", io.StringIO(lines))
+
+
+def merge_reputations(cur, rep: str, exp: str, algorithm: str, now, empty: dict) -> None:
+    """The staged authors into the table; the stored authors not staged (no votes left) reset to `empty`."""
+    cur.execute(
+        "UPDATE reputation_authorreputation r SET "
+        + ", ".join(f"{k} = %s" for k in empty)
+        + ", percentile = NULL, updated_at = %s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {rep} t WHERE t.author_id = r.author_id)",
+        [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now],
+    )
     cols = ", ".join(REP_COLUMNS)
     cur.execute(
         f"INSERT INTO reputation_authorreputation AS r ({cols}) "
         "SELECT h.author_id, h.score, h.low, h.high, h.upvotes, h.downvotes, h.voters, h.effective_voters, "
-        "h.weight_up, h.weight_down, (%s::text[])[h.status + 1], NULLIF(h.percentile, 'NaN'), e.explanation, %s, %s "
-        "FROM h_rep h JOIN h_exp e ON e.pos = h.pos "
+        "h.weight_up, h.weight_down, e.status, NULLIF(h.percentile, 'NaN'), e.explanation, %s, %s "
+        f"FROM {rep} h JOIN {exp} e ON e.author_id = h.author_id "
         "ORDER BY h.author_id "
         "ON CONFLICT (author_id) DO UPDATE SET "
         + ", ".join(f"{k} = EXCLUDED.{k}" for k in REP_COLUMNS[1:]),
-        [labels.tolist(), algorithm, now],
+        [algorithm, now],
     )
 
 
-def write_partition_scores(scores: AuthorScores, votes: VoteData, params: dict, ranked_ids: np.ndarray,
-                           ranked_pct: np.ndarray, algorithm: str, now, day, state_id: int, cred: Credibility,
-                           pack_authors: np.ndarray) -> None:
-    """One refit partition's results by COPY, where the partition is (a Dask worker, or this process):
-    its authors' reputations and the packed voters of its `pack_authors` (refit state `state_id`) on one
-    connection, its post scores and snapshots on a second at once (two server cores). `ranked_ids`
-    (sorted) and `ranked_pct` are every ranked author's percentile. Authors and posts left without
-    votes are for `clear_unscored`, once every partition is written."""
-    import psycopg2
-
-    pct = np.full(len(scores.author_ids), np.nan)
-    if len(ranked_ids):
-        at = np.minimum(np.searchsorted(ranked_ids, scores.author_ids), len(ranked_ids) - 1)
-        hit = ranked_ids[at] == scores.author_ids
-        pct[hit] = ranked_pct[at[hit]]
-
-    def on_own_connection(write) -> None:
-        conn = psycopg2.connect(**params)
-        try:
-            with conn, conn.cursor() as cur:  # commits on success, rolls back on error
-                write(cur)
-        finally:
-            conn.close()
-
-    def posts_and_snapshots(cur) -> None:
-        _upsert_post_scores(cur, scores, now, delete_stale=False)
-        _upsert_snapshots(cur, scores, day)
-
-    def authors(cur) -> None:
-        _upsert_reputations(cur, scores, pct, algorithm, now, None, None)
-        _write_packed(cur, state_id, pack_voters(votes, cred, pack_authors))
-
-    with beside(on_own_connection, posts_and_snapshots):
-        on_own_connection(authors)
-
-
-def clear_unscored(now, empty: dict) -> None:
-    """After every partition is written: reset the authors, and delete the post scores, that the refit did
-    not write (older than `now`) and that have no vote left (the rest were refreshed meanwhile)."""
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            "UPDATE reputation_authorreputation r SET "
-            + ", ".join(f"{k} = %s" for k in empty)
-            + ", percentile = NULL, updated_at = %s "
-            "WHERE (r.updated_at IS NULL OR r.updated_at < %s) "
-            "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.author_id = r.author_id)",
-            [json.dumps(v) if k == "explanation" else v for k, v in empty.items()] + [now, now],
-        )
-        cur.execute(
-            "DELETE FROM reputation_postscore p WHERE (p.updated_at IS NULL OR p.updated_at < %s) "
-            "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)", [now]
-        )
+def _upsert_reputations(cur, scores: AuthorScores, percentile: np.ndarray, algorithm: str, now, empty: dict) -> None:
+    _staging(cur, "h_rep", REP_STAGE)
+    _staging(cur, "h_exp", EXP_STAGE)
+    stage_reputations(cur, "h_rep", "h_exp", scores, percentile)
+    merge_reputations(cur, "h_rep", "h_exp", algorithm, now, empty)
 
 
 def write_post_scores(scores: AuthorScores, now, delete_stale: bool, own_connection: bool = False) -> None:
@@ -685,29 +637,37 @@ def write_post_scores(scores: AuthorScores, now, delete_stale: bool, own_connect
     `own_connection` writes on a separate connection (and transaction), so that the caller's
     thread can write other tables meanwhile.
     """
-    (_on_own_connection if own_connection else _in_transaction)(_upsert_post_scores, scores, now, delete_stale)
+    (on_own_connection if own_connection else _in_transaction)(_upsert_post_scores, scores, now, delete_stale)
 
 
-def _upsert_post_scores(cur, scores: AuthorScores, now, delete_stale: bool) -> None:
-    _staging(cur, "h_post", "post_id int8, quality float8, upvotes int4, downvotes int4")
+def stage_post_scores(cur, table: str, scores: AuthorScores) -> None:
     bulk.copy_in(
-        cur, "h_post", ["post_id", "quality", "upvotes", "downvotes"],
+        cur, table, ["post_id", "quality", "upvotes", "downvotes"],
         [("int8", scores.post_ids), ("float8", scores.post_quality), ("int4", scores.post_upvotes),
          ("int4", scores.post_downvotes)],
     )
+
+
+def merge_post_scores(cur, table: str, now, delete_stale: bool) -> None:
     if delete_stale:
         # Posts scored now have votes; the second test only runs for the few that are left.
         cur.execute(
-            "DELETE FROM reputation_postscore p WHERE NOT EXISTS (SELECT 1 FROM h_post t WHERE t.post_id = p.post_id) "
+            f"DELETE FROM reputation_postscore p WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.post_id = p.post_id) "
             "AND NOT EXISTS (SELECT 1 FROM votes_vote v WHERE v.post_id = p.post_id)"
         )
     cur.execute(
         "INSERT INTO reputation_postscore AS p (post_id, quality, upvotes, downvotes, updated_at) "
-        "SELECT post_id, quality, upvotes, downvotes, %s FROM h_post ORDER BY post_id "
+        f"SELECT post_id, quality, upvotes, downvotes, %s FROM {table} ORDER BY post_id "
         "ON CONFLICT (post_id) DO UPDATE SET quality = EXCLUDED.quality, upvotes = EXCLUDED.upvotes, "
         "downvotes = EXCLUDED.downvotes, updated_at = EXCLUDED.updated_at",
         [now],
     )
+
+
+def _upsert_post_scores(cur, scores: AuthorScores, now, delete_stale: bool) -> None:
+    _staging(cur, "h_post", POST_STAGE)
+    stage_post_scores(cur, "h_post", scores)
+    merge_post_scores(cur, "h_post", now, delete_stale)
 
 
 def write_author_post_scores(author_id: int, scores: AuthorScores, now) -> None:
@@ -739,7 +699,7 @@ def _pg_array(values: np.ndarray) -> str:
 
 def write_snapshots(scores: AuthorScores, day, own_connection: bool = False) -> None:
     """One snapshot per author for `day`, replacing that day's numbers if it already has one."""
-    (_on_own_connection if own_connection else _in_transaction)(_upsert_snapshots, scores, day)
+    (on_own_connection if own_connection else _in_transaction)(_upsert_snapshots, scores, day)
 
 
 # The reversal pass's trace in an author's history: the day a refit first sets aside at least one vote's
@@ -761,27 +721,35 @@ def mark_corrections(cur, day) -> None:
     )
 
 
-def _upsert_snapshots(cur, scores: AuthorScores, day) -> None:
-    _staging(cur, "h_snap", "author_id int8, score float8, low float8, high float8, votes int4, coordinated float8")
+def stage_snapshots(cur, table: str, scores: AuthorScores) -> None:
     bulk.copy_in(
-        cur, "h_snap", ["author_id", "score", "low", "high", "votes", "coordinated"],
+        cur, table, ["author_id", "score", "low", "high", "votes", "coordinated"],
         [("int8", scores.author_ids), ("float8", scores.score), ("float8", scores.low), ("float8", scores.high),
          ("int4", np.asarray(scores.upvotes) + np.asarray(scores.downvotes)),
          ("float8", coordinated_weights(scores))],
     )
+
+
+def merge_snapshots(cur, table: str, day) -> None:
     cur.execute(
         "INSERT INTO reputation_reputationsnapshot AS s (author_id, day, score, low, high, votes, coordinated, note) "
-        "SELECT author_id, %s, score, low, high, votes, coordinated, '' FROM h_snap ORDER BY author_id "
+        f"SELECT author_id, %s, score, low, high, votes, coordinated, '' FROM {table} ORDER BY author_id "
         "ON CONFLICT (author_id, day) DO UPDATE SET score = EXCLUDED.score, low = EXCLUDED.low, "
         "high = EXCLUDED.high, votes = EXCLUDED.votes, coordinated = EXCLUDED.coordinated",
         [day],
     )
     # Only authors with coordinated weight can have a correction: index probes for those, not a scan.
     cur.execute(
-        f"UPDATE reputation_reputationsnapshot AS s SET note = %s FROM h_snap h "
+        f"UPDATE reputation_reputationsnapshot AS s SET note = %s FROM {table} h "
         f"WHERE h.coordinated > 0 AND s.author_id = h.author_id AND s.day = %s AND {_IS_CORRECTION}",
         [CORRECTION_NOTE, day],
     )
+
+
+def _upsert_snapshots(cur, scores: AuthorScores, day) -> None:
+    _staging(cur, "h_snap", SNAP_STAGE)
+    stage_snapshots(cur, "h_snap", scores)
+    merge_snapshots(cur, "h_snap", day)
 
 
 def coordinated_weights(scores: AuthorScores) -> np.ndarray:

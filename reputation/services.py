@@ -16,7 +16,7 @@ from django.utils import timezone
 from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
-from . import changes, data, leaderboard, refit_backend
+from . import changes, data, leaderboard, refit_backend, refit_write
 from .engine import AuthorScores, GroupLinks, get_engine, refit
 from .engine.execution import Local, OnDask
 from .models import (
@@ -288,17 +288,18 @@ def recompute_all(*, refit_credibility: bool = True, progress: Progress | None =
 def _write_in_partitions(ex, scored, ranked, cred, state, heavy, progress: Progress, started) -> None:
     """PostgreSQL: the refit state and the credibilities from here (on a connection of their own while the
     partitions write), and where each partition is its authors, posts, snapshots and its heavy authors'
-    packed voters (data.write_partition_scores), with their percentiles from here. A refresh meanwhile
-    finds the new state without some packed voters, and reads those voters from the tables."""
+    packed voters (refit_write), with their percentiles from here; then one merge a table. A refresh
+    meanwhile finds the new state without some packed voters, and reads those voters from the tables."""
     state_id = _save_refit_state(state)
     now = timezone.now()
     pct = _percentile_ranks(scored.score[ranked])
-    with data.beside(data.write_credibility, cred, now, True):
-        refit.write_back(ex, data.write_partition_scores, data.worker_params(), scored.author_ids[ranked], pct,
-                         get_engine().name, now, started.date(), state_id, cred, heavy)
+    with refit_write.staging_tables() as tables, data.beside(data.write_credibility, cred, now, True):
+        refit.write_back(ex, refit_write.stage_partition, data.worker_params(), tables, scored.author_ids[ranked], pct,
+                         state_id, cred, heavy)
+        refit_write.merge(tables, get_engine().name, now, started.date(),
+                          {k: v for k, v in _empty_values().items() if k != "updated_at"})
     progress("credibility", len(cred.voter_ids), len(cred.voter_ids))
     _drop_refit_states_before(state_id)
-    data.clear_unscored(now, {k: v for k, v in _empty_values().items() if k != "updated_at"})
     progress("authors", len(scored.author_ids), len(scored.author_ids))
     progress("posts", scored.posts, scored.posts)
     progress("snapshots", len(scored.author_ids), len(scored.author_ids))
@@ -367,13 +368,13 @@ def _percentile_ranks(score: np.ndarray) -> np.ndarray:
     return np.array([round(x, 1) for x in (100.0 * below / max(len(score) - 1, 1)).tolist()])
 
 
-def _write_reputations(scores: AuthorScores, progress: Progress, explained: str | None = None) -> None:
+def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
     now = timezone.now()
     n = len(scores.author_ids)
     ranks = _percentiles(scores)
     if data.is_postgres():
         empty = {k: v for k, v in _empty_values().items() if k != "updated_at"}
-        data.write_reputations(scores, ranks, get_engine().name, now, empty, explained)
+        data.write_reputations(scores, ranks, get_engine().name, now, empty)
         progress("authors", n, n)
         return
     with transaction.atomic():

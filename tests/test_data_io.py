@@ -262,7 +262,8 @@ def test_the_many_connection_paths_read_and_write_the_same_as_one(monkeypatch):
     with transaction.atomic():
         rep_services.recompute_all(now=NOW)
     expected, expected_packed = _rows(), packed()
-    assert len(expected_packed) == AuthorReputation.objects.filter(voters__gt=0).count() > 0
+    if data.is_postgres():  # (elsewhere the refresh reads every voter from the tables)
+        assert len(expected_packed) == AuthorReputation.objects.filter(voters__gt=0).count() > 0
     PostScore.objects.all().delete()
     AuthorReputation.objects.all().delete()
     ReputationSnapshot.objects.all().delete()
