@@ -172,13 +172,18 @@ def beside(fn, *args) -> Iterator[None]:
         raise errors[0]
 
 
-def _packed_voters(state: dict | None, author_id: int, cur) -> np.ndarray:
-    """The refit's packed rows of this author's voters (VOTER_ROW, sorted by id); empty if it packed none."""
+def _packed_voters(state: dict | None, author_id: int) -> np.ndarray:
+    """The refit's packed rows of this author's voters (VOTER_ROW, sorted by id); empty if it packed none.
+
+    Read on its own, before the refresh's transaction: a cache of the refit's rows needs no shared snapshot
+    with the votes, and the transaction then locks the same tables as ever (a test's flush TRUNCATEs every
+    table at once, and a refresh running in the test's Celery worker deadlocked with it)."""
     if state is None or "state_id" not in state:
         return np.empty(0, VOTER_ROW)
-    cur.execute("SELECT data FROM reputation_authorvoterstate WHERE state_id = %s AND author_id = %s",
-                [state["state_id"], author_id])
-    row = cur.fetchone()
+    with connection.cursor() as cur:
+        cur.execute("SELECT data FROM reputation_authorvoterstate WHERE state_id = %s AND author_id = %s",
+                    [state["state_id"], author_id])
+        row = cur.fetchone()
     return np.frombuffer(row[0], VOTER_ROW) if row else np.empty(0, VOTER_ROW)
 
 
@@ -208,6 +213,7 @@ CRED_SQL = (
 
 
 def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credibility]:
+    packed = _packed_voters(state, author_id)
     with transaction.atomic(), connection.cursor() as c:
         cur = bulk.raw_cursor(c)
         # A heavy author's plan costs past jit_above_cost, and compiling it takes longer than running it.
@@ -218,7 +224,6 @@ def _pg_load_author(author_id: int, state: dict | None) -> tuple[VoteData, Credi
         )
         owned_author, owner_voter = bulk.copy_out(cur, f"{OWNERS_SQL} AND id = %s", ("int8", "int8"), [author_id])
         ids = np.union1d(voter, owner_voter)
-        packed = _packed_voters(state, author_id, cur)
         packed = packed[_member(ids, packed["id"])]  # voters whose votes were retracted since drop out
         known = _member(packed["id"], ids)
         # Rows: id, join time, credibility (-1 = none), group, side, proven, changed; in the server's order.
