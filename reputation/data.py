@@ -524,8 +524,12 @@ def _in_transaction(write, *args) -> None:
         write(bulk.raw_cursor(c), *args)
 
 
-def on_own_connection(write, *args) -> None:
-    conn = _new_connection()
+def on_own_connection(write, *args, params: dict | None = None) -> None:
+    """write(cursor, *args) in a transaction of its own, on a new connection (`params`: libpq's, where
+    Django is not set up, as on a Dask worker; default, this database's)."""
+    import psycopg2
+
+    conn = psycopg2.connect(**params) if params is not None else _new_connection()
     try:
         with conn, conn.cursor() as cur:  # commits on success, rolls back on error
             write(cur, *args)

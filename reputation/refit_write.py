@@ -43,22 +43,19 @@ def stage_partition(scores: AuthorScores, votes: VoteData, params: dict, tables:
     """Where a partition is: its rows into the staging `tables`, and the packed voters of its
     `pack_authors` into refit state `state_id`, in one transaction of its own. `ranked_ids` (sorted) and
     `ranked_pct` are every ranked author's percentile."""
-    import psycopg2
-
     pct = np.full(len(scores.author_ids), np.nan)
     if len(ranked_ids):
         at = np.minimum(np.searchsorted(ranked_ids, scores.author_ids), len(ranked_ids) - 1)
         hit = ranked_ids[at] == scores.author_ids
         pct[hit] = ranked_pct[at[hit]]
-    conn = psycopg2.connect(**params)
-    try:
-        with conn, conn.cursor() as cur:  # commits on success, rolls back on error
-            data.stage_reputations(cur, tables["rep"], tables["exp"], scores, pct)
-            data.stage_post_scores(cur, tables["post"], scores)
-            data.stage_snapshots(cur, tables["snap"], scores)
-            data.write_packed(cur, state_id, data.pack_voters(votes, cred, pack_authors))
-    finally:
-        conn.close()
+
+    def rows(cur) -> None:
+        data.stage_reputations(cur, tables["rep"], tables["exp"], scores, pct)
+        data.stage_post_scores(cur, tables["post"], scores)
+        data.stage_snapshots(cur, tables["snap"], scores)
+        data.write_packed(cur, state_id, data.pack_voters(votes, cred, pack_authors))
+
+    data.on_own_connection(rows, params=params)
 
 
 def merge(tables: dict, algorithm: str, now, day, empty: dict) -> None:
