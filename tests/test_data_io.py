@@ -355,3 +355,22 @@ def test_explanations_with_escapes_survive_the_copy_write():
     data.write_reputations(scores, ranks, "x", timezone.now(), {"score": 50.0})
     assert AuthorReputation.objects.get(author_id=int(scores.author_ids[0])).explanation == tricky
     assert AuthorReputation.objects.get(author_id=int(scores.author_ids[1])).explanation == scores.explanations[1]
+
+
+@pytest.mark.django_db(False)
+def test_the_refresh_takes_the_refits_group_links_among_its_voters_as_the_engine_would():
+    """The refresh slices the refit's links (sorted once per process) instead of scanning them: the same links."""
+    from reputation.engine.types import GroupLinks
+
+    rng = np.random.default_rng(5)
+    links = GroupLinks(rng.integers(0, 60, 400), rng.integers(0, 60, 400), rng.integers(0, 60, 90), rng.integers(0, 9, 90))
+    state = data.refit_lookup({**{f"link_{k}": getattr(links, k) for k in GroupLinks.ARRAYS},
+                               "ranked_scores": np.zeros(0)})
+
+    def as_sets(lk):
+        return sorted(zip(lk.edge_u.tolist(), lk.edge_v.tolist())), sorted(zip(lk.member.tolist(), lk.member_block.tolist()))
+
+    for voters in (np.unique(rng.integers(0, 60, 15)), np.empty(0, np.int64), np.arange(60), np.array([61, 70])):
+        want, got = links.among(voters), data._links_among(state, voters)
+        assert as_sets(got) == as_sets(want)
+    assert len(data._links_among(state, np.arange(60)).edge_u) == 400  # all of them, each once
