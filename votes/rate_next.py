@@ -143,20 +143,32 @@ def _author_pool(user) -> list[tuple[int, float]]:
         Author.objects.filter(Exists(Post.objects.filter(author=OuterRef("pk"))), pk__in=ids)
         .exclude(owner=user)
         .exclude(pk__in=open_claims(user.pk).values("author_id"))  # a pending claim's votes are refused too
-        .values_list("pk", "reputation__low", "reputation__high", "reputation__explanation__solicited__votes")
+        .values_list("pk", "reputation__low", "reputation__high", "reputation__explanation__solicited__votes",
+                     "reputation__status")
     )
     if len(rows) > POOL_AUTHORS:
         rows = _random.sample(rows, POOL_AUTHORS)
-    return [(pk, author_weight(low, high, solicited)) for pk, low, high, solicited in rows]
+    return [(pk, author_weight(low, high, solicited, status)) for pk, low, high, solicited, status in rows]
 
 
-def author_weight(low: float | None, high: float | None, solicited: int | None) -> float:
+# Statuses that say votes were aimed at an author (many from accounts without a record, or a coordinated
+# group's): Merit asks the population about it until it has CONTESTED_FACTOR times the solicited votes a
+# quiet author needs, so a campaign brings its target more votes nobody aimed, which the engine anchors
+# the score on. Turned against an honest author, it only brings that author more such votes.
+CONTESTED = ("contested", "under_review")
+CONTESTED_FACTOR = 4.0
+
+
+def author_weight(low: float | None, high: float | None, solicited: int | None, status: str | None = None) -> float:
     """1 for a settled author, up to MAX_AUTHOR_WEIGHT for one with no evidence.
 
     Thinness is the larger of the interval's width (0-100 as a share) and 10 / (10 + solicited votes):
-    votes nobody aimed, which no campaign can add to (it can narrow the interval).
+    votes nobody aimed, which no campaign can add to (it can narrow the interval). A contested author's
+    solicited votes count at 1 / CONTESTED_FACTOR.
     """
     width = 1.0 if low is None or high is None else min(max((high - low) / 100.0, 0.0), 1.0)
     n = solicited if isinstance(solicited, int) else 0
+    if status in CONTESTED:
+        n = n / CONTESTED_FACTOR
     thin = max(width, 10.0 / (10.0 + max(n, 0)))
     return 1.0 + (MAX_AUTHOR_WEIGHT - 1.0) * thin
