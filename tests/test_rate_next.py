@@ -182,6 +182,17 @@ def test_a_campaign_piling_votes_on_an_author_does_not_make_merit_ask_about_it_l
     assert rate_next.author_weight(55.0, 65.0, 400) < 1.5  # asked about often enough: settled
 
 
+def _first_picks(user, monkeypatch, draws: int = 400) -> list[int]:
+    """The post a fresh queue offers first, over `draws` fresh queues (seeded: for the count only)."""
+    monkeypatch.setattr(rate_next, "_random", random.Random(7))
+    first = []
+    for _ in range(draws):
+        (pick,) = rate_next.rate_next_assign(user=user, n=1)
+        first.append(pick.post_id)
+        RateAssignment.objects.all().delete()
+    return first
+
+
 def test_a_contested_author_is_asked_about_until_it_has_four_times_the_solicited_votes():
     """A campaign makes Merit ask the population about its target more, never less."""
     quiet, contested = rate_next.author_weight(55.0, 65.0, 40), rate_next.author_weight(55.0, 65.0, 40, "contested")
@@ -197,12 +208,7 @@ def test_picks_lean_toward_contested_authors(alice, monkeypatch):
     for post, status in ((quiet, "ok"), (contested, "contested")):
         AuthorReputation.objects.create(author=post.author, low=50, high=60, upvotes=90, downvotes=10, voters=100,
                                         status=status, explanation={"solicited": {"votes": 40, "weight": 30.0}})
-    monkeypatch.setattr(rate_next, "_random", random.Random(7))  # reproducible draws for the count only
-    first = []
-    for _ in range(400):
-        (pick,) = rate_next.rate_next_assign(user=alice, n=1)
-        first.append(pick.post_id)
-        RateAssignment.objects.all().delete()
+    first = _first_picks(alice, monkeypatch)
     # Weights 2.5 : 1.6 (40 solicited votes count as 10 for the contested author): about 61% of first picks.
     assert 0.53 < first.count(contested.pk) / len(first) < 0.7
 
@@ -212,12 +218,7 @@ def test_picks_lean_toward_authors_with_thin_evidence(alice, monkeypatch):
     (thin,) = register("thin", start=2)
     AuthorReputation.objects.create(author=settled.author, low=59, high=61, upvotes=900, downvotes=100, voters=1000,
                                     explanation={"solicited": {"votes": 1000, "weight": 700.0}})
-    monkeypatch.setattr(rate_next, "_random", random.Random(7))  # reproducible draws for the count only
-    first = []
-    for _ in range(400):
-        (pick,) = rate_next.rate_next_assign(user=alice, n=1)
-        first.append(pick.post_id)
-        RateAssignment.objects.all().delete()
+    first = _first_picks(alice, monkeypatch)
     # Weights 4 : 1.06 make the thin author the first pick about 79% of the time.
     assert 0.7 < first.count(thin.pk) / len(first) < 0.9
 
