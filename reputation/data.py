@@ -347,10 +347,16 @@ def _pg_load_all_votes_in_parallel(db=connection) -> VoteData:
 RANGE_SQL = VOTE_SQL.replace("SELECT ", "SELECT v.id::int8, ", 1) + " WHERE v.id >= %s AND v.id < %s"
 
 
-def worker_params(alias: str = DEFAULT_DB_ALIAS) -> dict:
-    """libpq connection parameters of a database alias, for psycopg2.connect where Django is not set up."""
+def worker_params(alias: str = DEFAULT_DB_ALIAS, password: bool = False) -> dict:
+    """libpq connection parameters of a database alias, for psycopg2.connect where Django is not set up.
+
+    Without the password unless asked: these travel in Dask task arguments (through the scheduler, which
+    keeps them and shows them on its dashboard). A worker's libpq finds the password itself, in PGPASSWORD
+    or the file PGPASSFILE names (`refit_backend.worker_environment` writes one for the workers it starts)."""
     params = dict(connections[alias].get_connection_params())
     params.pop("cursor_factory", None)  # Django's own cursor class
+    if not password:
+        params.pop("password", None)
     return params
 
 
@@ -363,8 +369,9 @@ def refit_snapshot() -> Iterator[dict]:
 
     from config.db_router import refit_alias
 
-    params = worker_params(refit_alias())
-    conn = psycopg2.connect(**params)
+    alias = refit_alias()
+    params = worker_params(alias)
+    conn = psycopg2.connect(**worker_params(alias, password=True))
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cur = conn.cursor()

@@ -59,22 +59,64 @@ def cluster(backend: str | None = None, workers: int | None = None) -> Iterator[
         return
     from distributed import Client, LocalCluster
 
-    local = None
-    if settings.DASK_SCHEDULER_ADDRESS:
+    if settings.DASK_SCHEDULER_ADDRESS:  # its workers find the database password in their own environment
         client = Client(settings.DASK_SCHEDULER_ADDRESS)
-    else:
-        # A daemonic process (a Celery prefork child) may not start processes: its cluster is threads.
-        processes = not multiprocessing.current_process().daemon
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    # A daemonic process (a Celery prefork child) may not start processes: its cluster is threads.
+    processes = not multiprocessing.current_process().daemon
+    with worker_environment(processes) as env:
         local = LocalCluster(n_workers=workers or settings.DASK_WORKERS, threads_per_worker=1, processes=processes,
                              memory_limit=settings.DASK_MEMORY_LIMIT, dashboard_address=None,
-                             scheduler_kwargs=NO_DASHBOARD)
+                             scheduler_kwargs=NO_DASHBOARD, **({"env": env} if processes else {}))
         client = Client(local)
-    try:
-        yield client
-    finally:
-        client.close()
-        if local is not None:
+        try:
+            yield client
+        finally:
+            client.close()
             local.close()
+
+
+@contextmanager
+def worker_environment(processes: bool = True) -> Iterator[dict]:
+    """The environment the refit's own workers need to connect (data.worker_params sends no password):
+    PGPASSFILE naming a file only this user can read, with the password of each database alias that has
+    one, removed when the cluster is done. Worker processes get it as their environment; threads (inside
+    a Celery worker) share this process's, so PGPASSFILE is set here meanwhile. {} when no alias has a
+    password (trust or peer authentication, or a password already in PGPASSWORD / ~/.pgpass)."""
+    import os
+    import tempfile
+
+    from django.db import connections
+
+    lines = []
+    for alias in connections:
+        p = connections[alias].get_connection_params()
+        if p.get("password"):
+            fields = [p.get("host") or "*", p.get("port") or "*", p.get("dbname") or p.get("database") or "*",
+                      p.get("user") or "*", p["password"]]
+            lines.append(":".join(str(f).replace("\\", "\\\\").replace(":", "\\:") for f in fields))
+    if not lines:
+        yield {}
+        return
+    fd, path = tempfile.mkstemp(prefix="merit-pgpass-")  # mode 0600, as libpq requires
+    before = os.environ.get("PGPASSFILE")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        if not processes:
+            os.environ["PGPASSFILE"] = path
+        yield {"PGPASSFILE": path}
+    finally:
+        if not processes:
+            if before is None:
+                os.environ.pop("PGPASSFILE", None)
+            else:
+                os.environ["PGPASSFILE"] = before
+        os.unlink(path)
 
 
 def _partitions(client, votes: int = 0) -> int:

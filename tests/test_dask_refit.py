@@ -227,3 +227,32 @@ def test_partitions_grow_with_the_votes_so_one_stays_within_a_worker(settings):
     assert refit_backend._partitions(TwoWorkers(), 95) == 10
     settings.DASK_PARTITIONS = 3
     assert refit_backend._partitions(TwoWorkers(), 95) == 3
+
+
+@pytest.mark.django_db
+def test_the_database_password_never_travels_in_a_task_and_the_refits_own_workers_still_have_it(settings):
+    """Task arguments pass through the scheduler (kept there, shown on its dashboard): the workers' libpq reads
+    the password from a file only this user can read, which lives as long as the cluster."""
+    from django.db import connections
+
+    from reputation import data
+
+    def pgpass_as_a_worker_sees_it() -> tuple[str, str, str]:  # (nested: sent by value, not imported there)
+        path = os.environ["PGPASSFILE"]
+        with open(path) as f:
+            return path, f.read(), oct(os.stat(path).st_mode & 0o777)
+
+    conn = connections["default"]
+    saved = conn.settings_dict.get("PASSWORD")
+    conn.settings_dict["PASSWORD"] = "s3cr:et"  # ignored by a server that trusts this host
+    try:
+        assert "password" not in data.worker_params() and data.worker_params(password=True)["password"] == "s3cr:et"
+        settings.DASK_SCHEDULER_ADDRESS = ""
+        with refit_backend.cluster("dask", workers=2) as client:
+            seen = client.run(pgpass_as_a_worker_sees_it)
+            (path, text, mode), = set(seen.values())  # every worker, the same file
+        assert len(seen) == 2 and mode == "0o600"
+        assert text.rstrip("\n").endswith(":s3cr\\:et")  # pgpass escapes the colon
+        assert not os.path.exists(path)  # gone with the cluster
+    finally:
+        conn.settings_dict["PASSWORD"] = saved

@@ -167,8 +167,8 @@ def author_weight(low: float | None, high: float | None, solicited: int | None, 
     solicited votes count at 1 / CONTESTED_FACTOR.
     """
     width = 1.0 if low is None or high is None else min(max((high - low) / 100.0, 0.0), 1.0)
-    n = solicited if isinstance(solicited, int) else 0
+    n = float(solicited) if isinstance(solicited, int) else 0.0
     if status in CONTESTED:
-        n = n / CONTESTED_FACTOR
+        n /= CONTESTED_FACTOR
     thin = max(width, 10.0 / (10.0 + max(n, 0)))
     return 1.0 + (MAX_AUTHOR_WEIGHT - 1.0) * thin
