@@ -21,16 +21,34 @@ from django.db import connection, transaction
 from . import bulk, data
 from .engine import AuthorScores, Credibility, VoteData
 
+STAGES = ("rep", "exp", "post", "snap")
+# Staging tables whose refit is gone: each carries, as its comment, the process id and start time of the
+# server process of the refit that made it; that pair names one live connection, or none.
+_ORPHANS_SQL = (
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'refit\\_%%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+    "WHERE obj_description(c.oid, 'pg_class') = a.pid || ' ' || a.backend_start)"
+)
+
 
 @contextmanager
 def staging_tables() -> Iterator[dict]:
-    """This refit's staging tables, created unlogged (committed: other connections fill them) and dropped after."""
+    """This refit's staging tables, created unlogged (committed: other connections fill them) and dropped after;
+    first, those a killed refit left (`_ORPHANS_SQL`)."""
     tag = uuid.uuid4().hex[:12]
-    tables = {kind: f"refit_{tag}_{kind}" for kind in ("rep", "exp", "post", "snap")}
+    tables = {kind: f"refit_{tag}_{kind}" for kind in STAGES}
     columns = {"rep": data.REP_STAGE, "exp": data.EXP_STAGE, "post": data.POST_STAGE, "snap": data.SNAP_STAGE}
     with connection.cursor() as cur:
+        cur.execute(_ORPHANS_SQL)
+        orphans = [name for (name,) in cur.fetchall()]
+        if orphans:
+            cur.execute("DROP TABLE IF EXISTS " + ", ".join(orphans))
+        cur.execute("SELECT pg_backend_pid() || ' ' || backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        (owner,) = cur.fetchone()
         for kind, name in tables.items():
             cur.execute(f"CREATE UNLOGGED TABLE {name} ({columns[kind]})")
+            cur.execute(f"COMMENT ON TABLE {name} IS %s", [owner])
     try:
         yield tables
     finally:

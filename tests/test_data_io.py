@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reputation import bulk, data
@@ -374,3 +374,22 @@ def test_the_refresh_takes_the_refits_group_links_among_its_voters_as_the_engine
         want, got = links.among(voters), data._links_among(state, voters)
         assert as_sets(got) == as_sets(want)
     assert len(data._links_among(state, np.arange(60)).edge_u) == 400  # all of them, each once
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the partitioned write-back (staging tables) is PostgreSQL's")
+def test_a_refit_drops_the_staging_tables_a_killed_refit_left_and_no_live_refits():
+    """Staging tables are unlogged and big (a 100M-vote refit stages 10M posts): one whose refit's server process
+    is gone is dropped by the next refit; one whose process lives (a refit running now) is left alone."""
+    from reputation import refit_write
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid() || ' ' || backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        (live,) = cur.fetchone()
+        for name, owner in (("refit_deadbeef0000_rep", "999999 2026-01-01 00:00:00+00"), ("refit_a11ve0000000_rep", live)):
+            cur.execute(f"CREATE UNLOGGED TABLE {name} (x int)")
+            cur.execute(f"COMMENT ON TABLE {name} IS %s", [owner])
+        with refit_write.staging_tables() as tables:
+            cur.execute("SELECT relname FROM pg_class WHERE relname LIKE 'refit%%' AND relkind = 'r'")
+            names = {r[0] for r in cur.fetchall()}
+        assert "refit_deadbeef0000_rep" not in names and "refit_a11ve0000000_rep" in names
+        assert set(tables.values()) <= names
