@@ -282,6 +282,29 @@ def test_a_large_import_into_a_small_table_rebuilds_the_indexes_as_they_were(tmp
 
 
 @needs_postgres
+@pytest.mark.parametrize("rows", [MIXED[:7] + MIXED[8:], MIXED], ids=["no repeated pair", "a repeated pair"])
+def test_the_votes_join_runs_in_small_hash_batches_and_the_import_gets_its_memory_back(tmp_path, monkeypatch, rows):
+    # Into an empty table the votes INSERT joins in hash batches that fit in the CPU's cache (BATCHED);
+    # what follows it (and the general path, when a repeated pair undid that INSERT) has WORK_MEM again.
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    during = []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith(f"INSERT INTO {Vote._meta.db_table} ") and "import_voter_ids" in sql:
+            context["cursor"].execute("SHOW work_mem")
+            during.append(context["cursor"].fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        summary = import_file(write(tmp_path, rows))
+    assert during[0] == vote_import_pg.BATCHED
+    assert summary.votes_new == 8 and Vote.objects.count() == 8
+    with connection.cursor() as cur:  # SET LOCAL lasts until the test's transaction ends
+        cur.execute("SHOW work_mem")
+        assert cur.fetchone()[0] == vote_import_pg.WORK_MEM
+
+
+@needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_import_that_is_its_own_transaction_sets_the_posts_indexes_aside_too(tmp_path, monkeypatch):
     # Inside a caller's transaction (every other test here) only the votes' and events' 8 are: that
