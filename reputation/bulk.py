@@ -146,6 +146,31 @@ def copy_in_bytea(cursor, table: str, names: Sequence[str], rows: Sequence[tuple
     cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT binary)", buf)
 
 
+def copy_out_bytea(cursor, query: str, params=None) -> list[bytes]:
+    """The values of a one-column bytea query, by binary COPY: a bytea travels as its own bytes, where a
+    plain SELECT sends it hex-encoded, twice its size (the heaviest author's packed voters, 0.8 MB: 6.5 ms
+    by SELECT, 1.0 ms by COPY)."""
+    sql = cursor.mogrify(query, params).decode() if params else query
+    buf = io.BytesIO()
+    cursor.copy_expert(f"COPY ({sql}) TO STDOUT (FORMAT binary)", buf)
+    view = buf.getbuffer()
+    if bytes(view[: len(SIGNATURE)]) != SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    at = 19 + int.from_bytes(view[15:19], "big")
+    out: list[bytes] = []
+    while True:
+        (fields,) = struct.unpack_from(">h", view, at)
+        if fields == -1:
+            return out
+        if fields != 1:
+            raise ValueError("copy_out_bytea reads one column")
+        (size,) = struct.unpack_from(">i", view, at + 2)
+        if size < 0:
+            raise ValueError("copy_out_bytea reads non-null values")
+        out.append(bytes(view[at + 6:at + 6 + size]))
+        at += 6 + size
+
+
 def raw_cursor(django_cursor):
     """The psycopg2 cursor under a Django cursor (for copy_expert)."""
     return getattr(django_cursor, "cursor", django_cursor)

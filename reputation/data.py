@@ -216,10 +216,9 @@ def _packed_voters(state: dict | None, author_id: int) -> np.ndarray:
     if state is None or "state_id" not in state:
         return np.empty(0, VOTER_ROW)
     with connection.cursor() as cur:
-        cur.execute("SELECT data FROM reputation_authorvoterstate WHERE state_id = %s AND author_id = %s",
-                    [state["state_id"], author_id])
-        row = cur.fetchone()
-    return np.frombuffer(row[0], VOTER_ROW) if row else np.empty(0, VOTER_ROW)
+        rows = bulk.copy_out_bytea(bulk.raw_cursor(cur), "SELECT data FROM reputation_authorvoterstate "
+                                   "WHERE state_id = %s AND author_id = %s", [state["state_id"], author_id])
+    return np.frombuffer(rows[0], VOTER_ROW) if rows else np.empty(0, VOTER_ROW)
 
 
 def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:

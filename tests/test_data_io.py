@@ -245,6 +245,19 @@ def test_binary_copy_refuses_rows_that_are_not_fixed_width():
         bulk.decode(payload[:-3] + payload[-2:], ["int8"])
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="binary COPY is PostgreSQL's")
+def test_bytea_values_come_back_by_binary_copy_as_they_were_stored():
+    blobs = [b"", bytes(range(256)) * 40, b"\\x00:'\"\n"]
+    with connection.cursor() as c:
+        c.execute("CREATE TEMPORARY TABLE blobs (i int, b bytea)")
+        for i, blob in enumerate(blobs):
+            c.execute("INSERT INTO blobs VALUES (%s, %s)", [i, blob])
+        cur = bulk.raw_cursor(c)
+        assert bulk.copy_out_bytea(cur, "SELECT b FROM blobs ORDER BY i") == blobs
+        assert bulk.copy_out_bytea(cur, "SELECT b FROM blobs WHERE i = %s", [1]) == [blobs[1]]
+        assert bulk.copy_out_bytea(cur, "SELECT b FROM blobs WHERE i < 0") == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_many_connection_paths_read_and_write_the_same_as_one(monkeypatch):
     """Outside a transaction a refit writes each partition's scores on two connections of its own (and a
