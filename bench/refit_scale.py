@@ -210,7 +210,7 @@ def time_write_stages() -> dict[str, float]:
     """Wrap the write-back functions so each refit can report where its write time went."""
     import functools
 
-    from reputation import data
+    from reputation import data_write
 
     times: dict[str, float] = {}
 
@@ -232,7 +232,7 @@ def time_write_stages() -> dict[str, float]:
     # voters where they are (write_back), then one merge a table runs from here; the credibilities are
     # written meanwhile, on a connection of their own.
     for name in ("write_credibility", "write_reputations", "write_post_scores", "write_snapshots"):
-        setattr(data, name, timer(name, getattr(data, name)))
+        setattr(data_write, name, timer(name, getattr(data_write, name)))
     refit.write_back = timer("partitions staged", refit.write_back)
     refit_write.merge = timer("merged", refit_write.merge)
     return times

@@ -171,6 +171,13 @@ def copy_out_bytea(cursor, query: str, params=None) -> list[bytes]:
         at += 6 + size
 
 
+def pg_array(values: np.ndarray) -> str:
+    """An array parameter as PostgreSQL's text form '{1,2.5}': the server parses it as the cast's
+    element type directly, where a list (ARRAY[1, 2.5]) goes through numeric first, 3x slower.
+    repr() is the shortest text that reads back as the same float."""
+    return "{" + ",".join(map(repr, values.tolist())) + "}"
+
+
 def raw_cursor(django_cursor):
     """The psycopg2 cursor under a Django cursor (for copy_expert)."""
     return getattr(django_cursor, "cursor", django_cursor)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 from django.db import connection, transaction
 
-from . import bulk, data
+from . import bulk, data, data_write
 from .engine import AuthorScores, Credibility, VoteData
 
 STAGES = ("rep", "exp", "post", "snap")
@@ -38,7 +38,7 @@ def staging_tables() -> Iterator[dict]:
     first, those a killed refit left (`_ORPHANS_SQL`)."""
     tag = uuid.uuid4().hex[:12]
     tables = {kind: f"refit_{tag}_{kind}" for kind in STAGES}
-    columns = {"rep": data.REP_STAGE, "exp": data.EXP_STAGE, "post": data.POST_STAGE, "snap": data.SNAP_STAGE}
+    columns = {"rep": data_write.REP_STAGE, "exp": data_write.EXP_STAGE, "post": data_write.POST_STAGE, "snap": data_write.SNAP_STAGE}
     with connection.cursor() as cur:
         cur.execute(_ORPHANS_SQL)
         orphans = [name for (name,) in cur.fetchall()]
@@ -68,12 +68,12 @@ def stage_partition(scores: AuthorScores, votes: VoteData, params: dict, tables:
         pct[hit] = ranked_pct[at[hit]]
 
     def rows(cur) -> None:
-        data.stage_reputations(cur, tables["rep"], tables["exp"], scores, pct)
-        data.stage_post_scores(cur, tables["post"], scores)
-        data.stage_snapshots(cur, tables["snap"], scores)
+        data_write.stage_reputations(cur, tables["rep"], tables["exp"], scores, pct)
+        data_write.stage_post_scores(cur, tables["post"], scores)
+        data_write.stage_snapshots(cur, tables["snap"], scores)
         data.write_packed(cur, state_id, data.pack_voters(votes, cred, pack_authors))
 
-    data.on_own_connection(rows, params=params)
+    data_write.on_own_connection(rows, params=params)
 
 
 def merge(tables: dict, algorithm: str, now, day, empty: dict) -> None:
@@ -81,11 +81,11 @@ def merge(tables: dict, algorithm: str, now, day, empty: dict) -> None:
     connection while the posts (those not staged and without votes deleted) and the snapshots go on a
     second (two server cores)."""
     def posts_and_snapshots(cur) -> None:
-        data.merge_post_scores(cur, tables["post"], now, delete_stale=True)
-        data.merge_snapshots(cur, tables["snap"], day)
+        data_write.merge_post_scores(cur, tables["post"], now, delete_stale=True)
+        data_write.merge_snapshots(cur, tables["snap"], day)
 
     for name in tables.values():  # what the planner knows of a freshly filled table is nothing
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {name}")
-    with data.beside(data.on_own_connection, posts_and_snapshots), transaction.atomic(), connection.cursor() as c:
-        data.merge_reputations(bulk.raw_cursor(c), tables["rep"], tables["exp"], algorithm, now, empty)
+    with data.beside(data_write.on_own_connection, posts_and_snapshots), transaction.atomic(), connection.cursor() as c:
+        data_write.merge_reputations(bulk.raw_cursor(c), tables["rep"], tables["exp"], algorithm, now, empty)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from votes.models import Author, Vote, VoteEvent
 from votes.signals import announce_authors_changed
 
-from . import changes, data, leaderboard, refit_backend, refit_write
+from . import changes, data, data_write, leaderboard, refit_backend, refit_write
 from .engine import AuthorScores, GroupLinks, get_engine, refit
 from .engine.execution import Local, OnDask
 from .models import (
@@ -109,7 +109,7 @@ def author_refresh(*, author_id: int, now: float | None = None) -> AuthorReputat
 def _replace_author_post_scores(author_id: int, scores: AuthorScores) -> None:
     """Upsert the author's post scores; delete those of its posts left without votes."""
     if data.is_postgres():
-        data.write_author_post_scores(author_id, scores, timezone.now())
+        data_write.write_author_post_scores(author_id, scores, timezone.now())
         return
     PostScore.objects.filter(post__author_id=author_id).exclude(post_id__in=scores.post_ids.tolist()).delete()
     _write_post_scores(scores)
@@ -293,7 +293,7 @@ def _write_in_partitions(ex, scored, ranked, cred, state, heavy, progress: Progr
     state_id = _save_refit_state(state)
     now = timezone.now()
     pct = _percentile_ranks(scored.score[ranked])
-    with refit_write.staging_tables() as tables, data.beside(data.write_credibility, cred, now, True):
+    with refit_write.staging_tables() as tables, data.beside(data_write.write_credibility, cred, now, True):
         refit.write_back(ex, refit_write.stage_partition, data.worker_params(), tables, scored.author_ids[ranked], pct,
                          state_id, cred, heavy)
         refit_write.merge(tables, get_engine().name, now, started.date(),
@@ -324,7 +324,7 @@ def _write_here(scores: AuthorScores, cred, state, packed, refit_credibility: bo
 def _replace_post_scores(scores: AuthorScores) -> None:
     """Write every post's score and delete the scores of posts left without votes."""
     if data.is_postgres():
-        data.write_post_scores(scores, timezone.now(), delete_stale=True)
+        data_write.write_post_scores(scores, timezone.now(), delete_stale=True)
         return
     with transaction.atomic():
         PostScore.objects.exclude(post_id__in=Vote.objects.values("post_id")).delete()
@@ -334,7 +334,7 @@ def _replace_post_scores(scores: AuthorScores) -> None:
 def _write_credibility(cred, progress: Progress) -> None:
     n = len(cred.voter_ids)
     if data.is_postgres():
-        data.write_credibility(cred, timezone.now())
+        data_write.write_credibility(cred, timezone.now())
         progress("credibility", n, n)
         return
     flags = getattr(cred, "flags", None)
@@ -374,7 +374,7 @@ def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
     ranks = _percentiles(scores)
     if data.is_postgres():
         empty = {k: v for k, v in _empty_values().items() if k != "updated_at"}
-        data.write_reputations(scores, ranks, get_engine().name, now, empty)
+        data_write.write_reputations(scores, ranks, get_engine().name, now, empty)
         progress("authors", n, n)
         return
     with transaction.atomic():
@@ -399,7 +399,7 @@ def _write_reputations(scores: AuthorScores, progress: Progress) -> None:
 
 def _write_snapshots(scores: AuthorScores, day) -> None:
     if data.is_postgres():
-        data.write_snapshots(scores, day)
+        data_write.write_snapshots(scores, day)
         return
     rows = [
         ReputationSnapshot(
@@ -407,7 +407,7 @@ def _write_snapshots(scores: AuthorScores, day) -> None:
         )
         for a, s, lo, hi, u, d, c in zip(
             scores.author_ids, scores.score, scores.low, scores.high, scores.upvotes, scores.downvotes,
-            data.coordinated_weights(scores),
+            data_write.coordinated_weights(scores),
         )
     ]
     for start in range(0, len(rows), BATCH):
@@ -416,14 +416,14 @@ def _write_snapshots(scores: AuthorScores, day) -> None:
             update_fields=["score", "low", "high", "votes", "coordinated"],
         )
     with connection.cursor() as cur:
-        data.mark_corrections(cur, day)
+        data_write.mark_corrections(cur, day)
 
 
 def _write_post_scores(scores: AuthorScores) -> None:
     """Upsert the scores of the given posts (the caller deletes stale ones)."""
     now = timezone.now()
     if data.is_postgres() and len(scores.post_ids) > COPY_THRESHOLD:
-        data.write_post_scores(scores, now, delete_stale=False)
+        data_write.write_post_scores(scores, now, delete_stale=False)
         return
     rows = [
         PostScore(post_id=int(p), quality=float(q), upvotes=int(u), downvotes=int(d), updated_at=now)

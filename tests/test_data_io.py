@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reputation import bulk, data
+from reputation import bulk, data, data_write
 from reputation import services as rep_services
 from reputation.engine import get_engine
 from reputation.models import (
@@ -365,7 +365,7 @@ def test_explanations_with_escapes_survive_the_copy_write():
     tricky = {"note": 'back\\slash "quoted"\ttab\nnewline \\N é ☃', "nested": {"x": [1.5, None, "\\t"]}}
     scores.explanations[0] = tricky
     ranks = rep_services._percentiles(scores)
-    data.write_reputations(scores, ranks, "x", timezone.now(), {"score": 50.0})
+    data_write.write_reputations(scores, ranks, "x", timezone.now(), {"score": 50.0})
     assert AuthorReputation.objects.get(author_id=int(scores.author_ids[0])).explanation == tricky
     assert AuthorReputation.objects.get(author_id=int(scores.author_ids[1])).explanation == scores.explanations[1]
 

@@ -60,12 +60,12 @@ def test_a_refit_while_another_process_holds_the_redis_lock_is_dropped(monkeypat
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL advisory locks")
 def test_without_redis_the_refit_lock_is_a_postgresql_advisory_lock(monkeypatch):
-    from reputation.data import _new_connection
+    from reputation.data import new_connection
 
     monkeypatch.setattr(locks, "_redis", lambda: None)
     ran = []
     monkeypatch.setattr(rep_services, "recompute_all", lambda: ran.append(1) or {"authors": 0})
-    other = _new_connection()  # another process's session
+    other = new_connection()  # another process's session
     try:
         with other.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", [locks.advisory_key("recompute_all")])

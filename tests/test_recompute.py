@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from reputation import data
+from reputation import data, data_write
 from reputation import services as rep_services
 from reputation.models import (
     AuthorReputation,
@@ -159,7 +159,6 @@ def test_a_newly_detected_group_leaves_a_correction_in_the_authors_history():
 
     import numpy as np
 
-    from reputation import data
 
     authors = [services.post_register(url=f"https://x.com/a{i}/status/{i}").author_id for i in range(3)]
 
@@ -180,7 +179,7 @@ def test_a_newly_detected_group_leaves_a_correction_in_the_authors_history():
     snapshot(date(2026, 11, 3), [8.0, 0.5, 8.0])  # same group, nothing new
 
     assert notes(date(2026, 11, 1)) == {authors[0]: "", authors[1]: ""}
-    assert notes(date(2026, 11, 2)) == {authors[0]: data.CORRECTION_NOTE, authors[1]: "", authors[2]: ""}
+    assert notes(date(2026, 11, 2)) == {authors[0]: data_write.CORRECTION_NOTE, authors[1]: "", authors[2]: ""}
     assert set(notes(date(2026, 11, 3)).values()) == {""}
 
 

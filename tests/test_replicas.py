@@ -183,9 +183,9 @@ def test_the_large_refits_two_streams_read_the_replica_too(replica, monkeypatch)
     serial = data.load_votes()
     monkeypatch.setattr(data, "PARALLEL_MIN_VOTES", -1)  # the two-connection path, at test size
     opened = []
-    real = data._new_connection
+    real = data.new_connection
     here = threading.get_ident()  # not a Celery worker thread's refresh in a full run
-    monkeypatch.setattr(data, "_new_connection",
+    monkeypatch.setattr(data, "new_connection",
                         lambda db=connection: (threading.get_ident() == here and opened.append(db.alias)) or real(db))
 
     parallel = data.load_votes()
