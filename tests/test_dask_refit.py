@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
+from django.db import connection
 
 from bench.engine import attacks, sim, sim2
 from bench.engine.world import NOW
@@ -229,6 +230,7 @@ def test_partitions_grow_with_the_votes_so_one_stays_within_a_worker(settings):
     assert refit_backend._partitions(TwoWorkers(), 95) == 3
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the workers connect themselves only to PostgreSQL")
 @pytest.mark.django_db
 def test_the_database_password_never_travels_in_a_task_and_the_refits_own_workers_still_have_it(settings):
     """Task arguments pass through the scheduler (kept there, shown on its dashboard): the workers' libpq reads
