@@ -52,16 +52,20 @@ def _record(kinds: Sequence[str]) -> np.dtype:
     return np.dtype(fields)
 
 
+def _body_start(view: memoryview) -> int:
+    """Where a binary COPY stream's rows start: after the signature, flags and header extension."""
+    if bytes(view[: len(SIGNATURE)]) != SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    return 19 + int.from_bytes(view[15:19], "big")
+
+
 def decode(buf, kinds: Sequence[str]) -> list[np.ndarray]:
     """Columns (native byte order) of a binary COPY stream of fixed-width, non-null columns.
 
     timestamptz columns come back as float64 Unix seconds, date columns as int32 days since 1970.
     """
     view = memoryview(buf)
-    if bytes(view[: len(SIGNATURE)]) != SIGNATURE:
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    ext = int.from_bytes(view[15:19], "big")
-    start = 19 + ext
+    start = _body_start(view)
     record = _record(kinds)
     body = len(view) - start - len(TRAILER)
     if body % record.itemsize:
@@ -154,9 +158,7 @@ def copy_out_bytea(cursor, query: str, params=None) -> list[bytes]:
     buf = io.BytesIO()
     cursor.copy_expert(f"COPY ({sql}) TO STDOUT (FORMAT binary)", buf)
     view = buf.getbuffer()
-    if bytes(view[: len(SIGNATURE)]) != SIGNATURE:
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    at = 19 + int.from_bytes(view[15:19], "big")
+    at = _body_start(view)
     out: list[bytes] = []
     while True:
         (fields,) = struct.unpack_from(">h", view, at)

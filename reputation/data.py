@@ -73,7 +73,7 @@ def load_author(author_id: int, state: dict | None = None) -> tuple[VoteData, Cr
     # The groups' links, so the author sees the group its own voters form (as the refit did);
     # without a refit state the stored whole groups count.
     if state is not None and "link_edge_u" in state:
-        cred.links = _links_among(state, cred.voter_ids)
+        cred.links = GroupLinks(*(state[f"link_{k}"] for k in GroupLinks.ARRAYS)).among(cred.voter_ids)
     # The world's post dispersion (it widens intervals) as the refit measured it over every post.
     if state is not None and "dispersion" in state and len(state["dispersion"]):
         cred.dispersion = float(state["dispersion"][0])
@@ -93,35 +93,10 @@ def refit_arrays(scores: AuthorScores, ranked: np.ndarray, cred: Credibility) ->
 
 def refit_lookup(arrays: dict) -> dict:
     """The refit's state made ready for the refresh (once per refit and process): the ranked scores sorted,
-    the group links by their first voter and the block members by voter (`_links_among` slices them)."""
-    by_u, by_m = np.argsort(arrays["link_edge_u"], kind="stable"), np.argsort(arrays["link_member"], kind="stable")
-    return dict(
-        arrays, ranked_sorted=np.sort(rank_key(arrays["ranked_scores"])),
-        link_edge_u=arrays["link_edge_u"][by_u], link_edge_v=arrays["link_edge_v"][by_u],
-        link_member=arrays["link_member"][by_m], link_member_block=arrays["link_member_block"][by_m],
-    )
-
-
-def _links_among(state: dict, voters: np.ndarray) -> GroupLinks:
-    """`GroupLinks.among(voters)` (sorted voter ids) of the refit's links as `refit_lookup` sorted them: a
-    binary search per voter of this author, not a pass over every link of the world (np.isin over the
-    links cost 5 ms per refresh even with none, and the links grow with the world's groups)."""
-    eu, ev, member, block = (state[f"link_{k}"] for k in GroupLinks.ARRAYS)
-    pair = _slices(eu, voters)
-    pair = pair[_member(voters, ev[pair])]
-    mem = _slices(member, voters)
-    return GroupLinks(eu[pair], ev[pair], member[mem], block[mem])
-
-
-def _slices(sorted_keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Positions in `sorted_keys` of every key equal to one of `ids`."""
-    lo, hi = np.searchsorted(sorted_keys, ids, "left"), np.searchsorted(sorted_keys, ids, "right")
-    n = hi - lo
-    if not n.any():
-        return np.empty(0, np.int64)
-    lo, n = lo[n > 0], n[n > 0]
-    # arange per run, concatenated: each run's start shifted by where it lands in the output
-    return np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
+    the group links sorted for `GroupLinks.among`."""
+    links = GroupLinks(*(arrays[f"link_{k}"] for k in GroupLinks.ARRAYS)).by_voter()
+    return dict(arrays, ranked_sorted=np.sort(rank_key(arrays["ranked_scores"])),
+                **{f"link_{k}": getattr(links, k) for k in GroupLinks.ARRAYS})
 
 
 def rank_key(score):

@@ -168,7 +168,7 @@ def test_a_large_group_speaks_with_less_than_one_voice_and_a_refresh_knows_its_s
     sub = VoteData(attacked.voter[mine], attacked.author[mine], attacked.post[mine], attacked.value[mine],
                    attacked.created[mine], attacked.voter_ids, attacked.voter_joined)
     partial = Credibility(cred.voter_ids[keep], cred.credibility[keep], cred.group[keep], cred.side[keep],
-                          cred.proven[keep], cred.changed[keep], cred.links.among(voters))
+                          cred.proven[keep], cred.changed[keep], cred.links.by_voter().among(voters))
     refreshed = engine.score(sub, partial, NOW)
     assert refreshed.score[0] == pytest.approx(scores.score[i], abs=1e-9)
 

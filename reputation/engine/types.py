@@ -86,11 +86,34 @@ class GroupLinks:
 
     ARRAYS = ("edge_u", "edge_v", "member", "member_block")
 
+    def by_voter(self) -> GroupLinks:
+        """The same links, the pairs sorted by their first voter and the block members by voter: what `among`
+        reads (sorted once per refit and refreshing process, then sliced per author)."""
+        by_u, by_m = np.argsort(self.edge_u, kind="stable"), np.argsort(self.member, kind="stable")
+        return GroupLinks(self.edge_u[by_u], self.edge_v[by_u], self.member[by_m], self.member_block[by_m])
+
     def among(self, voters: np.ndarray) -> GroupLinks:
-        """Only the links that touch `voters` (what one author's refresh needs)."""
-        pair = np.isin(self.edge_u, voters) & np.isin(self.edge_v, voters)
-        mem = np.isin(self.member, voters)
+        """Only the links among `voters` (sorted ids; what one author's refresh needs), of links sorted by
+        `by_voter`: a binary search per voter, not a pass over every link (np.isin over all of them cost 5 ms
+        per heaviest refresh even with none, and the links grow with the world's groups)."""
+        pair = _runs_of(self.edge_u, voters)
+        if len(pair):
+            v = self.edge_v[pair]
+            at = np.minimum(np.searchsorted(voters, v), len(voters) - 1)
+            pair = pair[voters[at] == v]
+        mem = _runs_of(self.member, voters)
         return GroupLinks(self.edge_u[pair], self.edge_v[pair], self.member[mem], self.member_block[mem])
+
+
+def _runs_of(sorted_keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Positions in `sorted_keys` of every key equal to one of `ids`."""
+    lo, hi = np.searchsorted(sorted_keys, ids, "left"), np.searchsorted(sorted_keys, ids, "right")
+    n = hi - lo
+    if not n.any():
+        return np.empty(0, np.int64)
+    lo, n = lo[n > 0], n[n > 0]
+    # arange per run, concatenated: each run's start shifted by where it lands in the output
+    return np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
 
 
 @dataclass(init=False)  # __init__ below: the optional columns default per voter, so are never None after it
