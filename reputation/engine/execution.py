@@ -166,7 +166,10 @@ class OnDask:
         shipped = tuple(self._ship(a) for a in args)
         ex = OnDask.__new__(OnDask)
         ex.client, ex.voter_buckets = self.client, self.voter_buckets
-        ex.states = [self.client.submit(fn, s, *shipped, pure=False) for s in self.states]
+        states: list = [None] * len(self.states)
+        for i in self._sweep(len(self.states)):
+            states[i] = self.client.submit(fn, self.states[i], *shipped, pure=False)
+        ex.states = states
         return ex
 
     def _hold(self, client, futures: list) -> None:
@@ -175,6 +178,16 @@ class OnDask:
         self.states = [client.submit(_new_state, f, pure=False) for f in futures]
 
     lean = True  # drop each partition's memo after every stage (see _apply)
+    _forward = False
+
+    def _sweep(self, n: int) -> list[int]:
+        """The order of the partitions in the next pass: forward and backward in turn. Tasks run in the
+        order they are submitted, and a worker whose partitions do not all fit in its memory keeps the
+        last ones it touched (the spill is least recently used first): a pass in the same order as the
+        one before finds none of its first partitions in memory and loads every one back from disk,
+        while a pass in the other order starts with those still in memory."""
+        self._forward = not self._forward
+        return list(range(n)) if self._forward else list(range(n - 1, -1, -1))
 
     def _ship(self, arg):
         # Per-voter vectors (and the Credibility holding them) go to each worker once, not with every task.
@@ -185,9 +198,12 @@ class OnDask:
     def submit(self, fn: Callable, *args) -> list:
         """A stage on every partition; futures of its results (the partitions' states move on)."""
         shipped = tuple(self._ship(a) for a in args)
-        pairs = [self.client.submit(_apply, fn, s, shipped, self.lean, pure=False) for s in self.states]
-        self.states = [self.client.submit(operator.getitem, p, 0, pure=False) for p in pairs]
-        return [self.client.submit(operator.getitem, p, 1, pure=False) for p in pairs]
+        order = self._sweep(len(self.states))
+        pairs = dict.fromkeys(order)
+        for i in order:
+            pairs[i] = self.client.submit(_apply, fn, self.states[i], shipped, self.lean, pure=False)
+        self.states = [self.client.submit(operator.getitem, pairs[i], 0, pure=False) for i in range(len(order))]
+        return [self.client.submit(operator.getitem, pairs[i], 1, pure=False) for i in range(len(order))]
 
     def run(self, fn: Callable, *args) -> list:
         return self.client.gather(self.submit(fn, *args))
@@ -200,11 +216,14 @@ class OnDask:
         partitions' results in one task held 3 GB and took the worker over its 4 GB limit (100M votes)."""
         shipped = tuple(self._ship(a) for a in args)
         totals: dict = {}
-        states = []
-        for s, w in zip(self.states, self._workers_of(self.states)):
+        states = list(self.states)
+        where = self._workers_of(self.states)
+        for i in self._sweep(len(states)):
+            w = where[i]
             on = {"workers": [w], "allow_other_workers": True} if w else {}
-            pair = self.client.submit(_apply_fold, fn, combine, s, totals.get(w), shipped, self.lean, pure=False, **on)
-            states.append(self.client.submit(operator.getitem, pair, 0, pure=False, **on))
+            pair = self.client.submit(_apply_fold, fn, combine, states[i], totals.get(w), shipped, self.lean,
+                                      pure=False, **on)
+            states[i] = self.client.submit(operator.getitem, pair, 0, pure=False, **on)
             totals[w] = self.client.submit(operator.getitem, pair, 1, pure=False, **on)
         self.states = states
         return _fold(combine, *self.client.gather(list(totals.values())))
@@ -219,9 +238,11 @@ class OnDask:
         """fn(handle, *args) for each derived object, folded as `reduce` folds (a running total per worker)."""
         shipped = tuple(self._ship(a) for a in args)
         totals: dict = {}
-        for h, w in zip(handles, self._workers_of(handles)):
+        where = self._workers_of(handles)
+        for i in self._sweep(len(handles)):
+            w = where[i]
             on = {"workers": [w], "allow_other_workers": True} if w else {}
-            totals[w] = self.client.submit(_step_fold, fn, combine, h, totals.get(w), *shipped, pure=False, **on)
+            totals[w] = self.client.submit(_step_fold, fn, combine, handles[i], totals.get(w), *shipped, pure=False, **on)
         return _fold(combine, *self.client.gather(list(totals.values())))
 
     def release(self, handles: list) -> None:
@@ -243,10 +264,10 @@ class OnDask:
         at 100M votes in 50 partitions that was 2,500 reads of a partition from disk."""
         shipped = tuple(self._ship(a) for a in args)
         B = self.voter_buckets
-        pieces = []
-        for s in self.states:
-            whole = self.client.submit(split, s, B, pure=False)
-            pieces.append([self.client.submit(operator.getitem, whole, b, pure=False) for b in range(B)])
+        pieces: list = [None] * len(self.states)
+        for i in self._sweep(len(self.states)):
+            whole = self.client.submit(split, self.states[i], B, pure=False)
+            pieces[i] = [self.client.submit(operator.getitem, whole, b, pure=False) for b in range(B)]
             del whole
         futures = [self.client.submit(fn, *shipped, *(p[b] for p in pieces), pure=False) for b in range(B)]
         del pieces

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,19 +117,29 @@ def _side_step(matrices, engine, f):
 
 # (A stage that only sets or drops something is folded into the next stage that reads the partition:
 # at 100M votes each pass over the partitions loads the spilled ones back from disk.)
+@contextmanager
+def _with_sides(state, side, strength=None):
+    """Every vote's side, from the voters' `side` (scaled by `strength`), while a stage reads it: kept in
+    the partitions between stages it was 8 bytes a vote more to spill at 100M votes."""
+    parts = state["parts"]
+    parts["side"] = side[state["vpos"]] if strength is None else side[state["vpos"]] * strength
+    try:
+        yield parts
+    finally:
+        parts.pop("side", None)
+
+
 def _stage_camps(state, engine, side):
-    """Every vote's side from `side`; the figures the camp strength needs, per author here."""
-    state["parts"]["side"] = side[state["vpos"]]
-    with _On(engine, state) as data:
+    """The figures the camp strength needs, per author here, with every vote's side from `side`."""
+    with _with_sides(state, side), _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         return agg["sides"], agg["side_n"], agg["total"]
 
 
-def _stage_record(state, engine, strength, n, n_buckets):
-    """The sides scaled by the camp `strength`; per voter, its credit from these votes; and these votes
+def _stage_record(state, engine, side, strength, n, n_buckets):
+    """With the sides scaled by the camp `strength`: per voter, its credit from these votes; and these votes
     for the change test, split into `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
-    state["parts"]["side"] = state["parts"]["side"] * strength
-    with _On(engine, state) as data:
+    with _with_sides(state, side, strength), _On(engine, state) as data:
         w, parts = state["w"], state["parts"]
         agg = engine._aggregate(data, w, parts)
         credit, departs = engine._record_parts(data, state["vpos"], n, engine._right(data, w, agg, own_side=True), parts)
@@ -164,13 +175,11 @@ def _stage_proven_share(state, engine, proven, changed, now):
         state["w_axis"] = state["w"] * np.maximum(ps, 0.02 * aged)
 
 
-def _stage_competence(state, engine, strength, n, voter_ids):
-    """The pool of proven shares and the sides scaled by the camp `strength`; the competence sums."""
+def _stage_competence(state, engine, side, n, voter_ids):
+    """The pool of proven shares and every vote's side from `side`; the competence sums."""
     state["parts"]["ps"] = state.pop("ps")
     state.pop("w_axis", None)
-    if strength < 1.0:
-        state["parts"]["side"] = state["parts"]["side"] * strength
-    with _On(engine, state) as data:
+    with _with_sides(state, side), _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         k, k_right = engine._competence_sums(data, state["vpos"], n, engine._right(data, agg["w_eff"], agg))
         return k, k_right, engine._standing(data, voter_ids, agg)
@@ -270,7 +279,7 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
-    proven = engine._proven(ex.reduce(_stage_record, _add, engine, strength, n, ex.voter_buckets))
+    proven = engine._proven(ex.reduce(_stage_record, _add, engine, side, strength, n, ex.voter_buckets))
     changed = np.full(n, np.inf)
     for hit, when in ex.by_voter(_buckets, _voters_changed, engine, n):
         changed[hit] = when
@@ -289,7 +298,7 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
         # side 0 counts half on each side, and the two-sided score becomes a plain one).
         side = side * strength
     book("proven axis")
-    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, strength, n, voter_ids)
+    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, side, n, voter_ids)
     competence = engine._competence(k, k_right)
     cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
                        links, dispersion)
