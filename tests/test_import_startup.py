@@ -1,8 +1,10 @@
 """`import_votes` starts without what it never uses (issue 12.4): the reputation engine's scipy is loaded
-on first use, and the URL configuration (which imports every view) is not checked before an import."""
+on first use, the apps' ready() does not import the refit (api.services -> votes.claims), and the URL
+configuration (which imports every view) is not checked before an import."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -11,11 +13,11 @@ from django.core.checks import Tags
 from votes.management.commands.import_votes import Command
 
 
-def imported_after(statement: str) -> set[str]:
-    """The modules a fresh interpreter holds after running `statement` (no Django set up)."""
+def imported_after(statement: str, env: dict | None = None) -> set[str]:
+    """The modules a fresh interpreter holds after running `statement` (no Django set up unless it does)."""
     code = f"import sys\n{statement}\nprint(' '.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return set(out.split())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    return set(out.splitlines()[-1].split())
 
 
 def test_it_imports_the_engine_types_without_the_engines_or_scipy():
@@ -46,3 +48,14 @@ def test_it_runs_every_tagged_system_check_but_the_url_ones():
 
     assert Tags.urls not in tags
     assert {Tags.models, Tags.database, Tags.admin, Tags.security, Tags.caches} <= tags
+
+
+def test_setting_up_django_loads_neither_the_refit_nor_scipy():
+    # Every app's ready() runs here, as in any management command; DEBUG only for the settings' dev key.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
+    modules = imported_after("import django; django.setup()", env)
+
+    assert "api.services" in modules and "votes.claims" in modules  # api's ready() did run
+    assert "reputation.engine.refit" not in modules
+    assert "scipy" not in modules
+

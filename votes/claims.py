@@ -23,7 +23,6 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from config.ops.metrics import THROTTLED
-from reputation.services import refresh_enqueue, refresh_request
 
 from . import previews
 from .models import Author, ClaimStatus, HandleClaim, PreviewStatus
@@ -168,6 +167,11 @@ def claim_grant(*, user, author: Author) -> HandleClaim:
 
 def _owner_changed(author_id: int) -> None:
     # The engine reads the owner (its account joins the author's own group): refresh, and drop cached cards.
+    # Imported here, not at module level: api's ready() imports this module (api.services -> votes.selectors),
+    # and reputation.services brings the refit and scipy.sparse (0.2 s of every process's start-up, a
+    # management command's included) for the rare verified claim.
+    from reputation.services import refresh_enqueue, refresh_request
+
     if refresh_request(author_id=author_id):
         transaction.on_commit(lambda: refresh_enqueue(author_id), robust=True)
     announce_authors_changed([author_id])
