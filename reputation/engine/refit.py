@@ -69,10 +69,18 @@ class _On:
 
 
 def _stage_index(state, engine, voter_ids):
-    """Each vote's voter position in the global voter table; per voter, its votes here."""
+    """Each vote's voter position in the global voter table; per voter, its votes here; and the post
+    dispersion's sums over these votes."""
     data = state["data"]
     state["vpos"] = np.searchsorted(voter_ids, data.voter)
-    return np.bincount(state["vpos"], minlength=len(voter_ids))
+    with _On(engine, state) as data:
+        a_ids, apos = engine._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
+        x2, df = engine._dispersion_sums(data, apos, len(a_ids))
+    return np.bincount(state["vpos"], minlength=len(voter_ids)), x2, df
+
+
+def _add_index(a, b):
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
 def _group_state(state):
@@ -91,24 +99,23 @@ def _group_pieces(step, state, n_buckets):
     return step(state["groups"], n_buckets)
 
 
-def _stage_dispersion(state, engine):
-    with _On(engine, state) as data:
-        a_ids, apos = engine._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
-        return engine._dispersion_sums(data, apos, len(a_ids))
-
-
-def _stage_weights(state, engine, cred, now):
+def _stage_weights(state, engine, cred, now, n):
+    """Every vote's weight (kept; the per-vote group only where there is one, see `_dense_parts`), and
+    the first viewpoint fit's matrices of this partition (kept apart from it: see `_sides`)."""
     with _On(engine, state) as data:
         w, parts = engine._weights(data, cred, now)
+        del parts["ua_key"]  # (the scoring pass weighs afresh)
         parts["ps"] = None  # no pool until records exist
+        group = parts.pop("group")
+        grouped = np.flatnonzero(group >= 0)
+        parts["grouped"] = (grouped, group[grouped])
         state["w"], state["parts"] = w, parts
+        return _matrices(engine, data, state, n, w)
 
 
-def _stage_side_matrices(state, engine, n, weights):
-    """The viewpoint fit's two voters x authors matrices of this partition (kept apart from it: see `_sides`)."""
-    with _On(engine, state) as data:
-        parts = state["parts"]
-        return engine._side_matrices(data, state["vpos"], n, state[weights], parts["apos"], len(parts["author_ids"]))
+def _matrices(engine, data, state, n, w):
+    parts = state["parts"]
+    return engine._side_matrices(data, state["vpos"], n, w, parts["apos"], len(parts["author_ids"]))
 
 
 def _side_step(matrices, engine, f):
@@ -118,20 +125,25 @@ def _side_step(matrices, engine, f):
 # (A stage that only sets or drops something is folded into the next stage that reads the partition:
 # at 100M votes each pass over the partitions loads the spilled ones back from disk.)
 @contextmanager
-def _with_sides(state, side, strength=None):
-    """Every vote's side, from the voters' `side` (scaled by `strength`), while a stage reads it: kept in
-    the partitions between stages it was 8 bytes a vote more to spill at 100M votes."""
+def _dense_parts(state, side, strength=None):
+    """Every vote's side, from the voters' `side` (scaled by `strength`), and every vote's group, while a
+    stage reads them. Kept in the partitions between stages they were 16 bytes a vote more to spill at
+    100M votes (most votes are in no group: -1)."""
     parts = state["parts"]
     parts["side"] = side[state["vpos"]] if strength is None else side[state["vpos"]] * strength
+    grouped, label = parts["grouped"]
+    parts["group"] = np.full(len(state["w"]), -1, np.int64)
+    parts["group"][grouped] = label
     try:
         yield parts
     finally:
         parts.pop("side", None)
+        parts.pop("group", None)
 
 
 def _stage_camps(state, engine, side):
     """The figures the camp strength needs, per author here, with every vote's side from `side`."""
-    with _with_sides(state, side), _On(engine, state) as data:
+    with _dense_parts(state, side), _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         return agg["sides"], agg["side_n"], agg["total"]
 
@@ -139,7 +151,7 @@ def _stage_camps(state, engine, side):
 def _stage_record(state, engine, side, strength, n, n_buckets):
     """With the sides scaled by the camp `strength`: per voter, its credit from these votes; and these votes
     for the change test, split into `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
-    with _with_sides(state, side, strength), _On(engine, state) as data:
+    with _dense_parts(state, side, strength), _On(engine, state) as data:
         w, parts = state["w"], state["parts"]
         agg = engine._aggregate(data, w, parts)
         credit, departs = engine._record_parts(data, state["vpos"], n, engine._right(data, w, agg, own_side=True), parts)
@@ -162,7 +174,8 @@ def _voters_changed(engine, n, *pieces):
     return hit, changed[hit]
 
 
-def _stage_proven_share(state, engine, proven, changed, now):
+def _stage_proven_share(state, engine, proven, changed, now, n):
+    """Each vote's proven share (kept), and the proven viewpoint fit's matrices of this partition."""
     state.pop("buckets", None)  # collected by the change test
     with _On(engine, state) as data:
         vpos = state["vpos"]
@@ -172,14 +185,13 @@ def _stage_proven_share(state, engine, proven, changed, now):
         ps, aged = engine._proven_share(data, proven[vpos], changed[vpos], data.created - joined, now)
         state["ps"] = ps
         # Proven votes, and aged accounts' at a fiftieth (see fit).
-        state["w_axis"] = state["w"] * np.maximum(ps, 0.02 * aged)
+        return _matrices(engine, data, state, n, state["w"] * np.maximum(ps, 0.02 * aged))
 
 
 def _stage_competence(state, engine, side, n, voter_ids):
     """The pool of proven shares and every vote's side from `side`; the competence sums."""
     state["parts"]["ps"] = state.pop("ps")
-    state.pop("w_axis", None)
-    with _with_sides(state, side), _On(engine, state) as data:
+    with _dense_parts(state, side), _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         k, k_right = engine._competence_sums(data, state["vpos"], n, engine._right(data, agg["w_eff"], agg))
         return k, k_right, engine._standing(data, voter_ids, agg)
@@ -252,7 +264,8 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
     n = len(voter_ids)
     book = _clock()
-    counts = ex.reduce(_stage_index, _add, engine, voter_ids)
+    counts, x2, df = ex.reduce(_stage_index, _add_index, engine, voter_ids)
+    dispersion = engine._dispersion(x2, df)
     book("index")
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
     group, links = np.full(n, -1, np.int64), None
@@ -268,13 +281,12 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
         group = group_ids(label)
         links = GroupLinks(voter_ids[eu], voter_ids[ev], voter_ids[members[0]], members[1])
     book("groups")
-    sums = ex.run(_stage_dispersion, engine)
-    dispersion = engine._dispersion(sum(x for x, _ in sums), sum(d for _, d in sums))
     # 1. Records: who predicted well (against the bridged consensus, so the smaller camp is
     # judged fairly), and who changed. A first axis from every voter serves that judgement.
     # (Vote weights do not depend on records or sides: one weighting pass serves the whole fit.)
-    ex.run(_stage_weights, engine, Credibility(voter_ids, earned, group, links=links, dispersion=dispersion), now)
-    side = engine._group_sides(group, _sides(engine, ex, n, counts, "w"))
+    matrices = ex.derive(_stage_weights, engine, Credibility(voter_ids, earned, group, links=links,
+                                                             dispersion=dispersion), now, n)
+    side = engine._group_sides(group, _sides(engine, ex, n, counts, matrices))
     strength = _camp_strength(engine, ex, side)
     book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
@@ -288,8 +300,8 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     # votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
     # captured the axis (the flood test); on proven votes alone, clean 90% coverage fell from 0.91 to 0.86
     # (tuning seeds 101-102, before the interval was widened).
-    ex.run(_stage_proven_share, engine, proven, changed, now)
-    side = engine._group_sides(group, _sides(engine, ex, n, counts, "w_axis"))
+    matrices = ex.derive(_stage_proven_share, engine, proven, changed, now, n)
+    side = engine._group_sides(group, _sides(engine, ex, n, counts, matrices))
     # Whether voters form camps is a fact about the voters: judged on every vote (the pool thins the
     # evidence and would hide the camps' gap in chance).
     strength = _camp_strength(engine, ex, side)
@@ -309,13 +321,14 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     return cred, scores
 
 
-def _sides(engine, ex, n: int, counts: np.ndarray, weights: str, max_iters: int = 20, tol: float = 1e-4):
+def _sides(engine, ex, n: int, counts: np.ndarray, matrices: list, max_iters: int = 20, tol: float = 1e-4):
     """Each voter's viewpoint: the one-factor model of what author means leave unexplained, alternated
-    until the axis settles; each half-pass over the authors runs per partition."""
+    until the axis settles; each half-pass over the authors runs per partition, over its `matrices`
+    (made by the stage that set the weights: one pass over the partitions less)."""
     if not counts.sum():
+        ex.release(matrices)
         return np.zeros(n)
     # The matrices are ~24 bytes a vote; the passes iterate over them alone, never over the partitions.
-    matrices = ex.derive(_stage_side_matrices, engine, n, weights)
     f = engine._side_start(n)
     for _ in range(max_iters):
         f, settled = engine._side_next(f, *ex.reduce_over(matrices, _side_step, _add, engine, f), tol)
