@@ -119,10 +119,11 @@ class Local:
     def release(self, handles: list) -> None:
         handles.clear()
 
-    def by_voter(self, split: Callable, fn: Callable, *args) -> list:
+    def by_voter(self, split: Callable, fn: Callable, *args, over: list | None = None) -> list:
         """fn(*args, *each partition's piece of bucket b) for each bucket of voters (`split(state,
-        n_buckets)` is a partition's pieces, one per bucket)."""
-        pieces = [split(s, self.voter_buckets) for s in self.states]
+        n_buckets)` is a partition's pieces, one per bucket; with `over`, split(handle, n_buckets) of each
+        partition's derived object instead)."""
+        pieces = [split(s, self.voter_buckets) for s in (self.states if over is None else over)]
         return [fn(*args, *(p[b] for p in pieces)) for b in range(self.voter_buckets)]
 
     def spawn(self, fn: Callable, *args) -> Local:
@@ -257,16 +258,18 @@ class OnDask:
         where = self.client.who_has(futures)
         return [next(iter(where.get(f.key) or (None,))) for f in futures]
 
-    def by_voter(self, split: Callable, fn: Callable, *args) -> list:
+    def by_voter(self, split: Callable, fn: Callable, *args, over: list | None = None) -> list:
         """Each bucket of voters on a worker: its pieces move there from every partition (a shuffle).
         Each partition is split once, where it lives, into all its buckets' pieces: one task per
         bucket and partition touched (and, when spilled, read back) the whole partition each time, and
-        at 100M votes in 50 partitions that was 2,500 reads of a partition from disk."""
+        at 100M votes in 50 partitions that was 2,500 reads of a partition from disk. With `over` (derived
+        objects, see Local.by_voter), the partitions are not touched at all."""
         shipped = tuple(self._ship(a) for a in args)
         B = self.voter_buckets
-        pieces: list = [None] * len(self.states)
-        for i in self._sweep(len(self.states)):
-            whole = self.client.submit(split, self.states[i], B, pure=False)
+        sources = self.states if over is None else over
+        pieces: list = [None] * len(sources)
+        for i in self._sweep(len(sources)):
+            whole = self.client.submit(split, sources[i], B, pure=False)
             pieces[i] = [self.client.submit(operator.getitem, whole, b, pure=False) for b in range(B)]
             del whole
         futures = [self.client.submit(fn, *shipped, *(p[b] for p in pieces), pure=False) for b in range(B)]

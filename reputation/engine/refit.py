@@ -150,19 +150,30 @@ def _stage_camps(state, engine, side):
 
 def _stage_record(state, engine, side, strength, n, n_buckets):
     """With the sides scaled by the camp `strength`: per voter, its credit from these votes; and these votes
-    for the change test, split into `n_buckets` by voter (kept here until `_voters_changed` collects them)."""
+    for the change test, split into `n_buckets` by voter (a derived object: the shuffle to the change test
+    then reads these alone, not the partition again)."""
     with _dense_parts(state, side, strength), _On(engine, state) as data:
         w, parts = state["w"], state["parts"]
         agg = engine._aggregate(data, w, parts)
         credit, departs = engine._record_parts(data, state["vpos"], n, engine._right(data, w, agg, own_side=True), parts)
         vpos = state["vpos"]
         bucket = vpos % n_buckets
-        state["buckets"] = [(vpos[bucket == b], data.created[bucket == b], departs[bucket == b]) for b in range(n_buckets)]
-        return credit
+        # The credit of this partition's voters only: a vector over all voters would be kept beside the
+        # pieces until the shuffle (40 MB a partition at 5M voters).
+        here = np.flatnonzero(np.bincount(vpos, minlength=n))
+        pieces = [(vpos[bucket == b], data.created[bucket == b], departs[bucket == b]) for b in range(n_buckets)]
+        return (here, credit[here], n), pieces
 
 
-def _buckets(state, n_buckets):
-    return state["buckets"]
+def _credit(record, engine):
+    (here, credit, n), _ = record
+    out = np.zeros(n)
+    out[here] = credit
+    return out
+
+
+def _buckets(record, n_buckets):
+    return record[1]
 
 
 def _voters_changed(engine, n, *pieces):
@@ -176,7 +187,6 @@ def _voters_changed(engine, n, *pieces):
 
 def _stage_proven_share(state, engine, proven, changed, now, n):
     """Each vote's proven share (kept), and the proven viewpoint fit's matrices of this partition."""
-    state.pop("buckets", None)  # collected by the change test
     with _On(engine, state) as data:
         vpos = state["vpos"]
         # (the partition's own voter table: vpos is the global position)
@@ -291,10 +301,12 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     book("weights and first axis")
     # The change test reads each voter's votes in time order: the votes go to buckets by voter, each
     # bucket's test runs where the executor puts it, and only the voters who changed come back.
-    proven = engine._proven(ex.reduce(_stage_record, _add, engine, side, strength, n, ex.voter_buckets))
+    records = ex.derive(_stage_record, engine, side, strength, n, ex.voter_buckets)
+    proven = engine._proven(ex.reduce_over(records, _credit, _add, engine))
     changed = np.full(n, np.inf)
-    for hit, when in ex.by_voter(_buckets, _voters_changed, engine, n):
+    for hit, when in ex.by_voter(_buckets, _voters_changed, engine, n, over=records):
         changed[hit] = when
+    ex.release(records)
     book("records and change test")
     # 2. The viewpoint axis again, fitted on proven votes only (decoys cannot capture it): proven
     # votes, and aged accounts' at a fiftieth. On every aged account, a flood of 3,000 aged accounts
