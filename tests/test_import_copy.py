@@ -455,3 +455,33 @@ def test_a_stored_post_id_is_valid_exactly_when_the_written_one_is():
     for spec in PLATFORMS.values():
         for post_id in written:
             assert bool(spec.post_id.match(post_id)) == bool(spec.post_id.match(spec.clean_post_id(post_id))), post_id
+
+
+@needs_postgres
+def test_a_post_registered_for_another_author_after_the_checks_still_refuses_the_file_with_its_line(
+    tmp_path, monkeypatch
+):
+    # The posts step looks again (_post_of_another_author) for a post registered after the SQL checks;
+    # that look runs as hash joins with its own settings, and the import gets its own back after it.
+    original = vote_import_pg._stage_file
+
+    def stage_then_register(cur, *args, **kwargs):
+        rows = original(cur, *args, **kwargs)
+        other = Author.objects.create(platform="x", handle="impostor")
+        Post.objects.create(platform="x", external_id="1790000000000000102", author=other,
+                            url="https://x.com/impostor/status/1790000000000000102")
+        return rows
+
+    monkeypatch.setattr(vote_import_pg, "_stage_file", stage_then_register)
+    with pytest.raises(ImportRejected, match="line 4: post x/1790000000000000102 was just registered as @impostor's"):
+        import_file(write(tmp_path, MIXED))
+    assert not Vote.objects.exists()
+
+    monkeypatch.setattr(vote_import_pg, "_stage_file", original)
+    first, again = import_file(write(tmp_path, MIXED)), import_file(write(tmp_path, MIXED))
+    assert (first.votes_new, again.votes_new, again.posts_new, again.votes_unchanged) == (8, 0, 0, 8)
+    with connection.cursor() as cur:  # SET LOCAL lasts until the test's transaction ends
+        cur.execute("SHOW work_mem")
+        assert cur.fetchone()[0] == vote_import_pg.WORK_MEM
+        cur.execute("SHOW enable_nestloop")
+        assert cur.fetchone()[0] == "on"

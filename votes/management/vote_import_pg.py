@@ -511,12 +511,7 @@ def _check_conflicts(cur, field) -> None:
         # A line is in one spelling's group, so the post's first line picks the spelling written there.
         cur.execute("UPDATE import_posts s SET handle = v.handle FROM import_spellings v"
                     " WHERE s.spelled AND v.first_line = s.first_line")
-    cur.execute(
-        f"SELECT 1 FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-        f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
-        " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
-    )
-    if cur.fetchone():
+    if _post_of_another_author(cur):
         raise NotFast("a post already belongs to another author")
     # url stays NULL for the platforms whose address is a template: the posts INSERT writes it (_url_sql).
     cur.execute("ALTER TABLE import_posts DROP COLUMN first_line, DROP COLUMN spelled, ADD COLUMN url text")
@@ -529,6 +524,26 @@ def _check_conflicts(cur, field) -> None:
             cur.execute("UPDATE import_posts s SET url = u.url FROM import_urls u"
                         " WHERE s.platform = %s AND s.external_id = u.external_id", [code])
             cur.execute("DROP TABLE import_urls")
+
+
+def _post_of_another_author(cur) -> tuple | None:
+    """A post of import_posts that the database gives another author (platform, post id, its author's
+    handle, the file's), or None. A handle and a DID are not compared: they may name the same account.
+
+    Planned as hash joins in BATCHED memory. With LIMIT 1 PostgreSQL expects a match early and plans a
+    nested loop of two index lookups a post, but a clash is rare, so the loop runs over every post the
+    file names: on a re-import, all of them (800k posts at 10M rows, run twice: here and after the posts
+    INSERT; bench/README.md, vote import)."""
+    cur.execute(f"SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '{BATCHED}'")
+    cur.execute(
+        "SELECT s.platform, s.external_id, a.handle, s.handle"
+        f" FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
+        f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
+        " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
+    )
+    clash = cur.fetchone()
+    cur.execute(f"SET LOCAL enable_nestloop = DEFAULT; SET LOCAL work_mem = '{WORK_MEM}'")
+    return clash
 
 
 def _stage_validated(cur, staged: Staged) -> int:
@@ -619,17 +634,17 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str, post
         restore = _set_indexes_aside(cur, summary, indexes, posts=posts_aside) if bulk else []
         if not bulk and indexes != "keep" and summary.rows >= REBUILD_MIN_ROWS:
             summary.indexes = "kept (the foreign keys are checked per row)"
-        # Posts already there are left out. While this transaction holds the table exclusively (its
-        # indexes set aside) nobody else inserts one, so a plain anti-join does that; otherwise ON CONFLICT,
-        # whose speculative insertion costs more a row (800k posts into a table with this unique index,
-        # psql: 3.9 and 5.3 s with it, 3.2-3.5 s without).
+        # Posts already there are left out by an anti-join, before the join to their authors and the sort
+        # (a re-import names no new post). While this transaction holds the table exclusively (its indexes
+        # set aside) nobody else inserts one meanwhile; otherwise ON CONFLICT skips those, whose
+        # speculative insertion costs more a row (800k posts into a table with this unique index, psql:
+        # 3.9 and 5.3 s with it, 3.2-3.5 s without).
         alone = _holds_exclusively(cur, POSTS)
         cur.execute(
             f"INSERT INTO {POSTS} (platform, external_id, author_id, url, first_seen)"
             f" SELECT s.platform, s.external_id, a.id, coalesce(s.url, {_url_sql('s')}), s.first_seen FROM import_posts s"
             f" JOIN {AUTHORS} a ON a.platform = s.platform AND lower(a.handle) = lower(s.handle)"
-            + (f" WHERE NOT EXISTS (SELECT 1 FROM {POSTS} p WHERE p.platform = s.platform AND p.external_id = s.external_id)"
-               if alone else "")
+            f" WHERE NOT EXISTS (SELECT 1 FROM {POSTS} p WHERE p.platform = s.platform AND p.external_id = s.external_id)"
             # In the unique index's order: its entries go in one after another, not each at a random page.
             + " ORDER BY s.platform, s.external_id"
             + ("" if alone else " ON CONFLICT (platform, external_id) DO NOTHING")
@@ -649,13 +664,7 @@ def _merge(cur, summary: Summary, show_progress: bool, stage, indexes: str, post
         if cur.fetchone()[0] == summary.posts_new:
             fresh.add(POSTS)  # and their authors are the ones the file names, locked above or new
         else:
-            cur.execute(
-                "SELECT s.platform, s.external_id, a.handle, s.handle"
-                f" FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
-                f" JOIN {AUTHORS} a ON a.id = p.author_id WHERE lower(a.handle) <> lower(s.handle)"
-                " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
-            )
-            clash = cur.fetchone()
+            clash = _post_of_another_author(cur)
         if clash:
             cur.execute("SELECT min(s.line) FROM import_votes s JOIN import_post_keys k ON k.platform_key = s.platform_key"
                         " AND k.post_key = s.post_key WHERE k.platform = %s AND k.external_id = %s", clash[:2])
