@@ -165,15 +165,20 @@ def part_tokens(part: dict, level: int, n_voters: int):
     tv, tt = key // base, key % base
     del key
     tcol = _factorize(tt)
-    part[("X", level)] = sparse.csr_matrix((np.ones(len(tv), np.float32), (tv, tcol)),
-                                           shape=(n_voters, int(tcol.max(initial=0)) + 1))
+    starts = _starts(tv)
+    k = np.diff(np.r_[starts, len(tv)])
+    # Rows for this partition's voters only (`("rows", level)`: their positions): rows for all n_voters
+    # gave each partition a row-pointer array of n_voters + 1 entries per level (at 100M votes, 5M voters
+    # and 50 partitions, 2 GB).
+    voters = tv[starts]
+    part[("rows", level)], part["n_voters"] = voters, n_voters
+    part[("X", level)] = sparse.csr_matrix((np.ones(len(tv), np.float32), tcol, np.r_[starts, len(tv)]),
+                                           shape=(len(voters), int(tcol.max(initial=0)) + 1))
     if level == 1:
         part["nodes"] = _uniq(tt)  # (author, direction) tokens in the order of X's columns
     pop = np.bincount(tcol).astype(np.int64)
     part["pairs"] = (tv.astype(np.int32), tt)  # sorted by voter; kept for part_voter_tokens
-    starts = _starts(tv)
-    k = np.diff(np.r_[starts, len(tv)])
-    return tv[starts], k, int((pop * pop).sum()), len(tv)
+    return voters, k, int((pop * pop).sum()), len(tv)
 
 
 def part_voter_tokens(part: dict, n_buckets: int = 1) -> list:
@@ -204,7 +209,20 @@ def band_keys(eligible: np.ndarray, rows: int, n_hash: int, level: int, *pieces)
 
 def part_covotes(part: dict, level: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Per voter pair, the tokens of `level` here both voted on."""
-    return _covotes(part[("X", level)], u, v)
+    voters = part[("rows", level)]
+    iu, iv = _row_of(voters, u), _row_of(voters, v)
+    both = (iu >= 0) & (iv >= 0)  # a voter with no votes here shares nothing here
+    co = np.zeros(len(u))
+    co[both] = _covotes(part[("X", level)], iu[both], iv[both])
+    return co
+
+
+def _row_of(voters: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Each voter position's row among `voters` (sorted), -1 where it has none."""
+    if not len(voters):
+        return np.full(len(pos), -1)
+    i = np.minimum(np.searchsorted(voters, pos), len(voters) - 1)
+    return np.where(voters[i] == pos, i, -1)
 
 
 def _first_times(vpos, token, created, voters):
@@ -247,7 +265,9 @@ def part_drop(part: dict, *keys) -> None:
 def part_nodes(part: dict, n_hash: int, min_voters: int):
     """The (author, direction) nodes here, as a nodes x voters matrix kept for the block pass:
     (their tokens, voters each, the MinHash rows of those with `min_voters` or more, over voter positions)."""
-    XT = part["XT"] = part.pop(("X", 1)).T.tocsr()
+    XT = part.pop(("X", 1)).T.tocsr()  # columns: this partition's voters; as voter positions below
+    voters = part.pop(("rows", 1))
+    XT = part["XT"] = sparse.csr_matrix((XT.data, voters[XT.indices], XT.indptr), shape=(XT.shape[0], part["n_voters"]))
     k = np.diff(XT.indptr)
     node = np.repeat(np.arange(XT.shape[0]), k)
     big = (k >= min_voters)[node]
@@ -417,7 +437,7 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
                 lead_share=lead_share)
     u, v, _ = _pair_level(run, by_voter, 0, n_voters, n_votes, threshold=post_threshold, **pair)
     us, vs = [u], [v]
-    run(part_drop, ("X", 0))  # free the post tokens before the next pass (peak memory at 10M votes)
+    run(part_drop, ("X", 0), ("rows", 0))  # free the post tokens before the next pass (peak memory at 10M votes)
     u, v, activity = _pair_level(run, by_voter, 1, n_voters, n_votes, threshold=author_threshold, **pair)
     us.append(u)
     vs.append(v)
