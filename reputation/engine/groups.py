@@ -177,7 +177,8 @@ def part_tokens(part: dict, level: int, n_voters: int):
     if level == 1:
         part["nodes"] = _uniq(tt)  # (author, direction) tokens in the order of X's columns
     pop = np.bincount(tcol).astype(np.int64)
-    part["pairs"] = (tv.astype(np.int32), tt)  # sorted by voter; kept for part_voter_tokens
+    # Sorted by voter; kept for part_voter_tokens (4-byte tokens where they fit: a third less to keep and move).
+    part["pairs"] = (tv.astype(np.int32), tt.astype(np.int32) if base <= np.iinfo(np.int32).max else tt)
     return voters, k, int((pop * pop).sum()), len(tv)
 
 
