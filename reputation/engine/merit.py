@@ -235,7 +235,7 @@ class MeritEngine:
         ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
         rows = np.empty(len(ua_key), np.int64)
         rows[ua_pos] = vpos
-        first = np.r_[True, rows[1:] != rows[:-1]]
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
         voters = rows[first]
         indptr = np.r_[np.flatnonzero(first), len(rows)]
         cols = ua_key % A
