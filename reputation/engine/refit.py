@@ -79,10 +79,6 @@ def _stage_index(state, engine, voter_ids):
     return np.bincount(state["vpos"], minlength=len(voter_ids)), x2, df
 
 
-def _add_index(a, b):
-    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
-
-
 def _group_state(state):
     """Group detection's own state for this partition's votes (kept apart from the partition: `spawn`)."""
     data = state["data"]
@@ -274,7 +270,7 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     voter_ids = data.voter_ids if len(data.voter_ids) else np.unique(data.voter)
     n = len(voter_ids)
     book = _clock()
-    counts, x2, df = ex.reduce(_stage_index, _add_index, engine, voter_ids)
+    counts, x2, df = ex.reduce(_stage_index, _add, engine, voter_ids)
     dispersion = engine._dispersion(x2, df)
     book("index")
     earned = np.minimum(1.0, counts / engine.votes_to_earn)
