@@ -201,3 +201,17 @@ def test_a_solicited_upvote_never_lowers_a_score():
         after = score_of(engine.score(_append(base_data, [v], [author], [p], [1], [NOW - DAY], solicited=[True]),
                                       cred, NOW), author)
         assert after >= before - 1e-9, (author, before, after)
+
+
+def test_a_strike_stays_a_group_when_copied_honest_histories_make_its_component_the_crowd():
+    """A co-voting component over a quarter of all voters is the crowd itself, not a ring. The
+    group_overflow attack (bench/engine/attacks.py) links honest voters into its strike's component by
+    replaying their histories within the detector's lag until it is that large; the block of targets the
+    attackers share still makes them a group of their own, and the honest voters stay out of it."""
+    from bench.engine import attacks, sim
+
+    attacked = attacks.group_overflow(sim.make_world("clean", 5, "small"), np.random.default_rng(0), share=0.15,
+                                      copies_each=3, cover=0.3, min_other=10, engine=get_engine())
+    cred, _ = get_engine().fit(attacked.data, NOW)
+    assert (cred.group[attacked.attacker] >= 0).mean() > 0.9
+    assert (cred.group[~attacked.attacker] >= 0).mean() < 0.01

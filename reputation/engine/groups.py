@@ -464,7 +464,20 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
     linked = np.zeros(n_voters, bool)
     linked[u] = linked[v] = True
     # A "group" spanning a large share of everyone is the crowd itself, not a ring.
-    keep = linked & (size[label] >= 2) & (size[label] <= max(2, max_group_share * (n_votes > 0).sum()))
+    limit = max(2, max_group_share * (n_votes > 0).sum())
+    keep = linked & (size[label] >= 2) & (size[label] <= limit)
+    if len(u) > n_pair:
+        # ...but a dense block's members stay a group of their own: copies of honest histories can make the
+        # block's pair component "the crowd", not the block itself (group_overflow).
+        bu, bv_ = u[n_pair:], v[n_pair:]
+        _, blabel = csgraph.connected_components(
+            sparse.coo_matrix((np.ones(len(bu)), (bu, bv_)), shape=(n_voters, n_voters)), directed=False)
+        bsize = np.bincount(blabel)
+        in_block = np.zeros(n_voters, bool)
+        in_block[bu] = in_block[bv_] = True
+        alone = in_block & ~keep & (bsize[blabel] >= 2) & (bsize[blabel] <= limit)
+        label = np.where(alone, n_voters + blabel, label)
+        keep = keep | alone
     _, group[keep] = np.unique(label[keep], return_inverse=True)
     if not return_edges:
         return group
