@@ -54,6 +54,19 @@ def replica(streaming_replica, settings):
     yield streaming_replica
     if streaming_replica.dir is not None:
         streaming_replica.resume()
+    _until_the_worker_is_idle()
+
+
+def _until_the_worker_is_idle(timeout: float = 30.0):
+    """In a full run the session's Celery worker thread may still run earlier tests' retries and refreshes;
+    the transactional test's flush (TRUNCATE of every table) after this fixture then deadlocks with its
+    transaction (seen once in CI). Wait for the task in hand to finish first (its timed retries may still
+    start later: this narrows the window, it cannot close it)."""
+    from celery.worker import state
+
+    deadline = time.monotonic() + timeout
+    while state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _search(client, prefix: str) -> list[str]:
