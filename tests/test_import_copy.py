@@ -305,6 +305,35 @@ def test_the_votes_join_runs_in_small_hash_batches_and_the_import_gets_its_memor
 
 
 @needs_postgres
+def test_a_re_import_joins_the_votes_there_in_small_hash_batches_and_a_small_file_does_not(tmp_path, monkeypatch):
+    # A file about as large as the votes table finds their votes by hash joins in BATCHED memory; one
+    # much smaller keeps the planner's choice; both get WORK_MEM back for the sort after. (The planner's
+    # estimate for a table of 8 votes never analyzed is its ten-page minimum: set to what it holds.)
+    path = write(tmp_path, MIXED)
+    import_file(path)
+    assert vote_import_pg._estimated_rows(connection.cursor(), Vote._meta.db_table) > 0
+    monkeypatch.setattr(vote_import_pg, "_estimated_rows", lambda cur, table: Vote.objects.count())
+    during = []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith("CREATE TEMP TABLE import_matched"):
+            context["cursor"].execute("SHOW work_mem")
+            during.append(context["cursor"].fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        again = import_file(path)
+        monkeypatch.setattr(vote_import_pg, "_estimated_rows", lambda cur, table: 1_000_000)
+        small = import_file(write(tmp_path, MIXED[:2], name="small.csv"))
+    assert during == [vote_import_pg.BATCHED, vote_import_pg.WORK_MEM]
+    assert (again.votes_new, again.votes_unchanged, again.duplicate_rows) == (0, 8, 1)
+    assert (small.votes_new, small.votes_unchanged) == (0, 2)
+    with connection.cursor() as cur:
+        cur.execute("SHOW work_mem")
+        assert cur.fetchone()[0] == vote_import_pg.WORK_MEM
+
+
+@needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_import_that_is_its_own_transaction_sets_the_posts_indexes_aside_too(tmp_path, monkeypatch):
     # Inside a caller's transaction (every other test here) only the votes' and events' 8 are: that

@@ -80,7 +80,8 @@ EVENTS = VoteEvent._meta.db_table
 PENDING = PendingRefresh._meta.db_table
 CLAIMS = HandleClaim._meta.db_table
 TEMP = ("import_users", "import_posts", "import_votes", "import_resolved", "import_touched", "import_groups",
-        "import_spellings", "import_voter_keys", "import_post_keys", "import_voter_ids", "import_post_ids")
+        "import_spellings", "import_voter_keys", "import_post_keys", "import_voter_ids", "import_post_ids",
+        "import_matched")
 # Quote and escape for the raw COPY: a byte no valid file holds (checked while reading), so COPY splits
 # at commas only and fields keep their double quotes for the SQL to read the way Python's csv does.
 NO_QUOTE = "\x01"
@@ -534,7 +535,7 @@ def _post_of_another_author(cur) -> tuple | None:
     nested loop of two index lookups a post, but a clash is rare, so the loop runs over every post the
     file names: on a re-import, all of them (800k posts at 10M rows, run twice: here and after the posts
     INSERT; bench/README.md, vote import)."""
-    cur.execute(f"SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '{BATCHED}'")
+    _batched(cur)
     cur.execute(
         "SELECT s.platform, s.external_id, a.handle, s.handle"
         f" FROM import_posts s JOIN {POSTS} p ON p.platform = s.platform AND p.external_id = s.external_id"
@@ -542,8 +543,18 @@ def _post_of_another_author(cur) -> tuple | None:
         " AND (a.handle LIKE 'did:%') = (s.handle LIKE 'did:%') LIMIT 1"
     )
     clash = cur.fetchone()
-    cur.execute(f"SET LOCAL enable_nestloop = DEFAULT; SET LOCAL work_mem = '{WORK_MEM}'")
+    _unbatched(cur)
     return clash
+
+
+def _batched(cur) -> None:
+    """Hash joins in BATCHED memory, nested loops off (they are what a join of this size is planned
+    as when the planner expects an early match or misjudges a table; here every row meets a hash table)."""
+    cur.execute(f"SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '{BATCHED}'")
+
+
+def _unbatched(cur) -> None:
+    cur.execute(f"SET LOCAL enable_nestloop = DEFAULT; SET LOCAL work_mem = '{WORK_MEM}'")
 
 
 def _stage_validated(cur, staged: Staged) -> int:
@@ -719,19 +730,32 @@ def _resolve_and_write(cur, summary: Summary, restore: list[str]) -> None:
         " created_at timestamptz, solicited boolean, vote_id bigint, old_value smallint, old_updated timestamptz)"
         " ON COMMIT DROP"
     )
-    # The rows with the vote already there (in the same statement, so neither below searches), read
-    # twice: sorted by the unique index's order, the ones that may change something; counted, the votes.
+    # The rows with the vote already there (in the same statement, so neither below searches). A file
+    # about as large as the votes table (a re-import) is joined in BATCHED memory: hash joins that read
+    # every vote, in batches that fit in the CPU's cache (10M votes were one hash table of 834 MB, probed
+    # in random order), and the voters and posts in batches too. A file much smaller than the table keeps
+    # the planner's choice (index lookups of the votes it names). The sort and count below want the
+    # large work_mem, which is why they are a statement of their own.
+    batched = summary.rows * 2 >= _estimated_rows(cur, VOTES)
+    if batched:
+        _batched(cur)
+    cur.execute(
+        "CREATE TEMP TABLE import_matched ON COMMIT DROP AS SELECT u.id AS voter_id, p.id AS post_id, p.author_id,"
+        " s.value, s.created_at, s.solicited, s.line, v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated"
+        f" FROM {_KEYED_VOTES} LEFT JOIN {VOTES} v ON v.voter_id = u.id AND v.post_id = p.id"
+    )
+    if batched:
+        _unbatched(cur)
+    # Read twice: sorted by the unique index's order, the ones that may change something; counted, the votes.
     resolved = _count(
         cur,
-        "WITH m AS (SELECT u.id AS voter_id, p.id AS post_id, p.author_id, s.value, s.created_at, s.solicited, s.line,"
-        " v.id AS vote_id, v.value AS old_value, v.updated_at AS old_updated"
-        f" FROM {_KEYED_VOTES} LEFT JOIN {VOTES} v ON v.voter_id = u.id AND v.post_id = p.id),"
-        " kept AS (INSERT INTO import_resolved SELECT DISTINCT ON (voter_id, post_id) voter_id, post_id, author_id,"
-        " value, created_at, solicited, vote_id, old_value, old_updated FROM m"
+        "WITH kept AS (INSERT INTO import_resolved SELECT DISTINCT ON (voter_id, post_id) voter_id, post_id, author_id,"
+        " value, created_at, solicited, vote_id, old_value, old_updated FROM import_matched"
         " WHERE vote_id IS NULL OR created_at > old_updated ORDER BY voter_id, post_id, created_at DESC, line DESC"
         " RETURNING vote_id)"
-        " SELECT (SELECT count(*) FROM kept WHERE vote_id IS NULL) + (SELECT count(DISTINCT vote_id) FROM m)",
+        " SELECT (SELECT count(*) FROM kept WHERE vote_id IS NULL) + (SELECT count(DISTINCT vote_id) FROM import_matched)",
     )
+    cur.execute("DROP TABLE import_matched")
     summary.duplicate_rows = summary.rows - resolved
     _analyze_own(cur, "import_resolved")
     # Each statement writes its votes, their events and the authors they touch. A changed vote's
@@ -949,6 +973,12 @@ def _holds_exclusively(cur, table: str) -> bool:
         [table],
     )
     return cur.fetchone()[0]
+
+
+def _estimated_rows(cur, table: str) -> float:
+    """The planner's own estimate of a table's rows (from its statistics, or its size when it has none)."""
+    cur.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table}")
+    return cur.fetchone()[0][0]["Plan"]["Plan Rows"]
 
 
 def _count(cur, sql: str) -> int:
