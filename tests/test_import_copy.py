@@ -305,6 +305,29 @@ def test_the_votes_join_runs_in_small_hash_batches_and_the_import_gets_its_memor
 
 
 @needs_postgres
+@pytest.mark.django_db(transaction=True)  # the event below committed: no foreign-key check left pending
+def test_a_first_imports_events_take_ids_from_one_block_of_their_sequence_in_their_votes_order(tmp_path, monkeypatch):
+    # Into an empty votes table the events' ids are their votes' plus one offset (no nextval() a row):
+    # distinct, above any event there (the votes table empty, the event log not), in the votes' order,
+    # and the sequence moves past them.
+    monkeypatch.setattr(vote_import_pg, "REBUILD_MIN_ROWS", 5)
+    earlier = VoteEvent.objects.create(voter=make_user("early"), post=Post.objects.create(
+        platform="x", external_id="1790000000000000999", author=Author.objects.create(platform="x", handle="early")),
+        action="cast", value=1, previous_value=0, reason="", source="site", at=timezone.now())
+
+    summary = import_file(write(tmp_path, MIXED[:7] + MIXED[8:]))
+
+    assert summary.indexes.startswith("rebuilt") and summary.votes_new == 8
+    events = list(VoteEvent.objects.filter(source="import").order_by("id").values_list("id", "voter_id", "post_id"))
+    votes = list(Vote.objects.order_by("id").values_list("voter_id", "post_id"))
+    assert [(v, p) for _, v, p in events] == votes and len({i for i, _, _ in events}) == 8
+    assert min(i for i, _, _ in events) > earlier.id
+    later = VoteEvent.objects.create(voter=earlier.voter, post=earlier.post, action="cast", value=1,
+                                     previous_value=0, reason="", source="site", at=timezone.now())
+    assert later.id > max(i for i, _, _ in events)
+
+
+@needs_postgres
 def test_a_re_import_joins_the_votes_there_in_small_hash_batches_and_a_small_file_does_not(tmp_path, monkeypatch):
     # A file about as large as the votes table finds their votes by hash joins in BATCHED memory; one
     # much smaller keeps the planner's choice; both get WORK_MEM back for the sort after. (The planner's

@@ -800,6 +800,9 @@ def _insert_into_empty(cur, summary: Summary, restore: list[str]) -> list[str] |
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM {VOTES})")
     if cur.fetchone()[0]:
         return None
+    # Every vote id the INSERT below takes from the votes' (ascending) sequence lies between its last
+    # value before and after (the events' ids below are offsets of them).
+    low = _last_value(cur, VOTES)
     try:
         with transaction.atomic():
             # No RETURNING: the events and touched authors below read what is now the whole table.
@@ -815,15 +818,37 @@ def _insert_into_empty(cur, summary: Summary, restore: list[str]) -> list[str] |
                 cur.execute(sql)
     except IntegrityError:  # a repeated (voter, post) pair: the latest statement must win
         return None
+    # Each event's id is its vote's plus one offset, from a block of the events' sequence taken in one
+    # step, instead of a nextval() a row (2M events: 3.1-3.6 s with it, 2.3-2.9 s without; psql). The
+    # table is locked (ACCESS EXCLUSIVE, with its indexes set aside), so nobody else inserts meanwhile,
+    # and the events still come in their votes' order, which is the ids' (the primary key's build
+    # finds them sorted).
+    high = _last_value(cur, VOTES)
+    events = _sequence(cur, EVENTS)
+    cur.execute("SELECT nextval(%s)", [events])
+    first = cur.fetchone()[0]
+    cur.execute("SELECT setval(%s, %s)", [events, first + high - low])
     cur.execute(
-        f"INSERT INTO {EVENTS} (voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
-        f" SELECT voter_id, post_id, 'cast', value, 0, '', 'import', solicited, created_at FROM {VOTES}"
+        f"INSERT INTO {EVENTS} (id, voter_id, post_id, action, value, previous_value, reason, source, solicited, at)"
+        f" SELECT id + %s, voter_id, post_id, 'cast', value, 0, '', 'import', solicited, created_at FROM {VOTES}",
+        [first - low],
     )
     # Every post in the file got a vote, so its author is touched.
     cur.execute("INSERT INTO import_touched SELECT DISTINCT author_id FROM import_post_ids")
     summary.duplicate_rows = summary.rows - summary.votes_new
     summary.votes_changed = summary.votes_unchanged = 0
     return pair
+
+
+def _sequence(cur, table: str) -> str:
+    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+    return cur.fetchone()[0]
+
+
+def _last_value(cur, table: str) -> int:
+    """The last value the sequence of `table`'s id handed out (to any session; not rolled back)."""
+    cur.execute(f"SELECT last_value FROM {_sequence(cur, table)}")
+    return cur.fetchone()[0]
 
 
 def _log_and_touch(source: str, action: str, previous: str) -> str:
