@@ -340,6 +340,8 @@ def main() -> None:
             from reputation.engine import refit
 
             log("  fit stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in refit.last_timings.items()))
+            log("  group steps over the partitions: "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in refit.last_group_timings.items()))
             log("  write stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_times.items()))
             stage_times.clear()
         log(f"peak RSS: {peak_rss_mb():.0f} MiB (before the refit: {rss_before:.0f} MiB)")

@@ -26,8 +26,22 @@ from . import groups
 from .execution import Local
 from .types import Credibility, GroupLinks, VoteData, group_ids
 
-# Wall seconds of the last fit's steps in this process (bench/refit_scale.py prints them).
+# Wall seconds of the last fit's steps in this process, and of group detection's steps over the
+# partitions (bench/refit_scale.py prints both; the coordinator's own share of the groups stage is the rest).
 last_timings: dict[str, float] = {}
+last_group_timings: dict[str, float] = {}
+
+
+def _timed(fn):
+    """fn(step, ...) booking its wall time under the step's name in last_group_timings."""
+    def call(step, *args):
+        start = time.perf_counter()
+        try:
+            return fn(step, *args)
+        finally:
+            name = getattr(step, "__name__", str(step))
+            last_group_timings[name] = last_group_timings.get(name, 0.0) + time.perf_counter() - start
+    return call
 
 
 def _clock():
@@ -278,10 +292,11 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
     group, links = np.full(n, -1, np.int64), None
     if counts.sum():
         gex = ex.spawn(_group_state)
+        last_group_timings.clear()
         try:
             label, eu, ev, members = groups.detect(
-                lambda step, *args: gex.run(_stage_groups, step, *args), n, timed=True, return_edges=True,
-                by_voter=lambda step, fn, *args: gex.by_voter(functools.partial(_group_pieces, step), fn, *args),
+                _timed(lambda step, *args: gex.run(_stage_groups, step, *args)), n, timed=True, return_edges=True,
+                by_voter=_timed(lambda step, fn, *args: gex.by_voter(functools.partial(_group_pieces, step), fn, *args)),
                 **groups.settings(lead_share=engine.group_lead_share))
         finally:
             gex.close()
