@@ -139,7 +139,9 @@ def _lookup(keys: np.ndarray, values: np.ndarray, x: np.ndarray, missing: int) -
 # Every token (post or author, with the vote's direction) and every (author, direction) node of the
 # block pass lies in one partition, so what the steps return adds up (or, for signatures, takes the
 # minimum) to the figures over all votes. Each takes the partition's dict (see `partition`), keeps what
-# later steps need in it, and returns small arrays. None depends on the order of the votes in it.
+# later steps need in it, drops what none reads again (a pass over the partitions only to drop something
+# reads each spilled one back from disk), and returns small arrays. None depends on the order of the votes
+# in it. What the last steps keep goes with the dict: the caller drops it.
 def partition(vpos, post, author, value, created=None) -> dict:
     """One partition for the steps below: each vote's voter position (in the global voter table),
     post, author, value and time (None: untimed detection)."""
@@ -166,6 +168,8 @@ def part_tokens(part: dict, level: int, n_voters: int):
     """Keeps the voters x tokens matrix of `level` and the distinct (voter, token) pairs for
     `part_voter_tokens`; returns per voter here (positions, distinct tokens) and the tokens' sum of
     squared popularities and total."""
+    for key in [k for k in part if isinstance(k, tuple) and k[1] != level]:
+        del part[key]  # the previous level's matrix: its pass is over (dropped here, not in a pass of its own)
     tokens = _tokens(part, level)
     base = int(tokens.max(initial=0)) + 1
     key = _uniq(part["vpos"].astype(np.int64) * base + tokens)
@@ -194,7 +198,7 @@ def part_voter_tokens(part: dict, n_buckets: int = 1) -> list:
     sorted by voter: what a voter's MinHash signature is made of. Tokens travel, not signatures: a
     signature row is 24 hashes (192 bytes) per voter and partition, a pair 12 bytes per vote, and
     at 100M votes in 50 partitions the rows were 16 GB that spilled to disk."""
-    tv, tt = part["pairs"]
+    tv, tt = part.pop("pairs")  # needed by this shuffle only
     if n_buckets == 1:
         return [(tv, tt)]
     bucket = tv % n_buckets
@@ -267,11 +271,6 @@ def part_lead_counts(part: dict, level: int, u: np.ndarray, v: np.ndarray, lag: 
             np.bincount(row, D.data > lag, len(u)))
 
 
-def part_drop(part: dict, *keys) -> None:
-    for key in keys:
-        part.pop(key, None)
-
-
 def part_nodes(part: dict, n_hash: int, min_voters: int):
     """The (author, direction) nodes here, as a nodes x voters matrix kept for the block pass:
     (their tokens, voters each, the MinHash rows of those with `min_voters` or more, over voter positions)."""
@@ -332,7 +331,6 @@ def _pair_level(run, by_voter, level: int, n_voters: int, n_votes, *, threshold,
     collide = squares / pairs**2 if pairs else 0.0  # sum over tokens of popularity share squared, exact
     # Each bucket of voters makes its signatures from its tokens in every partition; only band keys come here.
     buckets = by_voter(part_voter_tokens, band_keys, (n_votes >= min_votes) & (k >= 2), rows, n_hash, level)
-    run(part_drop, "pairs")
     idx = np.concatenate([b[0] for b in buckets])
     order = np.argsort(idx)
     idx, keys = idx[order], np.concatenate([b[1] for b in buckets])[order]
@@ -447,7 +445,6 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
                 lead_share=lead_share)
     u, v, _ = _pair_level(run, by_voter, 0, n_voters, n_votes, threshold=post_threshold, **pair)
     us, vs = [u], [v]
-    run(part_drop, ("X", 0), ("rows", 0))  # free the post tokens before the next pass (peak memory at 10M votes)
     u, v, activity = _pair_level(run, by_voter, 1, n_voters, n_votes, threshold=author_threshold, **pair)
     us.append(u)
     vs.append(v)
@@ -458,7 +455,6 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
                                     n_hash=block_hashes, rows=rows, timed=timed)
         us.append(u)
         vs.append(v)
-    run(part_drop, ("X", 1), "XT", "nodes")
     # Pair edges (levels 0, 1) go to the induced groups as they are; block edges are a chain through
     # a block's members, so a block is passed on as its (member, block) rows.
     n_pair = sum(len(x) for x in us[:2])
