@@ -14,7 +14,7 @@ from tests import fake_platform as fake_server
 from tests import test_web_browser as web
 from tests.conftest import make_user
 from votes import previews, services
-from votes.models import Author, ClaimStatus, HandleClaim, PostPreview, Vote
+from votes.models import Author, ClaimStatus, HandleClaim, PostPreview, PreviewStatus, Vote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 browser = web.browser  # fixtures
@@ -49,9 +49,13 @@ def test_a_post_card_shows_its_fetched_preview(browser, live_server, fake_platfo
         text_html="Measured twice &lt;img src=x onerror=alert(1)&gt;<br>then <b>cut</b> once",
     )
     fake_platform.x_post(GONE, text_html="", name="", handle="writer", status=404)
+    # The platform is down for SEEN: its fetch fails, to be retried later (as does the one registering
+    # queued, if a worker runs it), and the voter's text arriving after that failure is shown.
+    fake_platform.x_post(SEEN, text_html="", name="", handle="writer", status=503)
     good, gone, seen = (services.post_register(url=u) for u in (GOOD, GONE, SEEN))
-    for post in (good, gone):
+    for post in (good, gone, seen):
         previews.preview_fetch(post_id=post.pk)
+    assert PostPreview.objects.get(post=seen).status == PreviewStatus.FAILED
     previews.preview_offer_text(post=seen, text="What a voter's browser showed")
     page = new_page(browser, live_server.url)
     page.goto(f"{live_server.url}/")
