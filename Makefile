@@ -35,11 +35,17 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The browser tests drive Debian's chromium and firefox-esr (Playwright cannot download browsers here).
+# A lock another install holds is waited for, up to 15 minutes, instead of failing: apt-get install waits by
+# DPkg::Lock::Timeout; apt-get update does not honour it for the lists lock (tried: it failed at once), so it is retried.
 browsers:
 	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium"; [ -x /usr/bin/firefox-esr ] || missing="$$missing firefox-esr"; \
 	if [ -n "$$missing" ]; then \
 	    echo "Installing $$missing for the browser tests (apt-get)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	    updated=""; for try in $$(seq 90); do \
+	        apt-get update -qq >/dev/null 2>&1 && { updated=1; break; }; \
+	        echo "apt-get update failed (another install may hold apt's lock); trying again in 10 s"; sleep 10; \
+	    done; \
+	    [ -n "$$updated" ] && (DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq $$missing) >/dev/null \
 	    || { echo "Could not install $$missing: install them (Debian packages) and run make test again" >&2; exit 1; }; \
 	fi
 
