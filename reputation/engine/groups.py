@@ -168,8 +168,8 @@ def part_tokens(part: dict, level: int, n_voters: int):
     """Keeps the voters x tokens matrix of `level` and the distinct (voter, token) pairs for
     `part_voter_tokens`; returns per voter here (positions, distinct tokens) and the tokens' sum of
     squared popularities and total."""
-    for key in [k for k in part if isinstance(k, tuple) and k[1] != level]:
-        del part[key]  # the previous level's matrix: its pass is over (dropped here, not in a pass of its own)
+    for stale in [k for k in part if isinstance(k, tuple) and k[1] != level]:
+        del part[stale]  # the previous level's matrix: its pass is over (dropped here, not in a pass of its own)
     tokens = _tokens(part, level)
     base = int(tokens.max(initial=0)) + 1
     key = _uniq(part["vpos"].astype(np.int64) * base + tokens)
