@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from . import bulk
 from .engine import AuthorScores, Credibility, GroupLinks, VoteData
+from .engine.types import narrow
 
 VOTE_KINDS = ("int8", "int8", "int8", "int2", "timestamptz", "bool")
 # Casts pin the wire types the parser expects whatever the column types are. Every column is in the
@@ -136,7 +137,7 @@ def pack_voters(votes: VoteData, cred: Credibility, author_ids: np.ndarray) -> l
     # (author, voter row) pairs, each once, by author then voter: one sort of an int64 key (np.unique
     # over stacked pairs, axis=1, took 1.6 s at 10M votes).
     n = len(rows)
-    key = np.unique(votes.author[heavy] * n + np.searchsorted(rows["id"], votes.voter[heavy]))
+    key = np.unique(votes.author[heavy].astype(np.int64) * n + np.searchsorted(rows["id"], votes.voter[heavy]))
     author, at = key // n, key % n
     ids, starts = np.unique(author, return_index=True)
     ends = np.r_[starts[1:], len(key)]
@@ -387,7 +388,9 @@ def vote_partition(voters: VoteData, *pieces) -> VoteData:
     voter, author, post, value, created, solicited = _by_voter(
         voter, author, post, value.astype(np.int8), created, solicited.astype(bool)
     )
-    return VoteData(voter, author, post, value, created, *own_voters(voter, voters.voter_ids, voters.voter_joined),
+    voter = narrow(voter)  # 4-byte ids where they fit, as execution.split_by_author makes them
+    return VoteData(voter, narrow(author), narrow(post), value, created,
+                    *own_voters(voter, voters.voter_ids, voters.voter_joined),
                     voters.owned_author, voters.owner_voter, solicited)
 
 

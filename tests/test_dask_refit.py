@@ -3,6 +3,7 @@ in-process refit's numbers, on clean, attacked and polarized worlds, and through
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import os
@@ -15,6 +16,7 @@ from django.db import connection
 from bench.engine import attacks, sim, sim2
 from bench.engine.world import NOW
 from reputation import refit_backend
+from reputation.data import pack_voters
 from reputation.engine import get_engine, groups
 from reputation.engine.execution import OnDask, split_by_author
 from reputation.models import AuthorReputation, PostScore, ReputationSnapshot, VoterCredibility
@@ -101,6 +103,35 @@ def test_partitions_hold_whole_authors_and_every_vote_once():
         # Each partition carries its own voters' rows of the voter table, join times included.
         np.testing.assert_array_equal(p.voter_ids, np.unique(p.voter))
         np.testing.assert_array_equal(p.voter_joined, data.voter_joined[np.searchsorted(data.voter_ids, p.voter_ids)])
+
+
+def _with_ids_near_the_int32_limit(data):
+    """The same votes with voter, author and post ids just under 2**31: a 4-byte id times a count overflows."""
+    big = 2**31 - 1_000_000
+    return dataclasses.replace(data, voter=data.voter + big, author=data.author + big, post=data.post + big,
+                               voter_ids=data.voter_ids + big, owned_author=data.owned_author + big,
+                               owner_voter=data.owner_voter + big)
+
+
+def test_partitions_keep_ids_in_four_bytes_and_widen_them_before_arithmetic(client):
+    data = _with_ids_near_the_int32_limit(sim.make_world("ring", 3, "small").data)
+    parts, _ = split_by_author(data, 3)
+    assert {p.voter.dtype for p in parts} == {p.author.dtype for p in parts} == {np.dtype(np.int32)}
+    local_cred, local = get_engine().fit(data, NOW)
+    cred, scores = get_engine().fit(data, NOW, executor=OnDask(client, data, 3))
+    np.testing.assert_array_equal(scores.author_ids, local.author_ids)
+    assert scores.author_ids.dtype == np.int64 and scores.post_ids.dtype == np.int64
+    np.testing.assert_allclose(scores.score, local.score, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(scores.status, local.status)
+    np.testing.assert_allclose(cred.credibility, local_cred.credibility, rtol=0, atol=1e-6)
+    # What the per-author refresh will read: the same packed voters per author from the 4-byte partitions.
+    authors = np.unique(data.author)
+    whole = dict(pack_voters(data, local_cred, authors))
+    from_parts = dict(kv for p in parts for kv in pack_voters(p, local_cred, authors))
+    assert from_parts.keys() == whole.keys() and all(from_parts[a] == whole[a] for a in whole)
+    # Ids beyond 4 bytes stay as they are.
+    wide = dataclasses.replace(data, author=data.author + 2**31)
+    assert split_by_author(wide, 2)[0][0].author.dtype == np.int64
 
 
 def _small_world(seed=5, n_voters=15, n_authors=6):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .types import VoteData
+from .types import VoteData, narrow
 
 
 def own_voters(voter: np.ndarray, voter_ids: np.ndarray, voter_joined: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -32,8 +32,8 @@ def own_voters(voter: np.ndarray, voter_ids: np.ndarray, voter_joined: np.ndarra
 
 def split_by_author(data: VoteData, n_parts: int) -> tuple[list[VoteData], list[np.ndarray]]:
     """The votes in `n_parts` partitions of whole authors (by author id modulo n_parts), each with its
-    own voters' rows of the voter table (`own_voters`) and every claim; and each partition's positions
-    in `data`."""
+    own voters' rows of the voter table (`own_voters`) and every claim, its ids 4-byte where they fit
+    (`types.narrow`); and each partition's positions in `data`."""
     key = data.author % n_parts
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(n_parts + 1))
@@ -43,9 +43,10 @@ def split_by_author(data: VoteData, n_parts: int) -> tuple[list[VoteData], list[
     for i in range(n_parts):
         idx = order[bounds[i]:bounds[i + 1]]
         index.append(idx)
+        voter = narrow(data.voter[idx])
         out.append(VoteData(
-            data.voter[idx], data.author[idx], data.post[idx], data.value[idx], data.created[idx],
-            *own_voters(data.voter[idx], data.voter_ids, data.voter_joined), data.owned_author, data.owner_voter,
+            voter, narrow(data.author[idx]), narrow(data.post[idx]), data.value[idx], data.created[idx],
+            *own_voters(voter, data.voter_ids, data.voter_joined), data.owned_author, data.owner_voter,
             solicited[idx] if has_solicited else np.empty(0, bool),
         ))
     return out, index

@@ -27,6 +27,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from .types import narrow
+
 _MASK = np.uint64((1 << 61) - 1)
 
 
@@ -145,14 +147,8 @@ def _lookup(keys: np.ndarray, values: np.ndarray, x: np.ndarray, missing: int) -
 def partition(vpos, post, author, value, created=None) -> dict:
     """One partition for the steps below: each vote's voter position (in the global voter table),
     post, author, value and time (None: untimed detection)."""
-    return {"vpos": _narrow(vpos), "post": _narrow(post), "author": _narrow(author), "sign": value > 0,
+    return {"vpos": narrow(vpos), "post": narrow(post), "author": narrow(author), "sign": value > 0,
             "created": created}
-
-
-def _narrow(ids: np.ndarray) -> np.ndarray:
-    """Non-negative ids as 4-byte integers where they fit (every step widens them before arithmetic): the
-    detection's state is kept beside the partition's and spills on its own."""
-    return ids.astype(np.int32) if len(ids) and ids.dtype.itemsize > 4 and ids.max() < 2**31 else ids
 
 
 def _tokens(part: dict, level: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from scipy import sparse, special, stats
 
 from . import refit, trust
 from .groups import induced_groups
-from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_size
+from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_size, narrow
 
 
 def _segment_sum(key: np.ndarray, w: np.ndarray):
@@ -124,6 +124,14 @@ class MeritEngine:
             self._memo_store[name] = compute()
         return self._memo_store[name]
 
+    def _authors(self, data: VoteData):
+        """(sorted author ids, each vote's position among them): the position 4-byte where it fits, as the
+        weighting keeps it in a partition between stages (types.narrow)."""
+        def compute():
+            a_ids, apos = np.unique(data.author, return_inverse=True)
+            return a_ids, narrow(apos)
+        return self._memo(data, "authors", compute)
+
     # ---- full refit ----------------------------------------------------------------------------
     def fit(self, data: VoteData, now: float, executor=None, keep_scores: bool = False):
         """The full refit (refit.py): in this process, or over the partitions of `executor`
@@ -172,7 +180,8 @@ class MeritEngine:
         (est_up, est_n), = trust.established_consensus(parts["apos"], up, data.created, (window,))
         q = (est_up + 1.0) / (est_n + 2.0)
         against = (est_n >= 3) & np.where(up, q < 0.5, q > 0.5)
-        _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * len(parts["author_ids"]) + parts["apos"],
+        A = len(parts["author_ids"])
+        _, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter.astype(np.int64) * A + parts["apos"],
                                                              return_inverse=True))
         new_here = trust.first_on_author(ua_pos, data.created) > data.created - window
         return credit, new_here & against
@@ -232,7 +241,7 @@ class MeritEngine:
         m = np.divide(np.bincount(apos, w * y, A), W, out=np.zeros(A), where=W > 0)
         wr = w * (y - m[apos])
         # Per (voter, author) pair sums. The pairs come sorted by voter, so no sort.
-        ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
+        ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter.astype(np.int64) * A + apos, return_inverse=True))
         rows = np.empty(len(ua_key), np.int64)
         rows[ua_pos] = vpos
         first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
@@ -355,7 +364,7 @@ class MeritEngine:
         ps, _aged = self._proven_share(data, proven, changed, age * DAY, now)
         del base, joined, age, proven, changed, _aged
 
-        a_ids, apos = self._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
+        a_ids, apos = self._authors(data)
         whole = group  # the voter's whole group (sides, own members)
         if cred.links is not None:
             # On each author, only members who voted there, linked by pairs who both did.
@@ -396,7 +405,7 @@ class MeritEngine:
                 w1[voiced] = top[dpos] / cnt[pos]
 
         A = len(a_ids)
-        ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter * A + apos, return_inverse=True))
+        ua_key, ua_pos = self._memo(data, "ua", lambda: np.unique(data.voter.astype(np.int64) * A + apos, return_inverse=True))
         # A group member's say on an author is bounded by the group cap instead (at most one vote).
         solo = w1 if not any_group else np.where(grouped, 0.0, w1)
         ua_sum = np.bincount(ua_pos, solo, len(ua_key))
@@ -653,7 +662,7 @@ class MeritEngine:
         post_mean[ppos] = agg["mean"][apos]
         k = self.prior_strength
         return AuthorScores(
-            author_ids=a_ids,
+            author_ids=np.asarray(a_ids, np.int64),  # (a partition's ids may be 4-byte: types.narrow)
             score=100 * agg["mean"],
             low=100 * stats.beta.ppf(0.05, a, b),
             high=100 * stats.beta.ppf(0.95, a, b),
@@ -666,7 +675,7 @@ class MeritEngine:
             status=status,
             explanations=explanations,
             coordinated_discount=coordinated,
-            post_ids=post_ids,
+            post_ids=np.asarray(post_ids, np.int64),
             post_quality=100 * (k * post_mean + p_up) / (k + p_up + p_down),
             post_upvotes=np.bincount(ppos, up, P).astype(np.int64),
             post_downvotes=np.bincount(ppos, ~up, P).astype(np.int64),

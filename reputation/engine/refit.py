@@ -89,7 +89,7 @@ def _stage_index(state, engine, voter_ids):
     # 4-byte positions (below 2**31 voters): 4 bytes a vote less in every partition kept between stages.
     state["vpos"] = np.searchsorted(voter_ids, data.voter).astype(np.int32 if len(voter_ids) < 2**31 else np.int64)
     with _On(engine, state) as data:
-        a_ids, apos = engine._memo(data, "authors", lambda: np.unique(data.author, return_inverse=True))
+        a_ids, apos = engine._authors(data)
         x2, df = engine._dispersion_sums(data, apos, len(a_ids))
     return np.bincount(state["vpos"], minlength=len(voter_ids)), x2, df
 
