@@ -116,6 +116,7 @@ def _stage_weights(state, engine, cred, now, n):
     with _On(engine, state) as data:
         w, parts = engine._weights(data, cred, now)
         del parts["ua_key"]  # (the scoring pass weighs afresh)
+        del parts["side"]  # (every stage that reads a vote's side sets it: `_dense_parts`)
         parts["ps"] = None  # no pool until records exist
         group = parts.pop("group")
         grouped = np.flatnonzero(group >= 0)
@@ -196,22 +197,27 @@ def _voters_changed(engine, n, *pieces):
     return hit, changed[hit]
 
 
+def _proven_shares(state, engine, data, proven, changed, now):
+    """Each vote's proven share and age ramp (engine._proven_share), from the voters' `proven` and `changed`."""
+    vpos = state["vpos"]
+    # (the partition's own voter table: vpos is the global position)
+    joined = (data.voter_joined[np.searchsorted(data.voter_ids, data.voter)] if len(data.voter_joined)
+              else np.full(len(data), -np.inf))
+    return engine._proven_share(data, proven[vpos], changed[vpos], data.created - joined, now)
+
+
 def _stage_proven_share(state, engine, proven, changed, now, n):
-    """Each vote's proven share (kept), and the proven viewpoint fit's matrices of this partition."""
+    """The proven viewpoint fit's matrices of this partition, from each vote's proven share."""
     with _On(engine, state) as data:
-        vpos = state["vpos"]
-        # (the partition's own voter table: vpos is the global position)
-        joined = (data.voter_joined[np.searchsorted(data.voter_ids, data.voter)] if len(data.voter_joined)
-                  else np.full(len(data), -np.inf))
-        ps, aged = engine._proven_share(data, proven[vpos], changed[vpos], data.created - joined, now)
-        state["ps"] = ps
+        ps, aged = _proven_shares(state, engine, data, proven, changed, now)
         # Proven votes, and aged accounts' at a fiftieth (see fit).
         return _matrices(engine, data, state, n, state["w"] * np.maximum(ps, 0.02 * aged))
 
 
-def _stage_competence(state, engine, side, n, voter_ids):
-    """The pool of proven shares and every vote's side from `side`; the competence sums."""
-    state["parts"]["ps"] = state.pop("ps")
+def _stage_competence(state, engine, side, n, voter_ids, proven, changed, now):
+    """The pool of proven shares (made afresh here: kept from the stage before, they were 8 bytes a vote
+    more to spill through the camp pass between) and every vote's side from `side`; the competence sums."""
+    state["parts"]["ps"] = _proven_shares(state, engine, state["data"], proven, changed, now)[0]
     with _dense_parts(state, side), _On(engine, state) as data:
         agg = engine._aggregate(data, state["w"], state["parts"])
         k, k_right = engine._competence_sums(data, state["vpos"], n, engine._right(data, agg["w_eff"], agg))
@@ -334,7 +340,8 @@ def _fit(engine, ex, data: VoteData, now: float, keep_scores: bool = False):
         # side 0 counts half on each side, and the two-sided score becomes a plain one).
         side = side * strength
     book("proven axis")
-    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, side, n, voter_ids)
+    k, k_right, standing = ex.reduce(_stage_competence, _add_competence, engine, side, n, voter_ids, proven, changed,
+                                     now)
     competence = engine._competence(k, k_right)
     cred = Credibility(voter_ids, np.clip(earned * competence * standing, 0.0, 1.0), group, side, proven, changed,
                        links, dispersion)
