@@ -148,6 +148,52 @@ def test_a_copycat_of_two_honest_voters_does_not_put_them_in_one_group():
     assert timed[h1] < 0 or timed[h1] != timed[h2]
 
 
+
+def _copied_supporters(delay_hours: tuple[float, float], seed: int = 0):
+    """300 background voters on 200 authors, twelve honest supporters who like the same 8 authors, and
+    copycats each replaying three consecutive supporters' votes `delay_hours` later (two per link).
+    Returns detect_groups' block members (voter positions) and the supporters."""
+    from reputation.engine.groups import detect_groups
+
+    rng = np.random.default_rng(seed)
+    voters, posts, times, values = [], [], [], []
+    for v in range(300):  # background: 300 voters on 200 authors of 10 posts
+        p = rng.choice(2000, 20, replace=False)
+        voters.append(np.full(20, v)), posts.append(p), times.append(NOW - rng.uniform(1, 90, 20) * DAY)
+        values.append(np.where(rng.random(20) < 0.6, 1, -1))
+    supporters = np.arange(300, 312)  # 15 upvotes each on the 8 authors' 240 posts
+    own = {h: (rng.choice(np.arange(2000, 2240), 15, replace=False), NOW - rng.uniform(5, 60, 15) * DAY)
+           for h in supporters}
+    for h, (p, t) in own.items():
+        voters.append(np.full(len(p), h)), posts.append(p), times.append(t), values.append(np.ones(len(p), int))
+    copycat = 312
+    for j in range(len(supporters) - 2):
+        for _ in range(2):
+            for h in supporters[j:j + 3]:
+                p, t = own[h]
+                voters.append(np.full(len(p), copycat)), posts.append(p), values.append(np.ones(len(p), int))
+                times.append(t + rng.uniform(*delay_hours, len(p)) * 3600)
+            copycat += 1
+    vpos, post, created, value = (np.concatenate(x) for x in (voters, posts, times, values))
+    author = np.where(post >= 2000, 200 + (post - 2000) // 30, post // 10)
+    *_, blocks = detect_groups(vpos, post, author, value.astype(np.int8), copycat, created=created, return_edges=True)
+    return set(blocks[0].tolist()), set(supporters.tolist())
+
+
+def test_honest_voters_copied_by_a_crowd_do_not_join_its_block():
+    """Framing through the block pass: copycats replay a chain of honest supporters' votes, which links
+    the supporters' authors into a dense block that the supporters themselves hit. On each post the
+    supporter voted first and its copies followed, so the block's members are the copycats, not the
+    people they copied. (Ranked per author over weeks, each supporter sat behind the other supporters
+    and their copies, and all twelve became members, copied within the hour or days later.)"""
+    members, supporters = _copied_supporters((0.1, 0.9))  # within the hour: no pair is one-sided
+    assert len(members - supporters) >= 15  # the copycats are a block
+    assert not members & supporters
+    members, supporters = _copied_supporters((30, 240))  # a day to ten days later
+    assert len(members - supporters) >= 15
+    assert len(members & supporters) <= 3  # the rest voted after another supporter's copies
+
+
 def _bought_upvotes(data, target, voters):
     """Established honest voters each add one upvote on a post of `target` they had not voted on, today."""
     posts = np.unique(data.post[data.author == target])

@@ -526,13 +526,18 @@ def framing(world, rng, share=0.027, per_copycat=2, link_copies=1, copy_frac=1.0
     the MinHash candidates; a supporter needs enough votes elsewhere to pass the pairwise check
     (`min_other`, from the engine's post_threshold). Each copy follows its original by `delay_days`
     (default: within the detector's `lag`, so that an engine which links only mutual pairs, where
-    neither voted first by more than `lag`, still sees a mutual pair). Targets: strong authors with at least `min_support`
+    neither voted first by more than `lag`, still sees a mutual pair; "past_window": just past the
+    `block_window` in which the block pass ranks its members' votes, so no copy is near its original). Targets: strong authors with at least `min_support`
     linkable supporters, the fewest first. Exploits co-voting as the only group evidence (a copy is
     indistinguishable from a clique)."""
     b = _Builder(world, rng, budget_share, engine)
     c, d = b.ctx, world.data
     lag = float(b.th.get("lag", 0.0))
-    lo_d, hi_d = delay_days if delay_days is not None else ((0.1 * lag or 120.0) / DAY, (0.9 * lag or 3 * DAY) / DAY)
+    if delay_days == "past_window":  # just past the window in which the block pass ranks members' votes
+        win = min(float(b.th.get("block_window", DAY)), 30 * DAY)
+        lo_d, hi_d = 1.1 * win / DAY, 2.0 * win / DAY
+    else:
+        lo_d, hi_d = delay_days if delay_days is not None else ((0.1 * lag or 120.0) / DAY, (0.9 * lag or 3 * DAY) / DAY)
     per = max(2, int(per_copycat))
     copies = max(1, int(link_copies))
     n = b.accounts_for(share)

@@ -46,7 +46,7 @@ SPACES: dict[str, dict[str, list]] = {
     "cap_sized": {"share": [0.043, 0.1, 0.15], "margin": [1, 0], "camo": [(20, 40), (10, 20), (40, 80)],
                   "window": [(0, 30), (0, 7)], "camo_mode": ["late", "early"], "pretouch": [None, (20, 120)]},
     "framing": {"share": [0.027, 0.06, 0.15], "per_copycat": [2, 3], "link_copies": [1, 2],
-                "min_support": [10, 20, 30], "copy_frac": [1.0, 0.8], "delay_days": [None, (0.05, 3.0)]},
+                "min_support": [10, 20, 30], "copy_frac": [1.0, 0.8], "delay_days": [None, (0.05, 3.0), "past_window", (2.0, 10.0)]},
     "decoys": {"share": [0.11, 0.15, 0.05], "votes_each": [(20, 40), (50, 100), (100, 200)],
                "axis": ["orthogonal", "camp", "random"], "split": [0.5, 0.65], "author_share": [0.5, 1.0, 0.2]},
     "slow_drip": {"share": [0.09, 0.15, 0.05], "per_target": [2, 1], "targets_each": [4, 1, 2],

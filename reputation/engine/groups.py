@@ -297,22 +297,39 @@ def part_block_hits(part: dict, block_tokens: np.ndarray, block_ids: np.ndarray,
     return np.unique(block[node[hit]] * n_voters + XT.indices[hit], return_counts=True)
 
 
-def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_voters: int):
-    """For each vote here of a member on its block's nodes (`mkey`: sorted block * n_voters + voter):
-    (its row in mkey, its time rank among the members' votes on that node, 0 = first, 1 = last)."""
+def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_voters: int, window: float):
+    """For each vote here of a member on its block's nodes (`mkey`: sorted block * n_voters + voter) that shares
+    its post with another such vote: (its row in mkey, its rank among them, 0 = first, 1 = last), among the
+    members' votes on the post within `window` seconds of it if there are any, else among all of them there.
+    Per post, not per node: a copy follows its original on the same post, while across a node's many posts
+    an original ranks behind other originals and their copies (framing on generator 2: honest supporters
+    copied within the detector's lag ranked mid-node and joined the copycats' block). Within a window where
+    it can: over a post's whole life, an original that voted days after another sits behind that one's
+    copies; a copy made later than the window still follows its original, so a vote alone in its window
+    takes its rank on the whole post."""
     vpos = part["vpos"]
     sel = np.isin(vpos, _uniq(mkey % n_voters))
-    vp, t = vpos[sel].astype(np.int64), part["created"][sel]
+    vp, t, post = vpos[sel].astype(np.int64), part["created"][sel], part["post"][sel].astype(np.int64)
     tok = part["author"][sel].astype(np.int64) * 2 + part["sign"][sel]
     key = _lookup(block_tokens, block_ids, tok, -1) * n_voters + vp
     mine = np.isin(key, mkey)  # a vote off the blocks has a negative key
-    vp, t, tok, key = vp[mine], t[mine], tok[mine], key[mine]
-    order = np.lexsort((vp, t, tok))  # time ties by voter: any order of the votes gives the same ranks
-    start = _starts(tok[order])
-    size = np.diff(np.r_[start, len(order)])
-    pct = np.empty(len(order))
-    pct[order] = (np.arange(len(order)) - np.repeat(start, size)) / np.maximum(np.repeat(size, size) - 1, 1)
-    return np.searchsorted(mkey, key), pct
+    vp, t, post, key = vp[mine], t[mine], post[mine], key[mine]
+    order = np.lexsort((vp, t, post))  # time ties by voter: any order of the votes gives the same ranks
+    post, t = post[order], t[order]
+    start = _starts(post)
+    size = np.diff(np.r_[start, len(post)])
+    before_all = np.arange(len(post)) - np.repeat(start, size)
+    after_all = np.repeat(size, size) - 1 - before_all
+    # One time line with each post's votes far from the next post's: searches within a post's window.
+    gap = float(t.max() - t.min()) + 4 * window + 1.0 if len(t) else 0.0
+    line = (t - t.min()) + _factorize(post) * gap if len(t) else t
+    before = np.arange(len(line)) - np.searchsorted(line, line - window, side="left")
+    after = np.searchsorted(line, line + window, side="right") - np.arange(len(line)) - 1
+    alone = before + after == 0
+    before, after = np.where(alone, before_all, before), np.where(alone, after_all, after)
+    seen = before + after > 0
+    pct = before[seen] / (before + after)[seen]
+    return np.searchsorted(mkey, key[order][seen]), pct
 
 
 # ---- the composition: `run(fn, *args)` is [fn(part, *args) for every partition] ------------------
@@ -357,7 +374,7 @@ def _node_covotes(run, node_tokens: np.ndarray, u: np.ndarray, v: np.ndarray, n_
 
 
 def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co, min_voters, min_hits, hit_share,
-                 n_hash, rows, timed, early_rank: float = 0.25):
+                 n_hash, rows, timed, window: float, early_rank: float = 0.25, rank_prior: float = 2.0):
     """Voter pairs that hit the same dense block of (author, direction) targets.
 
     Pairwise co-voting misses attacks spread thin (each account strikes a few
@@ -412,10 +429,14 @@ def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co,
     if timed and len(pb):
         # Members who voted on the block's targets before most of the others were there first:
         # a later crowd copying them (framing) must not make them members of its group.
+        # Each member's mean rank, shrunk toward the middle by `rank_prior` votes: a member seen first once
+        # or twice in a sparse strike stays one; an original whose every vote its copycats follow does not.
+        # A member that shares no post with another member stays one.
         mkey = pb * n_voters + pv
-        pos, pct = (np.concatenate(x) for x in zip(*run(part_member_ranks, btok, bid, mkey, n_voters)))
+        pos, pct = (np.concatenate(x) for x in zip(*run(part_member_ranks, btok, bid, mkey, n_voters, window)))
         o = np.lexsort((pct, pos))  # summed in one order whatever the partitions
-        mean = np.bincount(pos[o], pct[o], len(mkey)) / np.maximum(np.bincount(pos, minlength=len(mkey)), 1)
+        seen = np.bincount(pos, minlength=len(mkey))
+        mean = (np.bincount(pos[o], pct[o], len(mkey)) + 0.5 * rank_prior) / (seen + rank_prior)
         keep = mean >= early_rank
         pb, pv = pb[keep], pv[keep]
     same = pb[1:] == pb[:-1]  # sorted by block: chain the members of each block
@@ -424,7 +445,7 @@ def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co,
 
 def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshold, author_threshold, min_co,
            min_votes, n_hash, rows, max_group_share, block_threshold, block_hit_share, block_hashes, block_min_co,
-           block_min_voters, block_min_hits, lag, lead_share, by_voter=None):
+           block_min_voters, block_min_hits, block_window, lag, lead_share, by_voter=None):
     """`detect_groups` over partitions of whole authors wherever they live: `run(fn, *args)` returns
     [fn(part, *args) for each partition] (see `partition`); `by_voter(split, fn, *args)` returns, for
     each bucket b of voters, fn(*args, *every partition's split(part, n_buckets)[b]) (None: one bucket,
@@ -447,7 +468,7 @@ def detect(run, n_voters: int, *, timed: bool, return_edges: bool, post_threshol
     blocks = None
     if block_threshold is not None:
         u, v, blocks = _block_edges(run, activity, n_voters, threshold=block_threshold, min_co=block_min_co,
-                                    min_voters=block_min_voters, min_hits=block_min_hits, hit_share=block_hit_share,
+                                    min_voters=block_min_voters, min_hits=block_min_hits, hit_share=block_hit_share, window=block_window,
                                     n_hash=block_hashes, rows=rows, timed=timed)
         us.append(u)
         vs.append(v)
@@ -514,6 +535,7 @@ def detect_groups(
     block_min_co: int = 10,
     block_min_voters: int = 10,
     block_min_hits: int = 3,
+    block_window: float = 86400.0,
     created: np.ndarray | None = None,
     lag: float = 3600.0,
     lead_share: float = 0.8,
