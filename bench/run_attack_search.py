@@ -89,7 +89,7 @@ def table(results: dict) -> str:
         extra = ""
         if r["objective"] == "lift_change":
             extra = f" (lift change; tau {_fmt(r['engine_tau_change'], 3)})"
-        if "under_review" in r and name == "framing":
+        if "under_review" in r and name in ("framing", "discredit"):
             extra = f" ({r['under_review']:.1f} targets under_review)"
         bb = f"{_fmt(r['best_baseline_mean'])} ({r['best_baseline']})" if r["best_baseline"] else "-"
         if r["objective"] == "lift_change":

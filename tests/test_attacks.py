@@ -204,3 +204,14 @@ def test_vote_data_solicited_flags_survive(clean):
     assert isinstance(att.data, VoteData)
     assert np.array_equal(att.data.solicited[: len(d)], flagged.solicited)
     assert not att.data.solicited[len(d):].any()  # attackers cannot have Merit ask them
+
+
+def test_discredit_never_votes_on_its_targets_and_opposes_their_supporters_elsewhere(clean):
+    att = _attack("discredit", clean, share=0.06)
+    d, n, b = att.data, len(clean.data), clean.data
+    assert len(att.sink) and not len(att.push)
+    assert not np.isin(d.author[n:], att.sink).any()
+    supporters = np.unique(b.voter[np.isin(b.author, att.sink) & (b.value > 0)])
+    theirs = {(p, v) for p, v, w in zip(b.post.tolist(), b.value.tolist(), b.voter.tolist()) if w in set(supporters.tolist())}
+    opposing = [(p, -v) in theirs for p, v in zip(d.post[n:].tolist(), d.value[n:].tolist())]
+    assert np.mean(opposing) > 0.3  # besides the camouflage, the votes oppose a supporter's vote on that post

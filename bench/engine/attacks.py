@@ -594,6 +594,43 @@ def framing(world, rng, share=0.027, per_copycat=2, link_copies=1, copy_frac=1.0
     return b.finish(sink=targets)
 
 
+def discredit(world, rng, share=0.05, age=(60, 400), camo=(20, 40), camo_mode="early", votes_each=20, per_victim=10,
+              delay_days=(0.0, 0.5), n_targets=10, min_support=10, engine=None, budget_share=0.15) -> World:
+    """The reverse attack on records: accounts that earn records of their own (camouflage) vote against the
+    targets' honest supporters on up to `per_victim` of each supporter's votes on OTHER authors, `delay_days`
+    after them, so the consensus their predictions are judged against turns on them: their credibility, and
+    with it their say on the targets, falls. Never votes on the targets (strong authors with at least
+    `min_support` honest upvoters, the fewest first)."""
+    b = _Builder(world, rng, budget_share, engine)
+    c, d = b.ctx, world.data
+    _, strong = c.weak_strong()
+    honest_vote = ~world.attacker[d.voter] if len(world.attacker) else np.ones(len(d), bool)
+    sup_of = {a: np.unique(d.voter[(d.author == a) & (d.value > 0) & honest_vote]) for a in strong}
+    cand = sorted((a for a in strong if len(sup_of[a]) >= min_support), key=lambda a: (len(sup_of[a]), rng.random()))
+    targets = np.array(cand[:n_targets], np.int64)
+    if not len(targets):
+        return b.finish(sink=targets)
+    victims = np.unique(np.concatenate([sup_of[a] for a in targets]))
+    # each victim's votes on other authors, up to per_victim of them, in random order
+    sel = np.flatnonzero(np.isin(d.voter, victims) & ~np.isin(d.author, targets))
+    sel = sel[rng.permutation(len(sel))]
+    sel = sel[np.argsort(d.voter[sel], kind="stable")]
+    rank = np.arange(len(sel)) - np.searchsorted(d.voter[sel], d.voter[sel], "left")
+    sel = sel[rank < per_victim]
+    ids = b.new_accounts(b.accounts_for(share), *age)
+    if not len(ids) or not len(sel):
+        return b.finish(sink=targets)
+    b.camouflage(ids, rng.integers(camo[0], camo[1] + 1, len(ids)), 0.0, 150, camo_mode, avoid=targets)
+    # votes_each opposing votes per account, spread round robin over the victims' votes
+    total = len(ids) * int(votes_each)
+    j = np.arange(total) % len(sel)
+    v = ids[np.arange(total) // int(votes_each)]
+    post, val = d.post[sel][j], -d.value[sel][j]
+    t = d.created[sel][j] + rng.uniform(*delay_days, total) * DAY
+    b.add(v, post, val.astype(np.int8), np.minimum(t, NOW))
+    return b.finish(sink=targets)
+
+
 def decoys(world, rng, share=0.11, votes_each=(20, 40), axis="orthogonal", split=0.5, age=(60, 500),
            author_share=0.5, engine=None, budget_share=0.15) -> World:
     """Two halves of decoys voting opposite ways over two author sets, so the engine's one-factor
@@ -835,7 +872,7 @@ def side_amplify(world, rng, share=0.05, age=(60, 400), camo=(20, 40), posts_eac
 
 FAMILIES = {
     "thin_aged": thin_aged, "sleepers": sleepers, "bought": bought, "sink_new": sink_new, "cap_sized": cap_sized,
-    "framing": framing, "decoys": decoys, "slow_drip": slow_drip, "sybil": sybil, "camouflaged": camouflaged,
+    "framing": framing, "discredit": discredit, "decoys": decoys, "slow_drip": slow_drip, "sybil": sybil, "camouflaged": camouflaged,
     "brigade": brigade, "ring": ring, "under_threshold": under_threshold, "group_overflow": group_overflow,
     "thin_push": thin_push, "early_bird": early_bird, "side_amplify": side_amplify,
 }
