@@ -374,3 +374,17 @@ def test_an_upvote_that_makes_a_pair_one_group_on_an_author_counts_the_pair_as_o
         mine = (d.author == author) & np.isin(d.voter, pair)
         assert ((parts["group"][mine] >= 0).all() and len(np.unique(d.voter[mine])) == 2) == grouped
     assert w[mine].sum() <= engine.group_author_cap + 1e-9
+
+
+def test_unique_inverse_gives_numpys_arrays_for_any_ids():
+    """The presence-table path (ids of a narrow range) and np.unique's agree, dtype and all."""
+    from reputation.engine.types import unique_inverse
+
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(0, 1000, 50_000), rng.integers(0, 1000, 50_000).astype(np.int32),
+             rng.integers(0, 2**40, 1000), rng.integers(-5, 5, 100), np.array([7, 7, 7]), np.empty(0, np.int64)]
+    for x in cases:
+        u, inv = unique_inverse(x)
+        u0, inv0 = np.unique(x, return_inverse=True)
+        assert u.dtype == u0.dtype and np.array_equal(u, u0)
+        assert np.array_equal(inv, inv0)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from .types import narrow
+from .types import narrow, unique_inverse
 
 _MASK = np.uint64((1 << 61) - 1)
 
@@ -40,11 +40,7 @@ def _uniq(x: np.ndarray) -> np.ndarray:
 
 def _factorize(x: np.ndarray) -> np.ndarray:
     """Dense 0..k-1 codes of x, in sorted order of the values."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    codes = np.empty(len(x), np.int64)
-    codes[order] = np.cumsum(np.r_[False, xs[1:] != xs[:-1]]) if len(x) else 0
-    return codes
+    return unique_inverse(x)[1].astype(np.int64, copy=False)
 
 
 def _starts(x: np.ndarray) -> np.ndarray:

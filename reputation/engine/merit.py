@@ -26,7 +26,17 @@ from scipy import sparse, special, stats
 
 from . import refit, trust
 from .groups import induced_groups
-from .types import DAY, GROUP_ID_STRIDE, AuthorScores, Credibility, GroupLinks, VoteData, group_size, narrow
+from .types import (
+    DAY,
+    GROUP_ID_STRIDE,
+    AuthorScores,
+    Credibility,
+    GroupLinks,
+    VoteData,
+    group_size,
+    narrow,
+    unique_inverse,
+)
 
 
 def _segment_sum(key: np.ndarray, w: np.ndarray):
@@ -128,7 +138,7 @@ class MeritEngine:
         """(sorted author ids, each vote's position among them): the position 4-byte where it fits, as the
         weighting keeps it in a partition between stages (types.narrow)."""
         def compute():
-            a_ids, apos = np.unique(data.author, return_inverse=True)
+            a_ids, apos = unique_inverse(data.author)
             return a_ids, narrow(apos)
         return self._memo(data, "authors", compute)
 
@@ -549,7 +559,7 @@ class MeritEngine:
         2+ votes, its squared deviation from the author's rate beyond the binomial's, and what it would be
         if every pair of its votes agreed fully; degrees of freedom are posts less one per author."""
         up = (data.value > 0).astype(float)
-        _, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
+        _, ppos = self._memo(data, "posts", lambda: unique_inverse(data.post))
         n_p, u_p = np.bincount(ppos), np.bincount(ppos, up)
         pa = np.empty(len(n_p), np.int64)
         pa[ppos] = apos
@@ -573,7 +583,7 @@ class MeritEngine:
         """Per author, how much its votes' clustering on posts inflates the variance of its share:
         1 + rho * (sum of its posts' votes squared / its votes - 1), rho = dispersion - 1 (Kish)."""
         def votes_per_post():
-            _, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
+            _, ppos = self._memo(data, "posts", lambda: unique_inverse(data.post))
             n = np.bincount(apos, minlength=A)
             return np.divide(np.bincount(apos, np.bincount(ppos)[ppos], A), n, out=np.ones(A), where=n > 0)
 
@@ -654,7 +664,7 @@ class MeritEngine:
             }
             for i in range(A)
         ]
-        post_ids, ppos = self._memo(data, "posts", lambda: np.unique(data.post, return_inverse=True))
+        post_ids, ppos = self._memo(data, "posts", lambda: unique_inverse(data.post))
         P = len(post_ids)
         w = agg["w_eff"]
         p_up, p_down = np.bincount(ppos, w * up, P), np.bincount(ppos, w * ~up, P)
