@@ -282,6 +282,7 @@ class _Builder:
         self.add(v, p, val, t)
 
     pretouch = None  # (lo, hi) days ago: each account's first strike vote per author is cast then
+    leaders = 0.0  # share of the accounts that vote first on every post they strike (see strike)
 
     def strike(self, voter, post, sign, t_lo, t_hi, not_before=None):
         """Votes of one direction on chosen posts. With `pretouch`, one vote per (account, author)
@@ -299,6 +300,16 @@ class _Builder:
         if self.pretouch is not None and len(voter):
             _, first = np.unique(voter * (self.ctx.A + 1) + self.ctx.post_author[post], return_index=True)
             t[first] = self.when(voter[first], post[first], *self.pretouch)
+        if self.leaders > 0 and len(voter):
+            # The answer to a block pass that frees the members who vote first on its posts: a share of the
+            # accounts (`leaders`) votes on each post just before the strike's first vote there, so they
+            # are first wherever they strike and the rest follow within hours.
+            accounts = np.unique(voter)
+            lead = np.isin(voter, accounts[: int(round(self.leaders * len(accounts)))])
+            first_t = np.full(self.ctx.P, np.inf)
+            np.minimum.at(first_t, post[~lead], t[~lead])
+            ahead = lead & np.isfinite(first_t[post])
+            t[ahead] = first_t[post[ahead]] - self.rng.uniform(60.0, 3600.0, int(ahead.sum()))
         self.add(voter, post, np.full(len(voter), sign, np.int8), t)
 
     # -- the attacked world
@@ -686,9 +697,10 @@ def slow_drip(world, rng, share=0.09, age=(100, 600), camo=(20, 40), n_targets=4
 
 
 def sybil(world, rng, share=0.05, age=(0, 3), cover=0.8, window=(0, 0.5), n_push=10, n_sink=10, camo=0,
-          engine=None, budget_share=0.15) -> World:
+          leaders=0.0, engine=None, budget_share=0.15) -> World:
     """Fresh accounts striking densely (the classic): tests the age ramp and the groups."""
     b = _Builder(world, rng, budget_share, engine)
+    b.leaders = leaders
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     if camo:
@@ -699,10 +711,10 @@ def sybil(world, rng, share=0.05, age=(0, 3), cover=0.8, window=(0, 0.5), n_push
 
 
 def camouflaged(world, rng, share=0.05, age=(200, 600), camo=30, cover=0.7, window=(0, 3), n_push=10, n_sink=10,
-                camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
+                camo_mode="late", pretouch=None, leaders=0.0, engine=None, budget_share=0.15) -> World:
     """Aged accounts that copy the visible crowd, then strike densely (the classic)."""
     b = _Builder(world, rng, budget_share, engine)
-    b.pretouch = pretouch
+    b.pretouch, b.leaders = pretouch, leaders
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, window[1], 150, camo_mode, avoid=np.concatenate([push, sink]))
@@ -750,10 +762,10 @@ def ring(world, rng, n_ring=30, camo=20, cover=0.9, window=(0, 30), age=(100, 60
 
 
 def under_threshold(world, rng, share=0.095, age=(200, 600), camo=60, cover=0.12, window=(0, 60), n_push=10,
-                    n_sink=10, camo_mode="late", pretouch=None, engine=None, budget_share=0.15) -> World:
+                    n_sink=10, camo_mode="late", pretouch=None, leaders=0.0, engine=None, budget_share=0.15) -> World:
     """Each account hits a random few target posts (the classic sized under a co-vote threshold)."""
     b = _Builder(world, rng, budget_share, engine)
-    b.pretouch = pretouch
+    b.pretouch, b.leaders = pretouch, leaders
     push, sink = _targets(b.ctx, rng, n_push, n_sink)
     ids = b.new_accounts(b.accounts_for(share), *age)
     b.camouflage(ids, camo, 0, 150, camo_mode, avoid=np.concatenate([push, sink]))
