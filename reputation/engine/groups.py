@@ -310,6 +310,8 @@ def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_v
     key = _lookup(block_tokens, block_ids, tok, -1) * n_voters + vp
     mine = np.isin(key, mkey)  # a vote off the blocks has a negative key
     vp, t, post, key = vp[mine], t[mine], post[mine], key[mine]
+    if not len(t):
+        return np.empty(0, np.int64), np.empty(0)
     order = np.lexsort((vp, t, post))  # time ties by voter: any order of the votes gives the same ranks
     post, t = post[order], t[order]
     start = _starts(post)
@@ -317,8 +319,7 @@ def part_member_ranks(part: dict, block_tokens, block_ids, mkey: np.ndarray, n_v
     before_all = np.arange(len(post)) - np.repeat(start, size)
     after_all = np.repeat(size, size) - 1 - before_all
     # One time line with each post's votes far from the next post's: searches within a post's window.
-    gap = float(t.max() - t.min()) + 4 * window + 1.0 if len(t) else 0.0
-    line = (t - t.min()) + _factorize(post) * gap if len(t) else t
+    line = (t - t.min()) + _factorize(post) * (float(t.max() - t.min()) + 4 * window + 1.0)
     before = np.arange(len(line)) - np.searchsorted(line, line - window, side="left")
     after = np.searchsorted(line, line + window, side="right") - np.arange(len(line)) - 1
     alone = before + after == 0
@@ -423,11 +424,11 @@ def _block_edges(run, activity: np.ndarray, n_voters: int, *, threshold, min_co,
     ok = (cnt >= min_hits) & (cnt >= hit_share * size[pb])
     pb, pv = pb[ok], pv[ok]
     if timed and len(pb):
-        # Members who voted on the block's targets before most of the others were there first:
-        # a later crowd copying them (framing) must not make them members of its group.
-        # Each member's mean rank, shrunk toward the middle by `rank_prior` votes: a member seen first once
-        # or twice in a sparse strike stays one; an original whose every vote its copycats follow does not.
-        # A member that shares no post with another member stays one.
+        # Members who voted first on the posts they share with the others are not members: a later crowd
+        # copying them (framing) must not make them part of its group. Each member's mean rank
+        # (part_member_ranks) is shrunk toward the middle by `rank_prior` votes: a member seen first once or
+        # twice in a sparse strike stays one, an original whose every vote its copycats follow does not, and
+        # one that shares no post with another member stays one.
         mkey = pb * n_voters + pv
         pos, pct = (np.concatenate(x) for x in zip(*run(part_member_ranks, btok, bid, mkey, n_voters, window)))
         o = np.lexsort((pct, pos))  # summed in one order whatever the partitions
